@@ -1,0 +1,133 @@
+"""Engine creation, transactions and schema upgrades for SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bot.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///wabot.db"
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Point plain postgresql:// URLs at psycopg 3, the driver installed with the package."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    try:
+        engine = sa.create_engine(normalise_url(url), **_engine_options(url), **kwargs)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise ConfigError(f"WABOT_DATABASE_URL: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # One file shared by HTTP threads, the worker and the sender: threads must share connections.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        # pysqlite's own transaction handling starts transactions lazily, which lets two writers
+        # deadlock on lock upgrade; we take over and BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front so they queue on busy_timeout instead of failing;
+        # read-only work (pages, refresh queries) must not block the webhook's inserts.
+        if conn.get_execution_options().get("readonly"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads: on SQLite it does not take the write lock."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(readonly=True)
+        with conn.begin():
+            yield conn
+
+
+def _dialect_insert(conn: Connection, table: sa.Table):
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise ConfigError(f"unsupported database dialect {conn.dialect.name}")  # pragma: no cover
+
+
+def insert_ignoring_conflicts(conn: Connection, table: sa.Table, rows: list[dict], index_elements: list[str],
+                              returning: sa.Column | None = None):
+    """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect; with `returning`, the result
+    yields that column of the rows actually inserted."""
+    stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
+    if returning is not None:
+        stmt = stmt.returning(returning)
+    if not rows:
+        return []
+    return conn.execute(stmt, rows)
+
+
+def upsert(conn: Connection, table: sa.Table, rows: list[dict], index_elements: list[str],
+           update_columns: list[str]):
+    """INSERT ... ON CONFLICT DO UPDATE of the named columns from the proposed row."""
+    if not rows:
+        return None
+    stmt = _dialect_insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=index_elements,
+        set_={name: stmt.excluded[name] for name in update_columns},
+    )
+    return conn.execute(stmt, rows)
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), "heads")
+
+
+def ping(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False

@@ -1,0 +1,117 @@
+"""The durable inbound queue: store webhook events idempotently, and lease them to workers.
+
+Every event acknowledged to Meta is a row here first. Workers claim rows with a lease that expires,
+so events of a worker that died return to the queue; one customer's events are handed out one at
+a time, in order, so two workers never answer the same customer out of turn. On PostgreSQL the
+claim skips rows another worker has locked (FOR UPDATE SKIP LOCKED); on SQLite writers are
+serialised by the database itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot.db import insert_ignoring_conflicts
+from bot.events import Event, from_record
+from bot.models import inbound_events
+
+MAX_ATTEMPTS = 5
+DEFAULT_LEASE = timedelta(seconds=60)
+
+
+def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> list[Event]:
+    """Insert the events not seen before; return those that are new (duplicates are dropped)."""
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(event.key, event)
+    if not unique:
+        return []
+    rows = [
+        {
+            "event_key": key,
+            "kind": event.kind,
+            "type": event.type,
+            "wa_id": event.sender,
+            "occurred_at": event.timestamp,
+            "received_at": received_at,
+            "payload": event.raw,
+            "state": "pending",
+            "attempts": 0,
+        }
+        for key, event in unique.items()
+    ]
+    result = insert_ignoring_conflicts(conn, inbound_events, rows, ["event_key"],
+                                       returning=inbound_events.c.event_key)
+    inserted = {row[0] for row in result}
+    return [event for key, event in unique.items() if key in inserted]
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    attempts: int
+    received_at: datetime
+    event: Event
+
+
+def claim(engine: Engine, owner: str, now: datetime, limit: int = 50,
+          lease: timedelta = DEFAULT_LEASE) -> list[ClaimedEvent]:
+    """Lease up to `limit` pending events, at most one per customer, oldest first."""
+    e = inbound_events.alias("e")
+    earlier = inbound_events.alias("earlier")
+    free = sa.or_(e.c.lease_until.is_(None), e.c.lease_until < now)
+    blocked = sa.exists().where(
+        earlier.c.wa_id == e.c.wa_id, earlier.c.state == "pending", earlier.c.id < e.c.id)
+    candidates = (
+        sa.select(e.c.id).where(e.c.state == "pending", free, ~blocked).order_by(e.c.id).limit(limit)
+    )
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=e)
+        ids = [row[0] for row in conn.execute(candidates)]
+        if not ids:
+            return []
+        t = inbound_events.c
+        conn.execute(
+            sa.update(inbound_events)
+            .where(t.id.in_(ids), t.state == "pending", sa.or_(t.lease_until.is_(None), t.lease_until < now))
+            .values(lease_owner=owner, lease_until=now + lease, attempts=t.attempts + 1)
+        )
+        rows = conn.execute(
+            sa.select(t.id, t.kind, t.payload, t.attempts, t.received_at)
+            .where(t.id.in_(ids), t.lease_owner == owner).order_by(t.id)
+        ).all()
+    return [ClaimedEvent(r.id, r.attempts, r.received_at, from_record(r.kind, r.payload)) for r in rows]
+
+
+def complete(conn: Connection, event_id: int, owner: str, now: datetime) -> bool:
+    """Mark an event processed, inside the transaction that applied its effects: exactly once."""
+    t = inbound_events.c
+    result = conn.execute(
+        sa.update(inbound_events)
+        .where(t.id == event_id, t.lease_owner == owner, t.state == "pending")
+        .values(state="done", processed_at=now, lease_until=None, error=None)
+    )
+    return result.rowcount == 1
+
+
+def fail(engine: Engine, claimed: ClaimedEvent, owner: str, now: datetime, error: str) -> None:
+    """Give a failed event back with a growing delay, or set it aside after MAX_ATTEMPTS."""
+    t = inbound_events.c
+    values: dict = {"error": error[:2000]}
+    if claimed.attempts >= MAX_ATTEMPTS:
+        values.update(state="dead", lease_until=None, processed_at=now)
+    else:
+        values.update(lease_until=now + timedelta(seconds=2 ** claimed.attempts))
+    with engine.begin() as conn:
+        conn.execute(sa.update(inbound_events).where(t.id == claimed.id, t.lease_owner == owner).values(**values))
+
+
+def pending_count(conn: Connection) -> int:
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(inbound_events).where(inbound_events.c.state == "pending")
+    ).scalar_one()

@@ -1,0 +1,95 @@
+"""Wiring: one place that turns Settings into an engine, a transport, a worker and a sender.
+
+The web app, `wabot serve`, `wabot worker` and the tests all build their pieces here, so the
+same configuration always yields the same objects.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+
+from bot import db, graph
+from bot.config import Settings
+from bot.metrics import Metrics
+from bot.outbox import Sender
+from bot.sandbox import SandboxTransport
+from bot.worker import InboundWorker
+
+log = logging.getLogger(__name__)
+
+
+def make_transport(settings: Settings, engine: Engine, pool_size: int = 16) -> graph.Transport:
+    if settings.sandbox:
+        return SandboxTransport(engine)
+    return graph.HttpTransport(settings.graph_url, settings.graph_version, settings.phone_number_id,
+                               settings.whatsapp_token or "", pool_size=pool_size)
+
+
+def segment_lookup():  # noqa: ANN201
+    """The segment engine's membership lookup once it exists; flows work without it."""
+    try:
+        from segments.membership import current_segments
+    except ImportError:
+        from flows.context import no_segments
+
+        return no_segments
+    return current_segments
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    metrics: Metrics
+    # Set by the webhook when it stores events, and by the worker when it queues replies, so the
+    # next stage starts at once instead of on its next poll.
+    inbound_wake: threading.Event = field(default_factory=threading.Event)
+    outbound_wake: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> "Runtime":
+        engine = engine or db.make_engine(settings.database_url)
+        return cls(settings=settings, engine=engine, metrics=Metrics(engine))
+
+    def worker(self) -> InboundWorker:
+        return InboundWorker(self.engine, self.settings, metrics=self.metrics, segment_lookup=segment_lookup(),
+                             on_enqueued=self.outbound_wake.set)
+
+    def sender(self, concurrency: int = 8) -> Sender:
+        transport = make_transport(self.settings, self.engine, pool_size=concurrency)
+        sender = Sender(self.engine, transport, rate_limit=self.settings.rate_limit,
+                        concurrency=concurrency, metrics=self.metrics)
+        self._closers.append(sender.close)
+        return sender
+
+    def start_background(self, *, inbound: bool = True, outbound: bool = True) -> None:
+        """Run the inbound worker and the sender on threads of this process."""
+        if inbound:
+            worker = self.worker()
+            self._spawn("wabot-inbound", lambda: worker.run_forever(self._stop, self.inbound_wake))
+        if outbound:
+            sender = self.sender()
+            self._spawn("wabot-sender", lambda: sender.run_forever(self._stop, wake=self.outbound_wake))
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.inbound_wake.set()
+        self.outbound_wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        for close in self._closers:
+            close()
+        self._threads.clear()
+        self._closers.clear()

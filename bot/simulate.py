@@ -1,0 +1,77 @@
+"""Inbound payloads shaped exactly like Meta's, for `wabot chat`, the sandbox page and tests."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+
+def _envelope(wa_id: str, name: str | None, message: dict, phone_number_id: str) -> dict:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "0",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
+                    "contacts": [{"profile": {"name": name or wa_id}, "wa_id": wa_id}],
+                    "messages": [message],
+                },
+            }],
+        }],
+    }
+
+
+def _message(wa_id: str, kind: str, body: dict, message_id: str | None, timestamp: float | None) -> dict:
+    return {
+        "from": wa_id,
+        "id": message_id or f"wamid.sim.{uuid.uuid4().hex}",
+        "timestamp": str(int(timestamp if timestamp is not None else time.time())),
+        "type": kind,
+        kind: body,
+    }
+
+
+def text_payload(wa_id: str, text: str, *, name: str | None = None, message_id: str | None = None,
+                 timestamp: float | None = None, phone_number_id: str = "sandbox") -> dict:
+    return _envelope(wa_id, name, _message(wa_id, "text", {"body": text}, message_id, timestamp), phone_number_id)
+
+
+def reply_payload(wa_id: str, reply_id: str, title: str, *, list_row: bool = False, name: str | None = None,
+                  message_id: str | None = None, timestamp: float | None = None,
+                  phone_number_id: str = "sandbox") -> dict:
+    """A tap on one of our reply buttons (or list rows)."""
+    kind = "list_reply" if list_row else "button_reply"
+    body: dict[str, Any] = {"type": kind, kind: {"id": reply_id, "title": title}}
+    return _envelope(wa_id, name, _message(wa_id, "interactive", body, message_id, timestamp), phone_number_id)
+
+
+def status_payload(message_id: str, status: str, recipient: str, *, timestamp: float | None = None,
+                   errors: list[dict] | None = None, callback_data: str | None = None) -> dict:
+    entry: dict[str, Any] = {"id": message_id, "status": status, "recipient_id": recipient,
+                             "timestamp": str(int(timestamp if timestamp is not None else time.time()))}
+    if errors:
+        entry["errors"] = errors
+    if callback_data:
+        entry["biz_opaque_callback_data"] = callback_data
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000000", "phone_number_id": "sandbox"},
+            "statuses": [entry],
+        }}]}],
+    }
+
+
+def choices_of(message: dict) -> list[tuple[str, str]]:
+    """(id, title) of the buttons or list rows of an interactive message body."""
+    interactive = message.get("interactive") or {}
+    action = interactive.get("action") or {}
+    if interactive.get("type") == "button":
+        return [(b["reply"]["id"], b["reply"]["title"]) for b in action.get("buttons", [])]
+    if interactive.get("type") == "list":
+        return [(r["id"], r["title"]) for s in action.get("sections", []) for r in s.get("rows", [])]
+    return []

@@ -1,0 +1,188 @@
+"""The inbound worker: a claimed event -> customer update -> flows -> replies into the outbox.
+
+Each event is applied in one transaction together with marking it done, so an event is processed
+exactly once even if the process dies half-way: either everything it caused is stored, or nothing
+is and the lease returns it to the queue.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot import customers, handoff, intake, outbox
+from bot.config import Settings
+from bot.customers import mask
+from bot.db import insert_ignoring_conflicts
+from bot.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate
+from bot.models import inbound_messages, utcnow
+from bot.window import window_open
+from flows import runner
+from flows.actions import OPTED_OUT_SLOT
+from flows.context import FlowServices, SegmentLookup, no_segments
+from flows.nlu import IntentDecision, IntentRouter
+from flows.replies import ReplyBook
+
+log = logging.getLogger(__name__)
+
+# Opting out or back in is honoured (and confirmed) even while a person holds the conversation.
+ALWAYS_ANSWERED = ("stop", "start")
+
+
+class InboundWorker:
+    def __init__(self, engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
+                 metrics=None, router: IntentRouter | None = None,  # noqa: ANN001
+                 segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None):
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.router = router or IntentRouter(settings.file.intents.get("phrases") if settings.file.intents else None)
+        self.replies = ReplyBook(settings.file.replies, settings.store.name)
+        self.segment_lookup = segment_lookup
+        self.on_enqueued = on_enqueued or (lambda: None)
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+
+    # -- loop
+
+    def run_once(self, limit: int = 50) -> int:
+        claimed = intake.claim(self.engine, self.owner, self.clock(), limit=limit)
+        enqueued = False
+        for item in claimed:
+            now = self.clock()
+            try:
+                with self.engine.begin() as conn:
+                    enqueued |= self.process(conn, item.event, item.received_at, now)
+                    intake.complete(conn, item.id, self.owner, now)
+            except Exception as exc:
+                log.exception("inbound event %s failed (attempt %s)", item.id, item.attempts)
+                intake.fail(self.engine, item, self.owner, self.clock(), f"{exc.__class__.__name__}: {exc}")
+        if enqueued:
+            self.on_enqueued()
+        return len(claimed)
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None, idle_wait: float = 0.05) -> None:
+        while not stop.is_set():
+            if wake is not None:
+                wake.clear()  # before the round, so a wake-up during it is not lost
+            try:
+                handled = self.run_once()
+            except Exception:
+                log.exception("worker round failed")
+                handled = 0
+            if not handled:
+                (wake or stop).wait(idle_wait)
+
+    def drain(self) -> None:
+        while self.run_once():
+            pass
+
+    # -- one event
+
+    def process(self, conn: Connection, event, received_at: datetime, now: datetime) -> bool:  # noqa: ANN001
+        """Apply one event; returns True when it queued something to send."""
+        if isinstance(event, InboundMessage):
+            return self._message(conn, event, received_at, now)
+        if isinstance(event, StatusUpdate):
+            self._status(conn, event, now)
+        elif isinstance(event, MarketingPreference):
+            self._preference(conn, event, now)
+        elif isinstance(event, AccountChange):
+            log.info("webhook field %s: %s", event.field_name, event.event or "-")
+        return False
+
+    def _message(self, conn: Connection, msg: InboundMessage, received_at: datetime, now: datetime) -> bool:
+        if not msg.sender:
+            log.warning("message %s has no sender; stored only", msg.message_id)
+            return False
+        sent_at = msg.timestamp or received_at
+        customer = customers.touch_inbound(conn, wa_id=msg.wa_id, user_id=msg.user_id,
+                                           profile_name=msg.profile_name, sent_at=sent_at, now=now)
+        decision = self.router.route(msg.text, msg.reply_id, msg.type) if msg.wants_reply else None
+        inserted = list(insert_ignoring_conflicts(conn, inbound_messages, [{
+            "wa_message_id": msg.message_id, "customer_id": customer.id, "type": msg.type,
+            "text": msg.text, "button_id": msg.reply_id,
+            "intent": decision.intent if decision else None, "intent_source": decision.source if decision else None,
+            "sent_at": sent_at, "received_at": received_at,
+        }], ["wa_message_id"], returning=inbound_messages.c.id))
+        if not inserted:
+            return False  # the same message reached us under another event key; answered already
+        row_id = inserted[0][0]
+        if msg.referral is not None:
+            customers.record_referral(conn, customer.id, sent_at)
+        if decision is None:
+            self._handled(conn, row_id, "no_reply")
+            return False
+
+        conversation = handoff.get(conn, customer.id)
+        if conversation.bot_silent and decision.intent not in ALWAYS_ANSWERED:
+            self._handled(conn, row_id, "silent_handoff")
+            return False
+
+        streak = handoff.fallback_streak_after(decision.intent, conversation.fallback_streak)
+        if decision.intent != "human" and handoff.wants_human(decision.intent, streak) and not conversation.bot_silent:
+            decision = IntentDecision("human", decision.confidence, "fallback_streak", decision.matched)
+            self._set_intent(conn, row_id, decision)
+
+        services = FlowServices(self.settings, self.replies, conn, now, self.segment_lookup)
+        outcome = runner.run_intent(decision, services, customer.wa_id, msg.text)
+        paused = self._apply_events(conn, customer.id, outcome.events, decision, now)
+        if not paused and not conversation.bot_silent:
+            handoff.set_fallback_streak(conn, customer.id, streak, now)
+
+        # Recheck with the customer as now stored: a message redelivered days late finds it closed.
+        if not window_open(customers.get(conn, customer.id).last_inbound_at, now):
+            self._handled(conn, row_id, "window_closed")
+            return False
+        for message in outcome.messages:
+            outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, message=message, now=now,
+                           kind="reply", category="service", source=outcome.action or f"reply:{decision.intent}")
+        self._handled(conn, row_id, "replied" if outcome.messages else "no_reply")
+        log.info("message from %s: intent %s (%s), %d repl%s", mask(customer.wa_id), decision.intent,
+                 decision.source, len(outcome.messages), "y" if len(outcome.messages) == 1 else "ies")
+        return bool(outcome.messages)
+
+    def _apply_events(self, conn: Connection, customer_id: int, events: list[dict], decision: IntentDecision,
+                      now: datetime) -> bool:
+        """Apply the Rasa events an action returned; True when the conversation was handed off."""
+        paused = False
+        for event in events:
+            kind = event.get("event")
+            if kind == "slot" and event.get("name") == OPTED_OUT_SLOT:
+                customers.set_opted_out(conn, customer_id, bool(event.get("value")), now)
+            elif kind == "pause":
+                paused = handoff.transition(conn, customer_id, handoff.PENDING, actor="bot", now=now,
+                                            reason=f"{decision.intent} ({decision.source})", expect=(handoff.BOT,))
+        return paused
+
+    @staticmethod
+    def _handled(conn: Connection, row_id: int, handled: str) -> None:
+        conn.execute(sa.update(inbound_messages).where(inbound_messages.c.id == row_id).values(handled=handled))
+
+    @staticmethod
+    def _set_intent(conn: Connection, row_id: int, decision: IntentDecision) -> None:
+        conn.execute(sa.update(inbound_messages).where(inbound_messages.c.id == row_id)
+                     .values(intent=decision.intent, intent_source=decision.source))
+
+    def _status(self, conn: Connection, status: StatusUpdate, now: datetime) -> None:
+        row = outbox.apply_status(conn, status, now)
+        if status.status in ("read", "played"):
+            customer_id = row["customer_id"] if row else None
+            if customer_id is None and status.recipient:
+                found = customers.find(conn, status.recipient)
+                customer_id = found.id if found else None
+            if customer_id is not None:
+                customers.record_read(conn, customer_id, status.timestamp or now)
+        if status.status == "failed" and status.errors:
+            log.info("message %s failed: %s", row["id"] if row else status.message_id, status.errors[0].code)
+
+    def _preference(self, conn: Connection, pref: MarketingPreference, now: datetime) -> None:
+        if pref.value not in ("stop", "resume") or not pref.sender:
+            return
+        if not customers.set_marketing_paused(conn, pref.sender, pref.value == "stop", now):
+            log.info("marketing preference for an unknown customer %s", mask(pref.sender))

@@ -1,0 +1,1 @@
+"""Customers' order data and chat behaviour, aggregated into attributes and segments."""
