@@ -138,6 +138,15 @@ def db_upgrade(ctx: Context) -> None:
     click.echo(f"schema up to date ({describe_database(ctx.settings.database_url)})")
 
 
+def _register_feature_commands() -> None:
+    """Commands of the other features live beside their code; each adds its group here."""
+    for command in ():
+        cli.add_command(command)
+
+
+_register_feature_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="wabot", standalone_mode=False)

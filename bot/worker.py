@@ -42,7 +42,7 @@ class InboundWorker:
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
-        self.router = router or IntentRouter(settings.file.intents.get("phrases") if settings.file.intents else None)
+        self.router = router or IntentRouter.from_config(settings.file.intents)
         self.replies = ReplyBook(settings.file.replies, settings.store.name)
         self.segment_lookup = segment_lookup
         self.on_enqueued = on_enqueued or (lambda: None)

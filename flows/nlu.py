@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 INTENTS = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "human", "stop", "start",
            "fallback", "media", "preferences")
@@ -63,6 +63,11 @@ def intent_of_reply_id(reply_id: str) -> str | None:
 
 
 class IntentRouter:
+    @classmethod
+    def from_config(cls, intents: Mapping[str, Any] | None) -> "IntentRouter":
+        """From the [intents] table of wabot.toml: extra phrases per intent."""
+        return cls({name: list(words) for name, words in (intents or {}).items()})
+
     def __init__(self, extra_phrases: Mapping[str, Iterable[str]] | None = None):
         phrases = {intent: list(words) for intent, words in PHRASES.items()}
         for intent, words in (extra_phrases or {}).items():

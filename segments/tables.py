@@ -1,0 +1,114 @@
+"""Order-side tables: the product catalogue, orders and their line items, customer tags and custom
+attributes. Shared by ingestion, the segment engine, the flows (order status, reorder) and the
+reorder planner. Same MetaData as the spine, so one migration history covers everything."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bot.models import BigId, UTCDateTime, metadata
+
+Money = sa.Numeric(14, 2)
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # Shopify product id
+    sa.Column("title", sa.String(512)),
+    sa.Column("handle", sa.String(512)),
+    sa.Column("product_type", sa.String(256)),
+    sa.Column("vendor", sa.String(256)),
+    sa.Column("tags", sa.Text),  # Shopify's comma-separated list, as given
+    sa.Column("status", sa.String(32)),
+    sa.Column("updated_at", UTCDateTime()),
+)
+
+product_tags = sa.Table(
+    "product_tags",
+    metadata,
+    sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(256), primary_key=True),  # lower case, trimmed
+    sa.Index("ix_product_tags_tag", "tag"),
+)
+
+variants = sa.Table(
+    "variants",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # Shopify variant id
+    sa.Column("product_id", sa.BigInteger, sa.ForeignKey("products.id", ondelete="CASCADE"), index=True),
+    sa.Column("title", sa.String(512)),
+    sa.Column("sku", sa.String(256), index=True),
+    sa.Column("price", Money),
+    sa.Column("updated_at", UTCDateTime()),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # Shopify order id
+    sa.Column("name", sa.String(64)),  # "#1001"
+    # Our customer, joined by the order's normalised phone; NULL when no phone parses.
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="SET NULL")),
+    sa.Column("shopify_customer_id", sa.BigInteger),
+    sa.Column("phone", sa.String(32)),  # E.164 digits, no "+"
+    sa.Column("email", sa.String(256)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("cancelled_at", UTCDateTime()),
+    sa.Column("financial_status", sa.String(32)),
+    sa.Column("fulfillment_status", sa.String(32)),
+    sa.Column("total_price", Money, nullable=False),
+    sa.Column("total_discounts", Money, nullable=False, server_default="0"),
+    sa.Column("discount_codes", sa.Text),  # comma-separated codes
+    sa.Column("is_discounted", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Not cancelled, not voided or refunded: the time-independent half of "orders that count".
+    sa.Column("counted", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("ship_country", sa.String(2)),
+    sa.Column("ship_province", sa.String(128)),
+    sa.Column("ship_city", sa.String(128)),
+    sa.Column("tracking_company", sa.String(128)),
+    sa.Column("tracking_number", sa.String(128)),
+    sa.Column("tracking_url", sa.Text),
+    sa.Column("order_status_url", sa.Text),
+    sa.Column("source_updated_at", UTCDateTime()),  # Shopify's updated_at: older updates are ignored
+    sa.Column("ingested_at", UTCDateTime(), nullable=False),
+    # Covering index for the per-customer aggregates: counted orders by customer and time.
+    sa.Index("ix_orders_aggregate", "counted", "customer_id", "created_at", "total_price", "is_discounted"),
+    sa.Index("ix_orders_customer_created", "customer_id", "created_at"),
+    sa.Index("ix_orders_phone", "phone"),
+)
+
+line_items = sa.Table(
+    "line_items",
+    metadata,
+    sa.Column("order_id", sa.BigInteger, sa.ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("line_item_id", sa.BigInteger),  # Shopify's, when the source has it (CSV exports do not)
+    sa.Column("product_id", sa.BigInteger, index=True),
+    sa.Column("variant_id", sa.BigInteger, index=True),
+    sa.Column("sku", sa.String(256), index=True),
+    sa.Column("title", sa.String(512)),
+    sa.Column("variant_title", sa.String(512)),
+    sa.Column("vendor", sa.String(256)),
+    sa.Column("product_type", sa.String(256)),
+    sa.Column("quantity", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("price", Money),
+)
+
+customer_tags = sa.Table(
+    "customer_tags",
+    metadata,
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(256), primary_key=True),  # lower case, trimmed
+    sa.Index("ix_customer_tags_tag", "tag"),
+)
+
+customer_attributes = sa.Table(
+    "customer_attributes",
+    metadata,
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),  # lower case: birthday, gender, language, interest...
+    sa.Column("value", sa.Text),
+    sa.Column("source", sa.String(32), nullable=False),  # import | chat
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_customer_attributes_name_value", "name", "value"),
+)
