@@ -18,6 +18,7 @@ from bot.metrics import Metrics
 from bot.outbox import Sender
 from bot.sandbox import SandboxTransport
 from bot.worker import InboundWorker
+from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +30,6 @@ def make_transport(settings: Settings, engine: Engine, pool_size: int = 16) -> g
                                settings.whatsapp_token or "", pool_size=pool_size)
 
 
-def segment_lookup():  # noqa: ANN201
-    """The segment engine's membership lookup once it exists; flows work without it."""
-    try:
-        from segments.membership import current_segments
-    except ImportError:
-        from flows.context import no_segments
-
-        return no_segments
-    return current_segments
 
 
 @dataclass
@@ -59,7 +51,7 @@ class Runtime:
         return cls(settings=settings, engine=engine, metrics=Metrics(engine))
 
     def worker(self) -> InboundWorker:
-        return InboundWorker(self.engine, self.settings, metrics=self.metrics, segment_lookup=segment_lookup(),
+        return InboundWorker(self.engine, self.settings, metrics=self.metrics, segment_lookup=current_segments,
                              on_enqueued=self.outbound_wake.set)
 
     def sender(self, concurrency: int = 8) -> Sender:

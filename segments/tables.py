@@ -4,6 +4,7 @@ reorder planner. Same MetaData as the spine, so one migration history covers eve
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from bot.models import BigId, UTCDateTime, metadata
 
@@ -111,4 +112,28 @@ customer_attributes = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),  # import | chat
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_customer_attributes_name_value", "name", "value"),
+)
+
+# Current membership, as of the last refresh, with the attribute values that put each customer in.
+segment_members = sa.Table(
+    "segment_members",
+    metadata,
+    sa.Column("segment", sa.String(128), primary_key=True),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("entered_at", UTCDateTime(), nullable=False),
+    sa.Column("reason", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+    sa.Index("ix_segment_members_customer", "customer_id"),
+)
+
+# Who entered and who left which segment, and when (the `now` of the refresh that saw it).
+segment_events = sa.Table(
+    "segment_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("segment", sa.String(128), nullable=False),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("change", sa.String(8), nullable=False),  # enter | exit
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_segment_events_segment_at", "segment", "at"),
+    sa.Index("ix_segment_events_customer", "customer_id"),
 )

@@ -1,4 +1,4 @@
-"""orders
+"""Order-side tables: catalogue, orders, line items, customer tags and attributes, segment membership
 
 Revision ID: 0002
 Revises: 0001
@@ -6,7 +6,7 @@ Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
-
+from sqlalchemy.dialects import postgresql
 
 revision = '0002'
 down_revision = '0001'
@@ -90,6 +90,30 @@ def upgrade() -> None:
     with op.batch_alter_table('product_tags', schema=None) as batch_op:
         batch_op.create_index('ix_product_tags_tag', ['tag'], unique=False)
 
+    op.create_table('segment_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('segment', sa.String(length=128), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('change', sa.String(length=8), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_segment_events_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segment_events'))
+    )
+    with op.batch_alter_table('segment_events', schema=None) as batch_op:
+        batch_op.create_index('ix_segment_events_customer', ['customer_id'], unique=False)
+        batch_op.create_index('ix_segment_events_segment_at', ['segment', 'at'], unique=False)
+
+    op.create_table('segment_members',
+    sa.Column('segment', sa.String(length=128), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('entered_at', sa.DateTime(), nullable=False),
+    sa.Column('reason', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_segment_members_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('segment', 'customer_id', name=op.f('pk_segment_members'))
+    )
+    with op.batch_alter_table('segment_members', schema=None) as batch_op:
+        batch_op.create_index('ix_segment_members_customer', ['customer_id'], unique=False)
+
     op.create_table('variants',
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('product_id', sa.BigInteger(), nullable=True),
@@ -139,6 +163,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_variants_product_id'))
 
     op.drop_table('variants')
+    with op.batch_alter_table('segment_members', schema=None) as batch_op:
+        batch_op.drop_index('ix_segment_members_customer')
+
+    op.drop_table('segment_members')
+    with op.batch_alter_table('segment_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_segment_events_segment_at')
+        batch_op.drop_index('ix_segment_events_customer')
+
+    op.drop_table('segment_events')
     with op.batch_alter_table('product_tags', schema=None) as batch_op:
         batch_op.drop_index('ix_product_tags_tag')
 
