@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot import selectors
 from bot.errors import ConfigError
 
 DEFAULT_GRAPH_VERSION = "v26.0"
@@ -59,48 +60,222 @@ class CustomSegment(_Strict):
     description: str = ""
 
 
+# Placeholders a proactive message can fill: campaigns know the customer and the store; a reorder
+# prompt also knows the product and the order it would repeat.
+CAMPAIGN_PLACEHOLDERS = ("first_name", "store_name", "discount_code", "last_order_name")
+REORDER_PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "product_title", "order_id")
+
+
+def _check_placeholders(text: str, allowed: tuple[str, ...], what: str) -> None:
+    from flows.replies import placeholders_in
+
+    try:
+        names = placeholders_in(text)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    for name in names:
+        if name not in allowed:
+            raise ValueError(f"{what}: unknown placeholder {{{name}}}; known here: {', '.join(allowed)}")
+
+
 class TemplateRef(_Strict):
-    name: str
+    name: str = Field(min_length=1)
     language: str = "en_US"
-    body: tuple[str, ...] = ()
+    body: tuple[str, ...] = ()  # the template's body parameters in order, placeholders allowed
     category: Literal["marketing", "utility"] | None = None
+    # Payloads for the template's quick-reply buttons, in order (placeholders allowed); Meta returns
+    # them when the customer taps, so a tap can lead into a flow (e.g. "reorder:{order_id}").
+    quick_replies: tuple[str, ...] = ()
+
+    def check_placeholders(self, allowed: tuple[str, ...], where: str) -> None:
+        for index, param in enumerate(self.body):
+            _check_placeholders(param, allowed, f"{where}.body[{index}]")
+        for index, payload in enumerate(self.quick_replies):
+            _check_placeholders(payload, allowed, f"{where}.quick_replies[{index}]")
 
 
 class CampaignVariant(_Strict):
     text: str | None = None
     template: TemplateRef | None = None
 
+    @model_validator(mode="after")
+    def _something_to_send(self) -> "CampaignVariant":
+        if self.text is None and self.template is None:
+            raise ValueError("a variant needs text, template or both")
+        return self
+
+
+def crontab_for_apscheduler(expr: str) -> str:
+    """A standard 5-field crontab with its day-of-week field in APScheduler 3's numbering.
+
+    Standard cron counts weekdays from Sunday = 0 (7 is Sunday too); APScheduler 3 counts from
+    Monday = 0 (its documented historical mistake). Numbers are rewritten as day names, which
+    both agree on, so "0 10 * * 1" still means Mondays.
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expr!r} has {len(fields)} fields; cron takes 5 (minute hour day month weekday)")
+    fields[4] = _day_of_week_names(fields[4])
+    return " ".join(fields)
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _day_number(token: str) -> int:
+    token = token.strip().lower()
+    if token in _DAY_NAMES:
+        return _DAY_NAMES.index(token)
+    if token.isdigit() and int(token) <= 7:
+        return int(token) % 7
+    raise ValueError(f"day of week {token!r} is not 0-7 or sun-sat")
+
+
+def _day_of_week_names(field: str) -> str:
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for item in field.split(","):
+        body, _, step_text = item.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(f"day of week step {step_text!r} is not a positive number")
+        if body == "*":
+            first, last = 0, 6
+        elif "-" in body:
+            low, high = body.split("-", 1)
+            first, last = _day_number(low), _day_number(high)
+            if high.strip() == "7":
+                last = 7  # "5-7" runs Friday to Sunday
+            if last < first:
+                raise ValueError(f"day of week range {body!r} runs backwards")
+        else:
+            first = last = _day_number(body)
+        days.update(day % 7 for day in range(first, last + 1, step or 1))
+    order = [1, 2, 3, 4, 5, 6, 0]  # APScheduler's week starts on Monday
+    return ",".join(_DAY_NAMES[day] for day in order if day in days)
+
+
+def _valid_cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    CronTrigger.from_crontab(crontab_for_apscheduler(expr), timezone="UTC")
+    return expr
+
 
 class CampaignConfig(_Strict):
     segment: str | None = None
     rule: str | None = None
-    schedule: str | None = None
+    schedule: str | None = None  # cron, in store time; with neither schedule nor trigger: run by hand
     trigger: Literal["enter"] | None = None
     category: Literal["marketing", "utility"] = "marketing"
     text: str | None = None
     template: TemplateRef | None = None
     variants: tuple[CampaignVariant, ...] = ()
     test_fraction: float | None = Field(default=None, gt=0, le=1)
-    dedupe_days: int = 30
+    seed: str | None = None  # of the test sample; the campaign's name when unset
+    dedupe_days: int = Field(default=30, ge=0)
     discount_code: str = ""
-    buttons: tuple[str, ...] = ()
+    buttons: tuple[str, ...] = ()  # reply-button titles added to the free-form text
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return _valid_cron(value)
+        except ValueError as exc:
+            raise ValueError(f"not a valid cron expression: {exc}") from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CampaignConfig":
+        if (self.segment is None) == (self.rule is None):
+            raise ValueError("give exactly one of segment or rule")
+        if self.schedule is not None and self.trigger is not None:
+            raise ValueError("give schedule or trigger, not both")
+        if self.trigger == "enter" and self.segment is None:
+            raise ValueError('trigger = "enter" needs a segment (entries are recorded per segment)')
+        if self.variants:
+            if self.text is not None or self.template is not None:
+                raise ValueError("give text/template or variants, not both")
+            if self.test_fraction is None:
+                raise ValueError("variants need test_fraction: the test group is split among them")
+        elif self.text is None and self.template is None:
+            raise ValueError("nothing to send: give text, template, or variants")
+        if len(self.buttons) > 3:
+            raise ValueError("at most 3 reply buttons")
+        for title in self.buttons:
+            if not 0 < len(title) <= 20:
+                raise ValueError(f"button title {title!r} must be 1 to 20 characters")
+        for index, variant in enumerate(self.variants or (CampaignVariant(text=self.text, template=self.template),)):
+            where = f"variants[{index}]" if self.variants else ""
+            if variant.text is not None:
+                _check_placeholders(variant.text, CAMPAIGN_PLACEHOLDERS, f"{where}.text".lstrip("."))
+            if variant.template is not None:
+                variant.template.check_placeholders(CAMPAIGN_PLACEHOLDERS, f"{where}.template".lstrip("."))
+                if variant.template.category not in (None, self.category):
+                    raise ValueError(f"{where}.template.category {variant.template.category!r} differs from "
+                                     f"the campaign's category {self.category!r}".lstrip("."))
+            uses_code = "{discount_code}" in (variant.text or "") or any(
+                "{discount_code}" in p for p in (variant.template.body if variant.template else ()))
+            if uses_code and not self.discount_code:
+                raise ValueError("{discount_code} is used but discount_code is not set")
+        return self
+
+    @property
+    def message_variants(self) -> tuple[CampaignVariant, ...]:
+        return self.variants or (CampaignVariant(text=self.text, template=self.template),)
 
 
 class ReorderConfig(_Strict):
-    default_days: int | None = None
-    max_overdue_days: int = 14
+    default_days: int | None = Field(default=None, gt=0)
+    max_overdue_days: int = Field(default=14, ge=0)
     template: TemplateRef | None = None
     text: str | None = None
     days: dict[str, int] = {}
 
+    @field_validator("days")
+    @classmethod
+    def _selectors(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, days in value.items():
+            try:
+                selectors.parse(key)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+            if days <= 0:
+                raise ValueError(f"{key!r} must be a positive number of days")
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> "ReorderConfig":
+        if self.text is not None:
+            _check_placeholders(self.text, REORDER_PLACEHOLDERS, "text")
+        if self.template is not None:
+            self.template.check_placeholders(REORDER_PLACEHOLDERS, "template")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Reorder prompts need products to watch and something to send."""
+        return bool(self.days or self.default_days) and (self.text is not None or self.template is not None)
+
 
 class PolicyConfig(_Strict):
     consent: Literal["opt_in", "any"] = "opt_in"
-    max_marketing_per_7d: int = 2
+    max_marketing_per_7d: int = Field(default=2, ge=0)
     blocked_marketing_countries: tuple[str, ...] = ()
-    daily_unique_limit: int = 1000
+    daily_unique_limit: int = Field(default=1000, gt=0)
     quiet_hours: tuple[str, ...] = ("21:00", "09:00")
-    handoff_timeout_minutes: int = 60
+    handoff_timeout_minutes: int = Field(default=60, gt=0)
+
+    @field_validator("blocked_marketing_countries")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not (len(code) == 2 and code.isalpha()):
+                raise ValueError(f"{code!r} is not a two-letter country code")
+        return tuple(code.upper() for code in value)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -111,7 +286,34 @@ class PolicyConfig(_Strict):
             hours, _, minutes = text.partition(":")
             if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
                 raise ValueError(f"{text!r} is not a HH:MM time")
+        if len(value) == 2 and value[0] == value[1]:
+            raise ValueError("quiet_hours start and end are the same time; use [] for none")
         return value
+
+
+class MarketRates(_Strict):
+    """Meta's price per delivered template (and per free-form message, normally free) in one market."""
+
+    marketing: float = Field(ge=0)
+    utility: float = Field(ge=0)
+    service: float = Field(default=0.0, ge=0)
+
+
+class RatesConfig(_Strict):
+    """[rates]: overrides of the built-in rate card (bot/pricing.py); markets by ISO country code."""
+
+    currency: str = "USD"
+    utility_free_in_window: bool = True
+    default: MarketRates | None = None  # markets not listed ("rest of world")
+    markets: dict[str, MarketRates] = {}
+
+    @field_validator("markets")
+    @classmethod
+    def _country_codes(cls, value: dict[str, MarketRates]) -> dict[str, MarketRates]:
+        for code in value:
+            if not (len(code) == 2 and code.isalpha()):
+                raise ValueError(f"{code!r} is not a two-letter country code")
+        return {code.upper(): rates for code, rates in value.items()}
 
 
 class PreferencesConfig(_Strict):
@@ -130,7 +332,7 @@ class FileConfig(_Strict):
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
     intents: dict[str, Any] = {}
-    rates: dict[str, Any] = {}
+    rates: RatesConfig = RatesConfig()
 
     @field_validator("replies")
     @classmethod
@@ -204,7 +406,8 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"{path}: unknown key {where!r}"
-    return f"{path}: {where}: {first['msg']}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{path}: {where}: {message}" if where else f"{path}: {message}"
 
 
 def load_file_config(path: Path) -> FileConfig:

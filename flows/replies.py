@@ -98,9 +98,14 @@ class ReplyBook:
         segment, template = self.choose(intent, segments)
         if template is None:
             return None
-        filled = _Blank({k: "" if v is None else str(v) for k, v in values.items()})
-        filled.setdefault("store_name", self.store_name)
-        if not filled.get("first_name"):
-            filled["first_name"] = "there"
-        text = re.sub(r"[ \t]{2,}", " ", template.format_map(filled)).strip()
-        return Rendered(intent, segment, text)
+        return Rendered(intent, segment, fill(template, values, self.store_name))
+
+
+def fill(template: str, values: Mapping[str, Any], store_name: str) -> str:
+    """Placeholders filled: a missing value is blank, a missing first name is "there". Replies,
+    campaigns and reorder prompts all fill their text here."""
+    filled = _Blank({k: "" if v is None else str(v) for k, v in values.items()})
+    filled.setdefault("store_name", store_name)
+    if not filled.get("first_name"):
+        filled["first_name"] = "there"
+    return re.sub(r"[ \t]{2,}", " ", template.format_map(filled)).strip()
