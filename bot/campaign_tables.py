@@ -60,14 +60,17 @@ campaign_sends = sa.Table(
     sa.Index("ix_campaign_sends_outbox_id", "outbox_id"),
 )
 
-# A tested campaign's promotion: the winning variant and the test that chose it.
-campaign_promotions = sa.Table(
-    "campaign_promotions",
+# Per campaign: a tested campaign's promotion (the winning variant and the test that chose it),
+# and how far an entry-triggered campaign has read the segment's entries.
+campaign_state = sa.Table(
+    "campaign_state",
     metadata,
     sa.Column("campaign", sa.String(128), primary_key=True),
-    sa.Column("variant", sa.Integer, nullable=False),
-    sa.Column("promoted_at", UTCDateTime(), nullable=False),
-    sa.Column("result", JsonDoc, nullable=False),  # reply rates per variant, the z-test
+    sa.Column("promoted_variant", sa.Integer),
+    sa.Column("promoted_at", UTCDateTime()),
+    sa.Column("promotion", JsonDoc),  # reply rates per variant, the z-test
+    sa.Column("entry_cursor", BigId),  # the last segment_events.id handled
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 # Each scheduled run a job owes: written before APScheduler moves the job's next run time on, and

@@ -75,10 +75,11 @@ class CampaignPlan:
     name: str
     category: Category
     offers: tuple[Offer, ...]
-    group: Group = "all"  # test: only the sample; rest: everyone, with `offer_index`
+    group: Group = "all"  # the label its sends get: all (no test), test, rest (after promotion)
     test_fraction: float | None = None
     seed: str = ""
-    offer_index: int = 0  # the variant sent in the "all" and "rest" groups
+    offer_index: int = 0  # the variant sent when not sampling
+    sample: bool = False  # keep only the test sample, each customer with their own variant
 
     @classmethod
     def from_config(cls, name: str, config: CampaignConfig, *, promoted_variant: int | None = None) -> "CampaignPlan":
@@ -86,7 +87,7 @@ class CampaignPlan:
         if config.test_fraction is None:
             return cls(name, config.category, offers)
         if promoted_variant is None:
-            return cls(name, config.category, offers, "test", config.test_fraction, config.seed or name)
+            return cls(name, config.category, offers, "test", config.test_fraction, config.seed or name, sample=True)
         return cls(name, config.category, offers, "rest", config.test_fraction, config.seed or name,
                    offer_index=promoted_variant)
 
@@ -249,7 +250,7 @@ def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: Policy
     for r in recipients:
         variant = campaign.offer_index
         group = campaign.group
-        if campaign.group == "test":
+        if campaign.sample:
             assigned = sample_assignment(campaign.seed, sample_key(r), campaign.test_fraction or 0.0,
                                        len(campaign.offers))
             if assigned is None:

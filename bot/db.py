@@ -83,12 +83,12 @@ def _dialect_insert(conn: Connection, table: sa.Table):
 
 
 def insert_ignoring_conflicts(conn: Connection, table: sa.Table, rows: list[dict], index_elements: list[str],
-                              returning: sa.Column | None = None):
+                              returning: sa.Column | tuple[sa.Column, ...] | None = None):
     """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect; with `returning`, the result
-    yields that column of the rows actually inserted."""
+    yields that column (or those columns) of the rows actually inserted."""
     stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
     if returning is not None:
-        stmt = stmt.returning(returning)
+        stmt = stmt.returning(*(returning if isinstance(returning, tuple) else (returning,)))
     if not rows:
         return []
     return conn.execute(stmt, rows)

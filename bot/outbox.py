@@ -35,6 +35,20 @@ SEND_LEASE = timedelta(seconds=120)
 BUSINESS_INITIATED = ("campaign", "reorder")
 DELIVERY_STATES = ("sent", "delivered", "read")
 OPEN_STATES = ("queued", "sending")
+MARKETING_STOPPED = 131050
+
+
+def outbox_row(*, recipient: str, message: Mapping, now: datetime, kind: str = "reply", category: str = "service",
+               customer_id: int | None = None, fallback: Mapping | None = None, source: str | None = None,
+               dedupe_key: str | None = None, not_before: datetime | None = None) -> dict:
+    """The row `enqueue` stores, for callers that queue many messages at once."""
+    return {
+        "customer_id": customer_id, "recipient": recipient, "kind": kind, "category": category,
+        "payload": dict(message), "fallback": dict(fallback) if fallback else None,
+        "preview": graph.preview_of(message) if kind != "read" else None,
+        "source": source, "dedupe_key": dedupe_key, "state": "queued", "attempts": 0,
+        "not_before": not_before or now, "created_at": now, "used_fallback": False,
+    }
 
 
 def enqueue(conn: Connection, *, recipient: str, message: Mapping, now: datetime, kind: str = "reply",
@@ -42,17 +56,23 @@ def enqueue(conn: Connection, *, recipient: str, message: Mapping, now: datetime
             source: str | None = None, dedupe_key: str | None = None,
             not_before: datetime | None = None) -> int | None:
     """Queue one message; returns its id, or None when `dedupe_key` was queued before."""
-    row = {
-        "customer_id": customer_id, "recipient": recipient, "kind": kind, "category": category,
-        "payload": dict(message), "fallback": dict(fallback) if fallback else None,
-        "preview": graph.preview_of(message) if kind != "read" else None,
-        "source": source, "dedupe_key": dedupe_key, "state": "queued", "attempts": 0,
-        "not_before": not_before or now, "created_at": now, "used_fallback": False,
-    }
+    row = outbox_row(recipient=recipient, message=message, now=now, kind=kind, category=category,
+                     customer_id=customer_id, fallback=fallback, source=source, dedupe_key=dedupe_key,
+                     not_before=not_before)
     if dedupe_key is None:
         return conn.execute(sa.insert(outbox).values(**row).returning(outbox.c.id)).scalar_one()
     inserted = list(insert_ignoring_conflicts(conn, outbox, [row], ["dedupe_key"], returning=outbox.c.id))
     return inserted[0][0] if inserted else None
+
+
+def enqueue_many(conn: Connection, rows: list[dict]) -> dict[str, int]:
+    """Queue many rows of `outbox_row`, each with a dedupe_key, in one statement; returns
+    {dedupe_key: id} of those queued now (a key queued before is left alone)."""
+    if not rows:
+        return {}
+    inserted = insert_ignoring_conflicts(conn, outbox, rows, ["dedupe_key"],
+                                         returning=(outbox.c.id, outbox.c.dedupe_key))
+    return {key: row_id for row_id, key in inserted}
 
 
 def callback_data(outbox_id: int) -> str:
@@ -99,6 +119,11 @@ def apply_status(conn: Connection, status: StatusUpdate, now: datetime) -> dict 
                       error_title=((first.title or "failed") if first else "failed")[:500])
         if row.state not in ("delivered", "read"):
             values["state"] = "failed"
+        if first is not None and first.code == MARKETING_STOPPED and row.customer_id is not None:
+            # 131050 usually arrives here, after Meta accepted the send: the customer stopped
+            # marketing messages from us; treated like a user_preferences "stop".
+            conn.execute(sa.update(customers).where(customers.c.id == row.customer_id)
+                         .values(marketing_paused=True, updated_at=now))
     if values:
         conn.execute(sa.update(outbox).where(o.id == row.id).values(**values))
     return {"id": row.id, "customer_id": row.customer_id, "kind": row.kind}

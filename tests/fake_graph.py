@@ -135,3 +135,22 @@ class FakeGraph:
             raise AssertionError(f"fake Graph API: condition not met in {timeout}s; got {len(snapshot)} requests: "
                                  + "; ".join(f"{r.status} {r.recipient} {r.type}" for r in snapshot[-10:]))
         return snapshot
+
+
+def refuse_outside_window(last_inbound_at: "Callable[[str], object]", now: "Callable[[], object]") -> Callable[[dict], Response | None]:
+    """A responder that answers like Meta for a customer whose 24 h window is closed: anything but
+    a template is refused with error 131047. `last_inbound_at(wa_id)` and `now()` give the times
+    (the test's own clock, which may be a fixed --now)."""
+    from datetime import timedelta
+
+    def respond(body: dict) -> Response | None:
+        if body.get("status") == "read" or body.get("type") == "template":
+            return None
+        recipient = body.get("to") or body.get("recipient")
+        last = last_inbound_at(recipient)
+        if last is None or now() - last >= timedelta(hours=24):
+            return graph_error(131047, "Re-engagement message", details="Message failed to send because more "
+                               "than 24 hours have passed since the customer last replied to this number.")
+        return None
+
+    return respond

@@ -181,7 +181,7 @@ def test_sample_is_stable_and_split_across_variants():
 @given(st.lists(st.integers(0, 10 ** 9), min_size=1, max_size=50, unique=True),
        st.lists(st.integers(0, 10 ** 9), max_size=50), st.floats(0.01, 0.99))
 def test_the_sample_of_the_first_customers_does_not_change_as_the_audience_grows(first, later, fraction):
-    campaign = CampaignPlan("c", "marketing", (Offer(text="a"), Offer(text="b")), "test", fraction, "s")
+    campaign = CampaignPlan("c", "marketing", (Offer(text="a"), Offer(text="b")), "test", fraction, "s", sample=True)
     people = [recipient(i, str(10 ** 10 + n), last_inbound_at=OPEN) for i, n in enumerate(first)]
     more = [recipient(10 ** 6 + i, str(10 ** 10 + n), last_inbound_at=OPEN) for i, n in enumerate(later)]
     before = plan(people, campaign, POLICY, NOW, store_zone="UTC", tier=TIER).decisions
