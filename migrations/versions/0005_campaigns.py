@@ -1,4 +1,4 @@
-"""campaigns: runs, per-recipient ledger, promotions, scheduled runs, APScheduler jobs
+"""campaigns: runs, per-recipient ledger, campaign state, scheduled runs, APScheduler jobs
 
 Revision ID: 0005_campaigns
 Revises: 0002
@@ -24,13 +24,6 @@ def upgrade() -> None:
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_apscheduler_jobs_next_run_time'), ['next_run_time'], unique=False)
 
-    op.create_table('campaign_promotions',
-    sa.Column('campaign', sa.String(length=128), nullable=False),
-    sa.Column('variant', sa.Integer(), nullable=False),
-    sa.Column('promoted_at', sa.DateTime(), nullable=False),
-    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
-    sa.PrimaryKeyConstraint('campaign', name=op.f('pk_campaign_promotions'))
-    )
     op.create_table('campaign_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('campaign', sa.String(length=128), nullable=False),
@@ -51,6 +44,15 @@ def upgrade() -> None:
     with op.batch_alter_table('campaign_runs', schema=None) as batch_op:
         batch_op.create_index('ix_campaign_runs_campaign_run_at', ['campaign', 'run_at'], unique=False)
 
+    op.create_table('campaign_state',
+    sa.Column('campaign', sa.String(length=128), nullable=False),
+    sa.Column('promoted_variant', sa.Integer(), nullable=True),
+    sa.Column('promoted_at', sa.DateTime(), nullable=True),
+    sa.Column('promotion', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=True),
+    sa.Column('entry_cursor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('campaign', name=op.f('pk_campaign_state'))
+    )
     op.create_table('scheduled_runs',
     sa.Column('job_id', sa.String(length=191), nullable=False),
     sa.Column('scheduled_at', sa.DateTime(), nullable=False),
@@ -110,11 +112,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_scheduled_runs_state')
 
     op.drop_table('scheduled_runs')
+    op.drop_table('campaign_state')
     with op.batch_alter_table('campaign_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_campaign_runs_campaign_run_at')
 
     op.drop_table('campaign_runs')
-    op.drop_table('campaign_promotions')
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apscheduler_jobs_next_run_time'))
 
