@@ -26,7 +26,7 @@ from bot.campaign_tables import campaign_runs, campaign_sends, campaign_state
 from bot.campaigns import CampaignPlan, Decision, MessageSpec, Offer, Plan, campaign_buttons, message_for, plan
 from bot.config import CampaignConfig, Settings
 from bot.db import insert_ignoring_conflicts, upsert
-from bot.errors import WabotError
+from bot.errors import ConfigError, WabotError
 from bot.models import customers
 from bot.models import outbox as outbox_table
 from bot.pricing import RateCard, estimate
@@ -63,6 +63,24 @@ class SegmentAudiences:
                                  "which is not installed") from None
             self._engine = SegmentEngine(self.settings)
         return self._engine.member_ids(conn, now, segment=segment, rule=rule)
+
+
+def check_audiences(settings: Settings) -> None:
+    """Every campaign's segment exists and its rule parses; raise ConfigError naming the campaign."""
+    try:
+        from segments.engine import SegmentEngine
+    except ImportError:
+        return  # the segment engine is needed to run a campaign at all, and says so then
+    engine = SegmentEngine(settings)
+    for name, config in settings.file.campaigns.items():
+        try:
+            if config.segment is not None:
+                engine.definition(config.segment)
+            else:
+                engine.check_rule(config.rule or "")
+        except (WabotError, ValueError) as exc:
+            key = "segment" if config.segment is not None else "rule"
+            raise ConfigError(f"[campaigns.{name}] {key}: {exc}") from None
 
 
 def graph_payload(spec: MessageSpec) -> dict:

@@ -74,7 +74,10 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
     from bot.server import WabotServer
     from webhook import create_app
 
+    from bot.campaign_runs import check_audiences
+
     settings, secret_line = app_secret_notice(ctx.settings)
+    check_audiences(settings)  # a campaign naming an unknown segment or a bad rule stops us here
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     engine.dispose()
@@ -140,7 +143,9 @@ def db_upgrade(ctx: Context) -> None:
 
 def _register_feature_commands() -> None:
     """Commands of the other features live beside their code; each adds its group here."""
-    for command in ():
+    from bot.campaign_cli import COMMANDS as campaign_commands
+
+    for command in (*campaign_commands,):
         cli.add_command(command)
 
 

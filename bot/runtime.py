@@ -61,8 +61,17 @@ class Runtime:
         self._closers.append(sender.close)
         return sender
 
-    def start_background(self, *, inbound: bool = True, outbound: bool = True) -> None:
-        """Run the inbound worker and the sender on threads of this process."""
+    def start_background(self, *, inbound: bool = True, outbound: bool = True, scheduler: bool = False) -> None:
+        """Run the inbound worker and the sender on threads of this process (and, for `serve`,
+        the scheduler)."""
+        if scheduler:
+            from bot.campaign_runs import check_audiences
+            from bot.scheduler import SchedulerService
+
+            check_audiences(self.settings)
+            service = SchedulerService(self.settings, self.engine, on_enqueued=self.outbound_wake.set)
+            service.start()
+            self._closers.append(service.stop)
         if inbound:
             worker = self.worker()
             self._spawn("wabot-inbound", lambda: worker.run_forever(self._stop, self.inbound_wake))

@@ -43,7 +43,7 @@ class WabotServer(BaseApplication):
     def _post_worker_init(self, worker) -> None:  # noqa: ANN001
         if self.background:
             runtime: Runtime = worker.wsgi.extensions["wabot"]
-            runtime.start_background()
+            runtime.start_background(scheduler=True)
 
     @staticmethod
     def _worker_exit(_server, worker) -> None:  # noqa: ANN001

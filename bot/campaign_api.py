@@ -1,0 +1,68 @@
+"""Admin API for campaigns: `GET /api/campaigns/<name>/preview?now=` and `/stats`, as the CLI's
+--json output. Bearer WABOT_ADMIN_TOKEN; without one configured, 401."""
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, jsonify, request
+
+from bot import db
+from bot.errors import WabotError
+from bot.models import utcnow
+
+campaign_api = Blueprint("campaign_api", __name__, url_prefix="/api/campaigns")
+
+
+def _authorised() -> bool:
+    token = current_app.extensions["wabot"].settings.admin_token
+    given = request.headers.get("Authorization", "")
+    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip(), token)
+
+
+@campaign_api.before_request
+def _require_admin():  # noqa: ANN202
+    if not _authorised():
+        return jsonify(error="admin token required (Authorization: Bearer WABOT_ADMIN_TOKEN)"), 401
+    return None
+
+
+def _campaigns():  # noqa: ANN202
+    from bot.campaign_runs import Campaigns
+
+    runtime = current_app.extensions["wabot"]
+    if "wabot.campaigns" not in current_app.extensions:
+        current_app.extensions["wabot.campaigns"] = Campaigns(runtime.settings)
+    return runtime, current_app.extensions["wabot.campaigns"]
+
+
+def _now() -> datetime:
+    raw = request.args.get("now")
+    if not raw:
+        return utcnow()
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise WabotError(f"now: {raw!r} is not an ISO 8601 time, such as 2026-06-01T12:00:00Z") from None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+@campaign_api.errorhandler(WabotError)
+def _bad_request(exc: WabotError):  # noqa: ANN202
+    status = 404 if str(exc).startswith("no campaign named") else 400
+    return jsonify(error=str(exc)), status
+
+
+@campaign_api.get("/<name>/preview")
+def preview(name: str):  # noqa: ANN201
+    runtime, campaigns = _campaigns()
+    now = _now()
+    with db.reading(runtime.engine) as conn:
+        return jsonify(campaigns.preview(conn, name, now))
+
+
+@campaign_api.get("/<name>/stats")
+def stats(name: str):  # noqa: ANN201
+    runtime, campaigns = _campaigns()
+    with db.reading(runtime.engine) as conn:
+        return jsonify(campaigns.stats(conn, name))

@@ -1,0 +1,258 @@
+"""`wabot campaigns ...`, `wabot reorder run`, `wabot tick` and `wabot scheduler`."""
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import datetime, timezone
+
+import click
+
+from bot import db
+from bot.errors import WabotError
+from bot.models import utcnow
+
+
+def parse_now(raw: str | None) -> datetime | None:
+    """ISO 8601; a time without an offset is UTC."""
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise WabotError(f"--now: {raw!r} is not an ISO 8601 time, such as 2026-06-01T12:00:00Z") from None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def _settings():  # noqa: ANN202
+    return click.get_current_context().find_object(_context_class()).settings
+
+
+def _context_class():  # noqa: ANN202
+    from bot.cli import Context
+
+    return Context
+
+
+def _engine(settings):  # noqa: ANN001, ANN202
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    return engine
+
+
+def _campaigns(settings):  # noqa: ANN001, ANN202
+    from bot.campaign_runs import Campaigns, check_audiences
+
+    check_audiences(settings)
+    return Campaigns(settings)
+
+
+def _drain(settings, engine, now: datetime | None) -> dict:  # noqa: ANN001
+    """Send what the run queued, at the run's `now` when one was given, until nothing is due."""
+    from bot.outbox import Sender
+    from bot.runtime import make_transport
+
+    transport = make_transport(settings, engine)
+    sender = Sender(engine, transport, rate_limit=settings.rate_limit, clock=(lambda: now) if now else utcnow)
+    try:
+        handled = 0
+        while True:
+            count = sender.run_once()
+            if not count:
+                break
+            handled += count
+    finally:
+        sender.close()
+        close = getattr(transport, "close", None)
+        if close:
+            close()
+    return {"handled": handled}
+
+
+def _echo(data: dict, as_json: bool, human) -> None:  # noqa: ANN001
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        human(data)
+
+
+def _show_plan(data: dict) -> None:
+    click.echo(f"audience {data['audience']}: {data['eligible']} would get a message now "
+               f"({data['freeform']} free-form, {data['template']} template)")
+    if data.get("held_back"):
+        click.echo(f"  held back for the promotion: {data['held_back']} (test group run)")
+    for reason, count in data["skipped"].items():
+        click.echo(f"  {reason}: {count}")
+    cost = data["estimated_cost"]
+    click.echo(f"estimated cost: {cost['total']:.4f} {cost['currency']} for {cost['charged']} charged message(s), "
+               f"{cost['free']} free" + (f"; deferred: {cost['deferred_total']:.4f}" if cost.get("deferred_total") else ""))
+    for country, amount in cost["by_country"].items():
+        click.echo(f"  {country}: {amount:.4f}")
+
+
+# ---------------------------------------------------------------- wabot campaigns
+
+@click.group("campaigns")
+def campaigns_group() -> None:
+    """Campaigns from wabot.toml: preview, run, promote, stats."""
+
+
+@campaigns_group.command("preview")
+@click.argument("name")
+@click.option("--now", "now_text", default=None, help="Plan at this time (ISO 8601; default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def campaigns_preview(name: str, now_text: str | None, as_json: bool) -> None:
+    """Who would get what now, who is skipped and why, and what it would cost."""
+    settings = _settings()
+    now = parse_now(now_text) or utcnow()
+    engine = _engine(settings)
+    with db.reading(engine) as conn:
+        data = _campaigns(settings).preview(conn, name, now)
+    _echo(data, as_json, _show_plan)
+
+
+@campaigns_group.command("run")
+@click.argument("name")
+@click.option("--now", "now_text", default=None, help="Run at this time (ISO 8601; default: now).")
+@click.option("--dry-run", is_flag=True, help="Plan and report; record and send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def campaigns_run(name: str, now_text: str | None, dry_run: bool, as_json: bool) -> None:
+    """Plan the campaign, queue its messages and send them (waits for the outbox to drain)."""
+    settings = _settings()
+    now = parse_now(now_text)
+    engine = _engine(settings)
+    campaigns = _campaigns(settings)
+    with engine.begin() as conn:
+        data = campaigns.run(conn, name, now or utcnow(), dry_run=dry_run)
+    if not dry_run:
+        data["outbox"] = _drain(settings, engine, now)
+
+    def human(d: dict) -> None:
+        _show_plan(d)
+        if not dry_run:
+            click.echo(f"queued {d['queued']}, deferred {d['deferred']}; sender handled {d['outbox']['handled']}")
+    _echo(data, as_json, human)
+
+
+@campaigns_group.command("promote")
+@click.argument("name")
+@click.option("--now", "now_text", default=None, help="Promote at this time (ISO 8601; default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def campaigns_promote(name: str, now_text: str | None, as_json: bool) -> None:
+    """Send the tested campaign's best variant (by reply rate) to the rest of its audience."""
+    settings = _settings()
+    now = parse_now(now_text)
+    engine = _engine(settings)
+    campaigns = _campaigns(settings)
+    with engine.begin() as conn:
+        data = campaigns.promote(conn, name, now or utcnow())
+    data["outbox"] = _drain(settings, engine, now)
+
+    def human(d: dict) -> None:
+        for v in d["variants"]:
+            rate = "-" if v["reply_rate"] is None else f"{v['reply_rate']:.1%}"
+            click.echo(f"variant {v['variant']}: {v['replied']} replied of {v['sent']} sent ({rate})")
+        winner = d["winner"]
+        click.echo(f"winner: variant {winner['variant']}")
+        if winner["test"]:
+            t = winner["test"]
+            click.echo(f"  two-proportion z-test against variant {t['against']}: z = {t['z']}, p = {t['p_value']}"
+                       + ("" if t["significant_at_5pct"] else " (not significant at 5%)"))
+        rest = d["rest"]
+        click.echo(f"rest of the audience: {rest['queued']} queued, {rest['deferred']} deferred, "
+                   f"{rest['audience'] - rest['eligible'] - rest['deferred']} skipped")
+    _echo(data, as_json, human)
+
+
+@campaigns_group.command("stats")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def campaigns_stats(name: str, as_json: bool) -> None:
+    """Per group and variant: sent, delivered, read, replied, failed, converted, and rates."""
+    settings = _settings()
+    engine = _engine(settings)
+    with db.reading(engine) as conn:
+        data = _campaigns(settings).stats(conn, name)
+
+    def human(d: dict) -> None:
+        rows = d["groups"] + [{**d["total"], "group": "total", "variant": ""}]
+        click.echo(f"{'group':8} {'var':>3} {'sent':>7} {'deliv':>7} {'read':>7} {'replied':>7} "
+                   f"{'conv':>6} {'failed':>6}  reply rate")
+        for g in rows:
+            rate = g["rates"]["replied"]
+            click.echo(f"{g['group']:8} {g['variant']!s:>3} {g['sent']:>7} {g['delivered']:>7} {g['read']:>7} "
+                       f"{g['replied']:>7} {g['converted']:>6} {g['failed']:>6}  {'-' if rate is None else f'{rate:.1%}'}")
+        if d["total"]["failed_by_code"]:
+            click.echo("failed by code: " + ", ".join(f"{k}: {v}" for k, v in d["total"]["failed_by_code"].items()))
+    _echo(data, as_json, human)
+
+
+# ---------------------------------------------------------------- wabot reorder
+
+@click.group("reorder")
+def reorder_group() -> None:
+    """Reorder prompts from [reorder]."""
+
+
+@reorder_group.command("run")
+@click.option("--now", "now_text", default=None, help="Run at this time (ISO 8601; default: now).")
+@click.option("--dry-run", is_flag=True, help="Plan and report; record and send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reorder_run(now_text: str | None, dry_run: bool, as_json: bool) -> None:
+    """Send the reorder prompts that are due."""
+    settings = _settings()
+    now = parse_now(now_text)
+    engine = _engine(settings)
+    with engine.begin() as conn:
+        data = _campaigns(settings).run_reorder(conn, now or utcnow(), dry_run=dry_run)
+    if not dry_run:
+        data["outbox"] = _drain(settings, engine, now)
+
+    def human(d: dict) -> None:
+        click.echo(f"{d['due']} product(s) due, {d['prompts']} prompt(s) chosen (one a customer)")
+        _show_plan(d)
+    _echo(data, as_json, human)
+
+
+# ---------------------------------------------------------------- wabot tick / scheduler
+
+@click.command("tick")
+@click.option("--now", "now_text", default=None, help="Run the jobs due at this time (ISO 8601; default: now).")
+def tick(now_text: str | None) -> None:
+    """Run once every scheduled job due at T, then drain the outbox."""
+    from bot.scheduler import SchedulerService
+
+    settings = _settings()
+    now = parse_now(now_text)
+    engine = _engine(settings)
+    service = SchedulerService(settings, engine, campaigns=_campaigns(settings))
+    results, failures = service.tick(now or utcnow())
+    for job_id in results:
+        click.echo(f"{job_id}: done")
+    for job_id, error in failures.items():
+        click.echo(f"{job_id}: failed: {error}", err=True)
+    outbox = _drain(settings, engine, now)
+    click.echo(f"outbox: {outbox['handled']} handled")
+    if failures:
+        raise WabotError(f"{len(failures)} job(s) failed: {', '.join(failures)}")
+
+
+@click.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduler alone (jobs persisted in the database); `wabot worker` sends."""
+    from bot.cli import describe_database
+    from bot.scheduler import SchedulerService
+
+    settings = _settings()
+    engine = _engine(settings)
+    service = SchedulerService(settings, engine, campaigns=_campaigns(settings))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    service.start()
+    click.echo(f"wabot scheduler running {len(service.specs)} job(s) — {describe_database(settings.database_url)}")
+    stop.wait()
+    service.stop()
+
+
+COMMANDS = (campaigns_group, reorder_group, tick, scheduler)
