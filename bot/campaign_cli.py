@@ -47,26 +47,42 @@ def _campaigns(settings):  # noqa: ANN001, ANN202
     return Campaigns(settings)
 
 
-def _drain(settings, engine, now: datetime | None) -> dict:  # noqa: ANN001
-    """Send what the run queued, at the run's `now` when one was given, until nothing is due."""
-    from bot.outbox import Sender
+def _drain(settings, engine, now: datetime | None) -> None:  # noqa: ANN001
+    """Send what is due, at the run's `now` when one was given, until nothing due is left
+    (retries waiting for their backoff stay queued)."""
+    from bot.outbox import Sender, concurrency_for
     from bot.runtime import make_transport
 
-    transport = make_transport(settings, engine)
-    sender = Sender(engine, transport, rate_limit=settings.rate_limit, clock=(lambda: now) if now else utcnow)
+    concurrency = concurrency_for(settings.rate_limit)
+    transport = make_transport(settings, engine, pool_size=concurrency)
+    sender = Sender(engine, transport, rate_limit=settings.rate_limit, concurrency=concurrency,
+                    clock=(lambda: now) if now else utcnow)
     try:
-        handled = 0
-        while True:
-            count = sender.run_once()
-            if not count:
-                break
-            handled += count
+        sender.drain(timeout=float("inf"))
     finally:
         sender.close()
         close = getattr(transport, "close", None)
         if close:
             close()
-    return {"handled": handled}
+
+
+def _sent_by_run(engine, run_id: int | None) -> dict[str, int]:  # noqa: ANN001
+    """Outbox states of the messages one run queued: sent, failed, queued (waiting to retry)..."""
+    if run_id is None:
+        return {}
+    from sqlalchemy import func, select
+
+    from bot.campaign_tables import campaign_sends
+    from bot.models import outbox
+
+    with db.reading(engine) as conn:
+        return dict(conn.execute(
+            select(outbox.c.state, func.count()).select_from(campaign_sends.join(outbox, outbox.c.id == campaign_sends.c.outbox_id))
+            .where(campaign_sends.c.run_id == run_id).group_by(outbox.c.state)).all())
+
+
+def _states(counts: dict[str, int]) -> str:
+    return ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "nothing"
 
 
 def _echo(data: dict, as_json: bool, human) -> None:  # noqa: ANN001
@@ -125,12 +141,13 @@ def campaigns_run(name: str, now_text: str | None, dry_run: bool, as_json: bool)
     with engine.begin() as conn:
         data = campaigns.run(conn, name, now or utcnow(), dry_run=dry_run)
     if not dry_run:
-        data["outbox"] = _drain(settings, engine, now)
+        _drain(settings, engine, now)
+        data["outbox"] = _sent_by_run(engine, data["run_id"])
 
     def human(d: dict) -> None:
         _show_plan(d)
         if not dry_run:
-            click.echo(f"queued {d['queued']}, deferred {d['deferred']}; sender handled {d['outbox']['handled']}")
+            click.echo(f"queued {d['queued']}, deferred {d['deferred']}; messages: {_states(d['outbox'])}")
     _echo(data, as_json, human)
 
 
@@ -146,7 +163,8 @@ def campaigns_promote(name: str, now_text: str | None, as_json: bool) -> None:
     campaigns = _campaigns(settings)
     with engine.begin() as conn:
         data = campaigns.promote(conn, name, now or utcnow())
-    data["outbox"] = _drain(settings, engine, now)
+    _drain(settings, engine, now)
+    data["outbox"] = _sent_by_run(engine, data["rest"]["run_id"])
 
     def human(d: dict) -> None:
         for v in d["variants"]:
@@ -160,7 +178,7 @@ def campaigns_promote(name: str, now_text: str | None, as_json: bool) -> None:
                        + ("" if t["significant_at_5pct"] else " (not significant at 5%)"))
         rest = d["rest"]
         click.echo(f"rest of the audience: {rest['queued']} queued, {rest['deferred']} deferred, "
-                   f"{rest['audience'] - rest['eligible'] - rest['deferred']} skipped")
+                   f"{rest['audience'] - rest['eligible'] - rest['deferred']} skipped; messages: {_states(d['outbox'])}")
     _echo(data, as_json, human)
 
 
@@ -206,11 +224,14 @@ def reorder_run(now_text: str | None, dry_run: bool, as_json: bool) -> None:
     with engine.begin() as conn:
         data = _campaigns(settings).run_reorder(conn, now or utcnow(), dry_run=dry_run)
     if not dry_run:
-        data["outbox"] = _drain(settings, engine, now)
+        _drain(settings, engine, now)
+        data["outbox"] = _sent_by_run(engine, data["run_id"])
 
     def human(d: dict) -> None:
         click.echo(f"{d['due']} product(s) due, {d['prompts']} prompt(s) chosen (one a customer)")
         _show_plan(d)
+        if not dry_run:
+            click.echo(f"queued {d['queued']}, deferred {d['deferred']}; messages: {_states(d['outbox'])}")
     _echo(data, as_json, human)
 
 
@@ -231,8 +252,11 @@ def tick(now_text: str | None) -> None:
         click.echo(f"{job_id}: done")
     for job_id, error in failures.items():
         click.echo(f"{job_id}: failed: {error}", err=True)
-    outbox = _drain(settings, engine, now)
-    click.echo(f"outbox: {outbox['handled']} handled")
+    _drain(settings, engine, now)
+    with db.reading(engine) as conn:
+        from bot.outbox import depth
+
+        click.echo(f"outbox drained; {depth(conn)} message(s) still queued (waiting to retry or not due yet)")
     if failures:
         raise WabotError(f"{len(failures)} job(s) failed: {', '.join(failures)}")
 

@@ -171,6 +171,8 @@ outbox = sa.Table(
     sa.Column("failed_at", UTCDateTime()),
     sa.Index("ix_outbox_state_not_before", "state", "not_before"),
     sa.Index("ix_outbox_recipient_state_id", "recipient", "state", "id"),
+    # The sender claims queued rows oldest first: this walks them in order instead of sorting them all.
+    sa.Index("ix_outbox_state_id", "state", "id"),
 )
 
 sandbox_messages = sa.Table(

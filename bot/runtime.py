@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from bot import db, graph
 from bot.config import Settings
 from bot.metrics import Metrics
-from bot.outbox import Sender
+from bot.outbox import Sender, concurrency_for
 from bot.sandbox import SandboxTransport
 from bot.worker import InboundWorker
 from segments.membership import current_segments
@@ -54,7 +54,8 @@ class Runtime:
         return InboundWorker(self.engine, self.settings, metrics=self.metrics, segment_lookup=current_segments,
                              on_enqueued=self.outbound_wake.set)
 
-    def sender(self, concurrency: int = 8) -> Sender:
+    def sender(self, concurrency: int | None = None) -> Sender:
+        concurrency = concurrency or concurrency_for(self.settings.rate_limit)
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)
         sender = Sender(self.engine, transport, rate_limit=self.settings.rate_limit,
                         concurrency=concurrency, metrics=self.metrics)
