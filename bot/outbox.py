@@ -151,11 +151,12 @@ class RateLimiter:
         self._next = 0
         self._lock = threading.Lock()
 
-    def acquire(self, max_late_ns: int | None = None) -> None:
+    def acquire(self, max_late_ns: int | None = None) -> int:
         """Wait for the next free slot. With `max_late_ns`, a caller that gets to run more than
         that long after its slot (a thread descheduled on a busy machine) gives the slot up and
         takes a new one: sent late, it would arrive bunched with the sends of the slots after
-        it, and the receiver would count more than `rate` in a second."""
+        it, and the receiver would count more than `rate` in a second. Returns the slot taken
+        (nanoseconds of the limiter's clock)."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -164,7 +165,7 @@ class RateLimiter:
             if slot > now:
                 self._sleep((slot - now) / 1e9)
             if max_late_ns is None or self._clock() - slot <= max_late_ns:
-                return
+                return slot
 
 
 @dataclass(frozen=True)

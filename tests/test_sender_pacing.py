@@ -26,12 +26,14 @@ def test_late_sends_never_bunch_more_than_the_rate_into_a_second(seed, max_late_
     rate = 50
     limiter = RateLimiter(rate, clock=lambda: clock[0], sleep=sleep)
     tolerance = max_late_ms * 1_000_000
-    sent = []
+    slots, sent = [], []
     for _ in range(300):
-        limiter.acquire(tolerance)
+        slots.append(limiter.acquire(tolerance))
         sent.append(clock[0])  # the moment the request goes out
-    # every send left within `tolerance` of a slot, slots are 1/rate apart: a second of sends
-    # holds at most rate * (1 s + tolerance) + 1
+    # every send goes within `tolerance` of its own slot, and no slot is handed out twice...
+    assert all(0 <= t - s <= tolerance for s, t in zip(slots, sent))
+    assert all(b - a >= limiter.interval_ns for a, b in zip(slots, slots[1:]))
+    # ...so a second of sends, as the receiver counts them, holds at most rate * (1 s + tolerance) + 1
     bound = int(rate * (1 + tolerance / 1e9)) + 1
     for i, start in enumerate(sent):
         assert sum(1 for t in sent[i:] if t < start + 1_000_000_000) <= bound
