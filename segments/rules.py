@@ -302,6 +302,8 @@ class _Token:
 
 
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
+_OPENING_PARENTHESIS = re.compile(r"[ \t\r\n\f\v]*\(")
+_SEGMENT_CALL = re.compile(r"in_segment[ \t\r\n\f\v]*\([ \t\r\n\f\v]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[A-Za-z0-9_.]*")
 _WELL_FORMED_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[0-9]+\.")
@@ -615,7 +617,7 @@ class _Parser:
         if token.kind == "name":
             self.advance()
             # Decided on the raw text, so an unknown name is reported before whatever follows it.
-            if self.text[token.start + len(token.text):].lstrip().startswith("("):
+            if _OPENING_PARENTHESIS.match(self.text, token.start + len(token.text)):
                 return self.call(token)
             return self.attribute(token)
         if token.kind in ("number", "string") or (token.kind == "keyword" and token.text in ("true", "false")) \
@@ -856,8 +858,11 @@ def compile_rule(rule: Rule | str, env: RuleEnv, known_segments: Collection[str]
         rule = parse_rule(rule)
     if known_segments is not None:
         known = set(known_segments)
-        for name in sorted(rule.segments - known):
-            position = _first_position(rule.expression, name)
+        unknown = {name: _first_position(rule.expression, name) for name in rule.segments - known}
+        if unknown:
+            name = min(unknown, key=unknown.__getitem__)
+            call = _SEGMENT_CALL.match(rule.text, unknown[name] - 1)
+            position = call.end() + 1 if call else unknown[name]  # at the quoted name
             raise RuleError(f"unknown segment {name!r}{_suggest(name, known)}", position, rule.text)
     return _condition(rule.expression, env)
 
@@ -868,7 +873,7 @@ def _first_position(node: Node, segment: str) -> int:
     while stack:
         current = stack.pop()
         if isinstance(current, InSegment) and current.name == segment:
-            found.append(current.position + len("in_segment("))
+            found.append(current.position)
         elif isinstance(current, (And, Or)):
             stack.extend(current.operands)
         elif isinstance(current, Not):
