@@ -114,3 +114,8 @@ class Runtime:
             close()
         self._threads.clear()
         self._closers.clear()
+
+    def close(self) -> None:
+        """Stop the background and release the database connections."""
+        self.stop()
+        self.engine.dispose()
