@@ -67,7 +67,7 @@ def enqueue(conn: Connection, *, recipient: str, message: Mapping, now: datetime
                      customer_id=customer_id, fallback=fallback, source=source, dedupe_key=dedupe_key,
                      not_before=not_before)
     if dedupe_key is None:
-        return conn.execute(sa.insert(outbox).values(**row).returning(outbox.c.id)).scalar_one()
+        return conn.execute(_INSERT, row).scalar_one()
     inserted = list(insert_ignoring_conflicts(conn, outbox, [row], ["dedupe_key"], returning=outbox.c.id))
     return inserted[0][0] if inserted else None
 
@@ -80,6 +80,9 @@ def enqueue_many(conn: Connection, rows: list[dict]) -> dict[str, int]:
     inserted = insert_ignoring_conflicts(conn, outbox, rows, ["dedupe_key"],
                                          returning=(outbox.c.id, outbox.c.dedupe_key))
     return {key: row_id for row_id, key in inserted}
+
+
+_INSERT = outbox.insert().returning(outbox.c.id)
 
 
 def callback_data(outbox_id: int) -> str:

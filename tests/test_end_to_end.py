@@ -202,6 +202,7 @@ def test_events_acknowledged_before_a_crash_are_processed_after_restart_once(
     assert client.post("/webhook", data=raw, headers={
         "X-Hub-Signature-256": meta_signature("test-app-secret", raw)}).status_code == 200
     assert fake_graph.requests == []
+    app.extensions["wabot"].close()
 
     first = start_server(fake_graph)
     fake_graph.wait_for(lambda reqs: len(reqs) >= 1)

@@ -1,4 +1,4 @@
-"""campaigns: runs, per-recipient ledger, campaign state, scheduled runs, APScheduler jobs
+"""campaigns: runs, per-recipient ledger, campaign state, scheduled runs, APScheduler jobs; outbox claim index
 
 Revision ID: 0005_campaigns
 Revises: 0002
@@ -15,6 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_state_id', ['state', 'id'], unique=False)
+
     op.create_table('apscheduler_jobs',
     sa.Column('id', sa.Unicode(length=191), nullable=False),
     sa.Column('next_run_time', sa.Float(precision=25), nullable=True),
@@ -101,6 +104,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_state_id')
+
     with op.batch_alter_table('campaign_sends', schema=None) as batch_op:
         batch_op.drop_index('ix_campaign_sends_status_due_at')
         batch_op.drop_index('ix_campaign_sends_outbox_id')
