@@ -176,7 +176,8 @@ class Campaigns:
 
     # ------------------------------------------------------------ planning
 
-    def _plan_campaign(self, conn: Connection, name: str, now: datetime, *, promote: bool = False) -> Batch:
+    def plan_batch(self, conn: Connection, name: str, now: datetime, *, promote: bool = False) -> Batch:
+        """Read the audience and plan every decision; nothing is written."""
         config = self.config(name)
         campaign = self.campaign_plan(conn, name, config)
         uses_last_order = any("{last_order_name}" in (v.text or "") or any(
@@ -202,7 +203,7 @@ class Campaigns:
                 "held_back": batch.result.held_back, "estimated_cost": cost}
 
     def preview(self, conn: Connection, name: str, now: datetime) -> dict:
-        return self.report(self._plan_campaign(conn, name, now))
+        return self.report(self.plan_batch(conn, name, now))
 
     # ------------------------------------------------------------ running
 
@@ -211,11 +212,11 @@ class Campaigns:
         """Plan the campaign at `now`; unless dry_run, record it and queue its messages."""
         lock(conn, f"campaign:{name}")
         config = self.config(name)
-        batch = self._plan_campaign(conn, name, now, promote=promote)
+        batch = self.plan_batch(conn, name, now, promote=promote)
         report = self.report(batch)
         if dry_run:
             return report
-        report.update(self._write(conn, batch, trigger, now))
+        report.update(self.record(conn, batch, trigger, now))
         if config.trigger == "enter":
             self._advance_entry_cursor(conn, name, config, now)
         log.info("campaign %s (%s, %s): %d queued, %d deferred, %d skipped", name, trigger, batch.campaign.group,
@@ -238,7 +239,8 @@ class Campaigns:
         return {name: self.run(conn, name, now, trigger="enter")
                 for name, config in self.settings.file.campaigns.items() if config.trigger == "enter"}
 
-    def _write(self, conn: Connection, batch: Batch, trigger: str, now: datetime) -> dict:
+    def record(self, conn: Connection, batch: Batch, trigger: str, now: datetime) -> dict:
+        """Write a planned batch: the run, its ledger rows and its outbox rows."""
         summary = batch.result.summary
         run_id = conn.execute(sa.insert(campaign_runs).values(
             campaign=batch.name, kind=batch.kind, trigger=trigger, send_group=batch.campaign.group, run_at=now,
@@ -443,7 +445,7 @@ class Campaigns:
         report.pop("group", None)
         report.pop("held_back", None)
         if not dry_run:
-            report.update(self._write(conn, batch, trigger, now))
+            report.update(self.record(conn, batch, trigger, now))
         return report
 
     # ------------------------------------------------------------ stats

@@ -25,6 +25,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from bot.config import CampaignConfig, CampaignVariant, PolicyConfig, TemplateRef
 from bot.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
+from flows.replies import fill
 
 SKIP_REASONS = ("opted_out", "no_consent", "in_handoff", "frequency_cap", "quiet_hours", "already_sent",
                 "window_closed_no_template", "no_wa_id", "blocked_country", "tier_limit")
@@ -342,16 +343,10 @@ class MessageSpec:
     fallback: "MessageSpec | None" = None  # the template, should Meta refuse the text (131047)
 
 
-def _fill(template: str, values: Mapping[str, object], store_name: str) -> str:
-    from flows.replies import fill
-
-    return fill(template, values, store_name)
-
-
 def template_spec(template: TemplateRef, values: Mapping[str, object], store_name: str) -> MessageSpec:
     return MessageSpec("template", template_name=template.name, template_language=template.language,
-                       template_params=tuple(_fill(p, values, store_name) or "-" for p in template.body),
-                       quick_replies=tuple(_fill(q, values, store_name) for q in template.quick_replies))
+                       template_params=tuple(fill(p, values, store_name) or "-" for p in template.body),
+                       quick_replies=tuple(fill(q, values, store_name) for q in template.quick_replies))
 
 
 def message_for(offer: Offer, form: str, values: Mapping[str, object], store_name: str,
@@ -364,7 +359,7 @@ def message_for(offer: Offer, form: str, values: Mapping[str, object], store_nam
     if offer.text is None:
         raise ValueError("a free-form send without text")
     fallback = template_spec(offer.template, values, store_name) if offer.template else None
-    return MessageSpec("freeform", text=_fill(offer.text, values, store_name), buttons=tuple(buttons),
+    return MessageSpec("freeform", text=fill(offer.text, values, store_name), buttons=tuple(buttons),
                        fallback=fallback)
 
 
