@@ -112,18 +112,6 @@ class ActionGreet(WabotAction):
     action_name = "action_greet"
     reply = "greet"
 
-    def act(self, turn: Turn) -> list[dict]:
-        if turn.customer.values["last_order_name"]:
-            buttons = [("intent:order_status", "Track my order"), ("intent:reorder", "Reorder"),
-                       ("intent:recommend", "Ideas for me")]
-        else:
-            buttons = [("intent:recommend", "Ideas for me")]
-            if self.services.settings.file.preferences.interests:
-                buttons.append(("intent:preferences", "My interests"))
-            buttons.append(("intent:human", "Talk to us"))
-        turn.say("greet", buttons)
-        return []
-
 
 class ActionOrderStatus(WabotAction):
     """The last order: what is in it, where it is, and the tracking link."""
@@ -135,11 +123,10 @@ class ActionOrderStatus(WabotAction):
         order = store.last_order(turn.data.conn, customer.customer_id, turn.data.now) \
             if customer.customer_id is not None else None
         if order is None:
-            turn.say("no_orders", [("intent:human", "Talk to us")])
+            turn.say("no_orders")
             return []
-        buttons = ([(f"reorder:confirm:{order.id}", "Reorder")] if order.counted else []) + \
-            [("intent:human", "Talk to us")]
-        turn.say("order_status", buttons, customer.values.with_values(
+        # Plain text, so the tracking link gets its preview.
+        turn.say("order_status", (), customer.values.with_values(
             last_order_name=order.name, last_order_items=order.items_text, order_status=order.status,
             tracking_url=order.tracking_url or order.order_status_url))
         return []
@@ -153,7 +140,7 @@ class ActionReorder(WabotAction):
     def act(self, turn: Turn) -> list[dict]:
         customer, conn, now = turn.customer, turn.data.conn, turn.data.now
         if customer.customer_id is None:
-            turn.say("no_orders", [("intent:human", "Talk to us")])
+            turn.say("no_orders")
             return []
         args = reply_args(turn.tracker, "reorder")
         if len(args) >= 2 and args[0] == "confirm" and args[1].isdigit():
@@ -166,7 +153,7 @@ class ActionReorder(WabotAction):
                 return []
         order = store.last_order(conn, customer.customer_id, now, counted_only=True)
         if order is None:
-            turn.say("no_orders", [("intent:human", "Talk to us")])
+            turn.say("no_orders")
             return []
         turn.say("reorder", [(f"reorder:confirm:{order.id}", "Reorder")], customer.values.with_values(
             last_order_name=order.name, last_order_items=order.items_text,
@@ -196,7 +183,7 @@ class ActionRecommend(WabotAction):
                 return []
         found = store.suggestions(conn, customer.customer_id, now, limit=3)
         if not found:
-            turn.say("no_recommendations", [("intent:human", "Talk to us")])
+            turn.say("no_recommendations")
             return []
         rows = [{"title": s.title, "payload": f"recommend:cart:{s.variant_id}",
                  "description": f"Bought by {s.co_buyers} customers like you" if s.co_buyers
@@ -292,7 +279,7 @@ class ActionFallback(WabotAction):
         if turn.customer.conversation_state == handoff.BOT and handoff.wants_human("fallback", streak):
             turn.say("human")
             return [ConversationPaused()]
-        turn.say(self.reply, [("intent:human", "Talk to us")])
+        turn.say(self.reply)
         return [SlotSet(FALLBACK_STREAK_SLOT, streak)]
 
 
