@@ -62,7 +62,8 @@ class QueueEntry:
 
 
 def _display_name(row) -> str:  # noqa: ANN001
-    return (row.profile_name or " ".join(filter(None, [row.first_name, row.last_name])) or row.wa_id or "?")
+    """The name the store knows (from its orders and customers), else the WhatsApp profile name."""
+    return " ".join(filter(None, [row.first_name, row.last_name])) or row.profile_name or row.wa_id or "?"
 
 
 def queue(conn: Connection, states: Sequence[str], limit: int = 200) -> list[QueueEntry]:
@@ -140,14 +141,15 @@ def transcript(conn: Connection, customer_id: int, limit: int = 200) -> list[dic
     """The customer's messages and ours (replies, agents, campaigns), oldest first."""
     im, ob = inbound_messages.c, outbox.c
     inbound = conn.execute(sa.select(im.id, im.type, im.text, im.button_id, im.intent, im.intent_source,
-                                     im.handled, im.sent_at)
+                                     im.handled, im.sent_at, im.received_at)
                            .where(im.customer_id == customer_id)
-                           .order_by(im.sent_at.desc(), im.id.desc()).limit(limit)).all()
+                           .order_by(im.received_at.desc(), im.id.desc()).limit(limit)).all()
     outbound = conn.execute(sa.select(ob.id, ob.kind, ob.category, ob.preview, ob.source, ob.state, ob.error_title,
                                       ob.created_at, ob.payload)
                             .where(ob.customer_id == customer_id, ob.kind != "read")
                             .order_by(ob.created_at.desc(), ob.id.desc()).limit(limit)).all()
-    items = [{"direction": "in", "at": r.sent_at, "order": (r.sent_at, 0, r.id),
+    # Interleaved by our own clock: Meta's timestamps are whole seconds, ours are not.
+    items = [{"direction": "in", "at": r.sent_at, "order": (r.received_at, 0, r.id),
               "text": r.text if r.text is not None else f"[{r.type}]", "type": r.type,
               "button_id": r.button_id, "intent": r.intent, "intent_source": r.intent_source, "handled": r.handled}
              for r in inbound]
@@ -204,8 +206,11 @@ def handoff_history(conn: Connection, customer_id: int, limit: int = 50) -> list
 def conversation(conn: Connection, customer: Customer, now: datetime, currency: str) -> dict[str, Any]:
     state = handoff.get(conn, customer.id)
     attrs = attributes(conn, customer, now)
+    names = conn.execute(sa.select(customers.c.wa_id, customers.c.first_name, customers.c.last_name,
+                                   customers.c.profile_name).where(customers.c.id == customer.id)).one()
     return {
-        "wa_id": customer.wa_id, "name": customer.name or customer.wa_id, "first_name": customer.first_name,
+        "wa_id": customer.wa_id, "name": _display_name(names), "profile_name": names.profile_name,
+        "first_name": customer.first_name,
         "state": state.state, "agent": state.agent, "state_changed_at": _iso(state.state_changed_at),
         "agent_last_active_at": _iso(state.agent_last_active_at),
         "window_open": window_open(customer.last_inbound_at, now),
