@@ -201,8 +201,9 @@ class InboundWorker:
         the customer gets a polite holding answer and the conversation goes to the agents' queue.
         """
         msg: InboundMessage = item.event
-        decision = self.router.route(msg.text, msg.reply_id, msg.type)
-        decision = IntentDecision(decision.intent, decision.confidence, "rasa", decision.matched)
+        routed = self.router.route(msg.text, msg.reply_id, msg.type)
+        # Stored with our router's intent (for asked()), marked as answered by Rasa.
+        decision = IntentDecision(routed.intent, routed.confidence, "rasa", routed.matched)
         with self.engine.begin() as conn:
             customer, row_id, handled, _ = self._record_inbound(conn, msg, decision, item.received_at, now)
             if handled is None and handoff.get(conn, customer.id).bot_silent:
@@ -215,7 +216,7 @@ class InboundWorker:
         if msg.reply_id:
             metadata["reply_id"] = msg.reply_id
         try:
-            answers = self.rasa.send(customer.wa_id, message_for_rasa(msg.text, msg.reply_id, decision), metadata)
+            answers = self.rasa.send(customer.wa_id, message_for_rasa(msg.text, msg.reply_id, routed), metadata)
         except RasaUnavailable:
             if item.attempts < intake.MAX_ATTEMPTS:
                 raise
