@@ -101,8 +101,22 @@
 
   // ------------------------------------------------------------ the queue
 
+  const SEGMENT_LABELS = { vip: "VIP", former_vip: "Former VIP", aov_low: "AOV low", aov_mid: "AOV mid",
+                           aov_high: "AOV high" };
+  const SEGMENT_ORDER = ["vip", "former_vip", "loyal", "repeat_buyer", "sale_shopper", "first_time_buyer"];
+
+  function segmentLabel(segment) {
+    const words = segment.replace(/_/g, " ");
+    return SEGMENT_LABELS[segment] || words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  function bySegmentPriority(a, b) {
+    const rank = (s) => { const i = SEGMENT_ORDER.indexOf(s); return i < 0 ? SEGMENT_ORDER.length : i; };
+    return rank(a.segment) - rank(b.segment) || a.segment.localeCompare(b.segment);
+  }
+
   function chip(segment) {
-    return el("span", { class: `chip chip-${segment}` }, segment.replace(/_/g, " "));
+    return el("span", { class: `chip chip-${segment}` }, segmentLabel(segment));
   }
 
   function queueItem(entry) {
@@ -197,7 +211,7 @@
     for (const [name, info] of Object.entries(a.custom || {})) facts.push([name, `${info.value ?? "—"} (${info.source})`]);
     if (a.tags && a.tags.length) facts.push(["Tags", a.tags.join(", ")]);
     $("facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-    $("segments").replaceChildren(...(d.segments.length ? d.segments.map((s) =>
+    $("segments").replaceChildren(...(d.segments.length ? [...d.segments].sort(bySegmentPriority).map((s) =>
       el("li", {}, chip(s.segment), el("span", { class: "reason" }, reasonText(s.reason))))
       : [el("li", { class: "muted" }, "In no segment yet")]));
     $("orders").replaceChildren(...(d.orders.length ? d.orders.map((o) =>
