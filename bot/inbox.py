@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from bot import handoff
 from bot.customers import Customer
-from bot.models import conversations, customers, handoff_log, inbound_messages, outbox
+from bot.models import UTCDateTime, conversations, customers, handoff_log, inbound_messages, outbox
 from bot.window import window_expires_at, window_open
 from flows import store
 from segments.membership import segments_with_reasons
@@ -101,13 +101,11 @@ def queue(conn: Connection, states: Sequence[str], limit: int = 200) -> list[Que
         query = query.order_by(sa.case((state == handoff.PENDING, 0), else_=1), tier, waiting_since, c.id)
     rows = conn.execute(query.limit(limit)).all()
     member = segments_of(conn, [r.id for r in rows])
-    from bot.models import UTCDateTime
-
     as_time = UTCDateTime().process_result_value
     entries = []
     for position, r in enumerate(rows, start=1):
         last_out_at = as_time(r.last_out_at, None) if r.last_out_at is not None else None
-        inbound_newer = r.last_inbound_at is not None and (last_out_at is None or r.last_inbound_at >= last_out_at)
+        inbound_newer = r.last_in_type is not None and (last_out_at is None or r.last_inbound_at >= last_out_at)
         if inbound_newer:
             text, at, direction = r.last_in if r.last_in is not None else f"[{r.last_in_type}]", r.last_inbound_at, "in"
         elif last_out_at is not None:

@@ -203,37 +203,50 @@ def suggestions(conn: Connection, customer_id: int | None, now: datetime, limit:
                 lookback: timedelta = timedelta(days=365)) -> list[Suggestion]:
     """What buyers of this customer's products also bought, excluding what the customer has.
 
-    One query: products ranked by how many of the customer's "neighbours" (other buyers of any of
-    their products) bought them, then by overall buyers in the last `lookback`, so a customer with
-    no orders (or no neighbours) still gets the store's favourites. Archived and draft products
-    are left out.
+    One query for the cross-sell: the customer's "neighbours" (other buyers of any of their
+    products in the last `lookback`) and what they bought, ranked by how many neighbours bought
+    it; only the neighbours' orders are read. When that yields fewer than `limit`, the store's
+    favourites fill up (a second query, for new customers and niche tastes). Archived and draft
+    products are left out.
     """
     o, li, p = orders.c, line_items.c, products.c
     customer_id = customer_id if customer_id is not None else -1  # nobody: only the favourites
-    counted = sa.and_(o.counted.is_(True), o.created_at <= now)
+    recent = sa.and_(o.counted.is_(True), o.created_at <= now, o.created_at > now - lookback)
+    sold = line_items.join(orders, o.id == li.order_id).outerjoin(products, p.id == li.product_id)
+    listed = sa.or_(p.status.is_(None), sa.func.lower(p.status) == "active")
     owned = (sa.select(li.product_id).select_from(line_items.join(orders, o.id == li.order_id))
-             .where(o.customer_id == customer_id, counted, li.product_id.is_not(None))
+             .where(o.customer_id == customer_id, o.counted.is_(True), o.created_at <= now,
+                    li.product_id.is_not(None))
              .distinct().cte("owned"))
     neighbours = (sa.select(o.customer_id.label("customer_id"))
                   .select_from(line_items.join(orders, o.id == li.order_id))
-                  .where(counted, o.customer_id.is_not(None), o.customer_id != customer_id,
+                  .where(recent, o.customer_id.is_not(None), o.customer_id != customer_id,
                          li.product_id.in_(sa.select(owned.c.product_id)))
                   .distinct().cte("neighbours"))
-    co_buyers = sa.func.count(sa.distinct(neighbours.c.customer_id))
-    buyers = sa.func.count(sa.distinct(sa.func.coalesce(o.customer_id, -o.id)))
-    query = (
-        sa.select(li.product_id, sa.func.max(sa.func.coalesce(p.title, li.title)).label("title"),
-                  sa.func.max(li.variant_id).label("variant_id"), co_buyers.label("co_buyers"),
-                  buyers.label("buyers"))
-        .select_from(line_items.join(orders, o.id == li.order_id)
-                     .outerjoin(neighbours, neighbours.c.customer_id == o.customer_id)
-                     .outerjoin(products, p.id == li.product_id))
-        .where(counted, o.created_at > now - lookback, li.product_id.is_not(None),
-               li.product_id.not_in(sa.select(owned.c.product_id)),
-               sa.or_(p.status.is_(None), sa.func.lower(p.status) == "active"))
+    title = sa.func.max(sa.func.coalesce(p.title, li.title)).label("title")
+    variant = sa.func.max(li.variant_id).label("variant_id")
+    co_buyers = sa.func.count(sa.distinct(o.customer_id))
+    cross_sell = (
+        sa.select(li.product_id, title, variant, co_buyers.label("buyers"))
+        .select_from(sold.join(neighbours, neighbours.c.customer_id == o.customer_id))
+        .where(recent, li.product_id.is_not(None), li.product_id.not_in(sa.select(owned.c.product_id)), listed)
         .group_by(li.product_id)
-        .order_by(co_buyers.desc(), buyers.desc(), li.product_id)
+        .order_by(co_buyers.desc(), sa.func.count().desc(), li.product_id)
         .limit(limit)
     )
-    return [Suggestion(r.product_id, r.title or f"Product {r.product_id}", r.variant_id, int(r.co_buyers),
-                       int(r.buyers)) for r in conn.execute(query)]
+    found = [Suggestion(r.product_id, r.title or f"Product {r.product_id}", r.variant_id, int(r.buyers),
+                        int(r.buyers)) for r in conn.execute(cross_sell)]
+    if len(found) >= limit:
+        return found
+    buyers = sa.func.count(sa.distinct(sa.func.coalesce(o.customer_id, -o.id)))
+    favourites = (
+        sa.select(li.product_id, title, variant, buyers.label("buyers"))
+        .select_from(sold)
+        .where(recent, li.product_id.is_not(None), li.product_id.not_in(sa.select(owned.c.product_id)), listed,
+               li.product_id.not_in([s.product_id for s in found] or [-1]))
+        .group_by(li.product_id)
+        .order_by(buyers.desc(), li.product_id)
+        .limit(limit - len(found))
+    )
+    return found + [Suggestion(r.product_id, r.title or f"Product {r.product_id}", r.variant_id, 0, int(r.buyers))
+                    for r in conn.execute(favourites)]

@@ -83,3 +83,36 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
     server.post(simulate.text_payload(WA_ID, "thanks"))
     assert "You're welcome" in wait_texts(fake_graph, WA_ID, 3)[2]
     assert errors == []
+
+
+def test_with_the_window_closed_the_reply_box_is_a_template_picker(start_server, fake_graph, engine, browser):  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    from bot import handoff
+
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        customer_id = add_customer(conn, WA_ID, "Omar", last_inbound_at=now - timedelta(hours=30))
+        handoff.transition(conn, customer_id, handoff.PENDING, actor="bot", now=now - timedelta(minutes=3))
+    server = start_server(fake_graph, toml=TOML, WABOT_AGENT_TOKENS="ana:tok-ana")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{server.url}/agent")
+    page.get_by_label("Token").fill("tok-ana")
+    page.get_by_role("button", name="Sign in").click()
+    # Keyboard only: the first conversation has the focus after signing in.
+    expect(page.get_by_role("button", name="Omar")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("timer")).to_contain_text("Window closed")
+    expect(page.get_by_label("Reply")).to_be_hidden()
+    expect(page.get_by_label("Template")).to_have_value("0")
+    expect(page.get_by_label("Parameter 1")).to_have_value("Omar")
+    page.get_by_role("button", name="Claim").click()
+    page.get_by_role("button", name="Send").click()
+    sent = fake_graph.wait_for(lambda reqs: any(r.type == "template" for r in reqs))[-1].body
+    assert sent["to"] == WA_ID and sent["template"]["name"] == "we_miss_you"
+    assert sent["template"]["components"][0]["parameters"] == [{"type": "text", "text": "Omar"}]
+    expect(page.get_by_role("log")).to_contain_text("[template we_miss_you] Omar")
+    expect(page.locator(".conv-item .last")).to_contain_text("You: [template we_miss_you] Omar")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "agent-console-window-closed.png"))
