@@ -225,12 +225,18 @@ class ActionPreferences(WabotAction):
         if not interests:
             turn.say("preferences_unavailable")
             return []
-        rows = [{"title": interest, "payload": f"preferences:interest:{interest}"} for interest in interests]
-        rendered = self.services.replies.render("preferences", turn.customer.segments, turn.customer.values)
-        if rendered is not None:
-            extra = {"segment": rendered.segment} if rendered.segment else {}
-            turn.dispatcher.utter_message(text=rendered.text, buttons=rows, list_button="Choose", **extra)
+        ask_interests(self, turn)
         return []
+
+
+def ask_interests(action: WabotAction, turn: Turn) -> None:
+    """The list of [preferences] interests; each row's id carries its answer."""
+    interests = action.services.settings.file.preferences.interests
+    rows = [{"title": interest, "payload": f"preferences:interest:{interest}"} for interest in interests]
+    rendered = action.services.replies.render("preferences", turn.customer.segments, turn.customer.values)
+    if rendered is not None:
+        extra = {"segment": rendered.segment} if rendered.segment else {}
+        turn.dispatcher.utter_message(text=rendered.text, buttons=rows, list_button="Choose", **extra)
 
 
 class ActionOptOut(WabotAction):

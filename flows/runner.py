@@ -50,8 +50,8 @@ def build_tracker(sender_id: str, text: str | None, decision: IntentDecision, re
 def to_graph_message(dispatched: Mapping[str, Any]) -> dict | None:
     """A message a rasa-sdk dispatcher collected (or a Rasa REST answer) -> a Graph message body.
 
-    Up to three plain buttons become reply buttons; more, or buttons with a description, become a
-    list (ten rows at most). Titles are shortened to Meta's limits; ids are the payloads.
+    Up to three plain buttons become reply buttons; more, buttons with a description, or a message
+    that names its `list_button`, become a list (ten rows at most). Titles are shortened to Meta's limits; ids are the payloads.
     """
     custom = dispatched.get("custom")
     if isinstance(custom, dict) and custom.get("type") in ("text", "interactive", "template"):
@@ -69,7 +69,8 @@ def to_graph_message(dispatched: Mapping[str, Any]) -> dict | None:
     if not pairs:
         return graph.text_message(graph.shorten(str(text), graph.MAX_TEXT), preview_url="http" in str(text))
     body = graph.shorten(str(text), graph.MAX_BODY)
-    if len(pairs) <= graph.MAX_BUTTONS and not any(description for _, _, description in pairs):
+    wants_list = bool(dispatched.get("list_button")) or any(description for _, _, description in pairs)
+    if len(pairs) <= graph.MAX_BUTTONS and not wants_list:
         return graph.buttons_message(body, [(pid, graph.shorten(title, graph.MAX_BUTTON_TITLE))
                                             for pid, title, _ in pairs])
     rows = [graph.ListRow(pid, graph.shorten(title, graph.MAX_ROW_TITLE),

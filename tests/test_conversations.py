@@ -239,3 +239,23 @@ def test_the_agent_api_needs_a_known_token(start_server, fake_graph, store):  # 
     bots = api(server, "GET", "/api/conversations?state=bot").json()
     assert {c["wa_id"] for c in bots} == {VIP, NEWBIE, PLAIN, BUYER}
     assert requests.get(f"{server.url}/agent", timeout=5).status_code == 200
+
+
+def test_preferences_list_tap_becomes_the_interest_attribute(start_server, fake_graph, engine, store):  # noqa: ANN001
+    from segments.tables import customer_attributes
+
+    toml = TOML + '\n[preferences]\ninterests = ["Dogs", "Cats", "Birdwatching and long walks"]\n'
+    server = start_server(fake_graph, toml=toml)
+    server.post(simulate.reply_payload(PLAIN, "intent:preferences", "My interests"))
+    wait_texts(fake_graph, PLAIN, 1)
+    offer = fake_graph.messages(PLAIN)[0].body
+    assert offer["interactive"]["type"] == "list"
+    assert simulate.choices_of(offer) == [("preferences:interest:Dogs", "Dogs"), ("preferences:interest:Cats", "Cats"),
+                                          ("preferences:interest:Birdwatching and long walks",
+                                           "Birdwatching and long w…")]
+    server.post(simulate.reply_payload(PLAIN, "preferences:interest:Cats", "Cats", list_row=True))
+    assert wait_texts(fake_graph, PLAIN, 2)[1] == "Got it, thanks Pat! We'll keep that in mind."
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(customer_attributes.c.name, customer_attributes.c.value,
+                                     customer_attributes.c.source)).one()
+    assert tuple(row) == ("interest", "Cats", "chat")

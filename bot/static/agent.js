@@ -220,7 +220,8 @@
           el("span", { class: `badge status-${o.status.replace(/ /g, "-")}` }, o.status)),
         el("p", { class: "muted small" }, clock(o.created_at)),
         el("p", { class: "small" }, o.items.map((i) => `${i.quantity} × ${i.title}${i.variant_title ? ` (${i.variant_title})` : ""}`).join(", ")),
-        o.tracking_url ? el("a", { href: o.tracking_url, target: "_blank", rel: "noopener" }, "Tracking") : null))
+        /^https?:\/\//i.test(o.tracking_url || "")
+          ? el("a", { href: o.tracking_url, target: "_blank", rel: "noopener noreferrer" }, "Tracking") : null))
       : [el("li", { class: "muted" }, "No orders")]));
     $("history").replaceChildren(...d.handoff_log.map((h) =>
       el("li", { class: "small" }, `${clock(h.at)}: ${h.from} → ${h.to} by ${h.actor}${h.reason ? ` (${h.reason})` : ""}`)));
