@@ -161,6 +161,10 @@ class ActionReorder(WabotAction):
         return []
 
 
+def _customers(count: int) -> str:
+    return f"{count} customer" if count == 1 else f"{count} customers"
+
+
 def _joined(titles: Sequence[str]) -> str:
     return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
 
@@ -186,8 +190,8 @@ class ActionRecommend(WabotAction):
             turn.say("no_recommendations")
             return []
         rows = [{"title": s.title, "payload": f"recommend:cart:{s.variant_id}",
-                 "description": f"Bought by {s.co_buyers} customers like you" if s.co_buyers
-                 else f"A favourite of {s.buyers} customers"}
+                 "description": f"Bought by {_customers(s.co_buyers)} like you" if s.co_buyers
+                 else f"A favourite of {_customers(s.buyers)}"}
                 for s in found if s.variant_id and shop]
         reply = "recommend" if found[0].co_buyers else "recommend_popular"
         values = customer.values.with_values(product_title=_joined([s.title for s in found]))
