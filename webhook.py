@@ -136,6 +136,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
 
 def _feature_blueprints():
     """Blueprints of the other features, each in its own module."""
+    from bot.agent_api import agent_api
     from bot.sandbox_api import sandbox_api
 
-    return [sandbox_api]
+    return [sandbox_api, agent_api]

@@ -72,8 +72,10 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
 def serve(ctx: Context, host: str, port: int, threads: int) -> None:
     """HTTP server, inbound worker, outbox sender and scheduler in one process."""
     from bot.server import WabotServer
+    from flows.checks import check_settings
     from webhook import create_app
 
+    check_settings(ctx.settings)
     settings, secret_line = app_secret_notice(ctx.settings)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
@@ -96,7 +98,9 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
 def worker(ctx: Context, concurrency: int) -> None:
     """The inbound worker and the outbox sender, without HTTP."""
     from bot.runtime import Runtime
+    from flows.checks import check_settings
 
+    check_settings(ctx.settings)
     runtime = Runtime.from_settings(ctx.settings)
     db.upgrade(runtime.engine)
     stop = threading.Event()
@@ -140,7 +144,9 @@ def db_upgrade(ctx: Context) -> None:
 
 def _register_feature_commands() -> None:
     """Commands of the other features live beside their code; each adds its group here."""
-    for command in ():
+    from flows.cli import actions
+
+    for command in (actions,):
         cli.add_command(command)
 
 
