@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy.engine import Connection
 
-from bot import customers, db, graph, handoff, inbox, outbox
+from bot import customers, db, handoff, inbox, messages, outbox
 from bot.config import Settings
 from bot.customers import Customer
 from bot.models import utcnow
@@ -175,9 +175,9 @@ def _parse_message(body: Any) -> tuple[dict | None, str | None, str | None]:
     if text is not None:
         if not isinstance(text, str) or not text.strip():
             return None, None, "text must be a non-empty string"
-        if len(text) > graph.MAX_TEXT:
-            return None, None, f"text is longer than {graph.MAX_TEXT} characters"
-        return graph.text_message(text.strip(), preview_url="http" in text), "service", None
+        if len(text) > messages.MAX_TEXT:
+            return None, None, f"text is longer than {messages.MAX_TEXT} characters"
+        return messages.text_message(text.strip(), preview_url="http" in text), "service", None
     if not isinstance(template, dict) or not isinstance(template.get("name"), str) or not template["name"].strip():
         return None, None, "template needs a name"
     language = template.get("language", "en_US")
@@ -188,7 +188,7 @@ def _parse_message(body: Any) -> tuple[dict | None, str | None, str | None]:
     category = template.get("category", "utility")
     if category not in ("utility", "marketing"):
         return None, None, "template category must be utility or marketing"
-    return graph.template_message(template["name"].strip(), language, [str(p) for p in params]), category, None
+    return messages.template_message(template["name"].strip(), language, [str(p) for p in params]), category, None
 
 
 @agent_api.post("/api/conversations/<wa_id>/messages")

@@ -9,7 +9,7 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
-from bot import db, graph, intake, simulate
+from bot import db, intake, messages, simulate
 from bot.events import parse_payload
 from bot.models import customers, inbound_messages, sandbox_messages, utcnow
 
@@ -75,7 +75,7 @@ def sandbox_conversation():
             .where(sandbox_messages.c.recipient == wa_id)).all()
     items = [{"from": "customer", "text": r.text or f"[{r.type}]", "choices": [], "at": r.sent_at.isoformat()}
              for r in inbound]
-    items += [{"from": "bot", "text": graph.preview_of(r.payload) if r.payload.get("type") != "interactive"
+    items += [{"from": "bot", "text": messages.preview_of(r.payload) if r.payload.get("type") != "interactive"
                else r.payload["interactive"].get("body", {}).get("text", ""),
                "choices": [{"id": i, "title": t} for i, t in simulate.choices_of(r.payload)],
                "list": r.payload.get("interactive", {}).get("type") == "list",

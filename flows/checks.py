@@ -5,7 +5,7 @@ an interests list WhatsApp cannot show is a one-line error before anything runs.
 """
 from __future__ import annotations
 
-from bot import graph
+from bot import messages
 from bot.config import Settings
 from bot.errors import ConfigError
 from flows.replies import ReplyBook, known_segments
@@ -18,9 +18,9 @@ def check_settings(settings: Settings) -> ReplyBook:
         if segment not in known:
             raise ConfigError(f"[sale] early_access names unknown segment {segment!r}")
     interests = settings.file.preferences.interests
-    if len(interests) > graph.MAX_LIST_ROWS:
+    if len(interests) > messages.MAX_LIST_ROWS:
         raise ConfigError(f"[preferences] interests: {len(interests)} given, but a WhatsApp list shows at most "
-                          f"{graph.MAX_LIST_ROWS}")
+                          f"{messages.MAX_LIST_ROWS}")
     seen: set[str] = set()
     for interest in interests:
         if not interest.strip():

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import graph
+from bot import messages
 from flows.actions import INTENT_ACTIONS, registry
 from flows.context import FlowServices
 from flows.nlu import IntentDecision
@@ -65,19 +65,19 @@ def to_graph_message(dispatched: Mapping[str, Any]) -> dict | None:
     buttons = [b for b in (dispatched.get("buttons") or []) if isinstance(b, Mapping)]
     pairs = [(str(b.get("payload") or b.get("title")), str(b.get("title") or b.get("payload")),
               str(b["description"]) if b.get("description") else None) for b in buttons]
-    pairs = [(pid[: graph.MAX_REPLY_ID], title, description) for pid, title, description in pairs if pid]
+    pairs = [(pid[: messages.MAX_REPLY_ID], title, description) for pid, title, description in pairs if pid]
     if not pairs:
-        return graph.text_message(graph.shorten(str(text), graph.MAX_TEXT), preview_url="http" in str(text))
-    body = graph.shorten(str(text), graph.MAX_BODY)
+        return messages.text_message(messages.shorten(str(text), messages.MAX_TEXT), preview_url="http" in str(text))
+    body = messages.shorten(str(text), messages.MAX_BODY)
     wants_list = bool(dispatched.get("list_button")) or any(description for _, _, description in pairs)
-    if len(pairs) <= graph.MAX_BUTTONS and not wants_list:
-        return graph.buttons_message(body, [(pid, graph.shorten(title, graph.MAX_BUTTON_TITLE))
+    if len(pairs) <= messages.MAX_BUTTONS and not wants_list:
+        return messages.buttons_message(body, [(pid, messages.shorten(title, messages.MAX_BUTTON_TITLE))
                                             for pid, title, _ in pairs])
-    rows = [graph.ListRow(pid, graph.shorten(title, graph.MAX_ROW_TITLE),
-                          graph.shorten(description, graph.MAX_ROW_DESCRIPTION) if description else None)
-            for pid, title, description in pairs[: graph.MAX_LIST_ROWS]]
-    label = graph.shorten(str(dispatched.get("list_button") or "Choose"), graph.MAX_BUTTON_TITLE)
-    return graph.list_message(body, label, [(None, rows)])
+    rows = [messages.ListRow(pid, messages.shorten(title, messages.MAX_ROW_TITLE),
+                          messages.shorten(description, messages.MAX_ROW_DESCRIPTION) if description else None)
+            for pid, title, description in pairs[: messages.MAX_LIST_ROWS]]
+    label = messages.shorten(str(dispatched.get("list_button") or "Choose"), messages.MAX_BUTTON_TITLE)
+    return messages.list_message(body, label, [(None, rows)])
 
 
 def to_graph_messages(dispatched: Iterable[Mapping[str, Any]]) -> list[dict]:
