@@ -136,7 +136,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
 
 def _feature_blueprints():
     """Blueprints of the other features, each in its own module."""
+    from bot.agent_api import agent_api
     from bot.campaign_api import campaign_api
     from bot.sandbox_api import sandbox_api
 
-    return [sandbox_api, campaign_api]
+    return [sandbox_api, agent_api, campaign_api]

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import db, graph  # noqa: E402
+from bot import db, graph, messages  # noqa: E402
 from bot.campaign_runs import Campaigns  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.models import customers  # noqa: E402
@@ -125,7 +125,7 @@ def ceiling(workdir: Path, connections: int, requests: int) -> float:
     """The fake server's rate with the sender's HTTP client and no limit, measured by the server."""
     server = FakeServer(workdir, "ceiling")
     transport = graph.HttpTransport(server.url, "v26.0", "1", "token", pool_size=connections)
-    body = graph.envelope("15550000000", graph.text_message("ceiling"), "outbox:0")
+    body = graph.envelope("15550000000", messages.text_message("ceiling"), "outbox:0")
     try:
         with ThreadPoolExecutor(connections) as pool:
             list(pool.map(lambda _: transport.send(body), range(requests)))

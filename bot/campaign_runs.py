@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot import graph, outbox
+from bot import messages, outbox
 from bot.audience import AudienceRow, AudienceSource, load, load_ids, nobody, tier_state
 from bot.campaign_stats import campaign_stats, choose_winner
 from bot.campaign_tables import campaign_runs, campaign_sends, campaign_state
@@ -85,11 +85,11 @@ def check_audiences(settings: Settings) -> None:
 
 def graph_payload(spec: MessageSpec) -> dict:
     if spec.form == "template":
-        return graph.template_message(spec.template_name or "", spec.template_language or "en_US",
+        return messages.template_message(spec.template_name or "", spec.template_language or "en_US",
                                       spec.template_params, spec.quick_replies)
     if spec.buttons:
-        return graph.buttons_message(spec.text or "", spec.buttons)
-    return graph.text_message(spec.text or "")
+        return messages.buttons_message(spec.text or "", spec.buttons)
+    return messages.text_message(spec.text or "")
 
 
 def lock(conn: Connection, key: str) -> None:

@@ -72,10 +72,12 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
 def serve(ctx: Context, host: str, port: int, threads: int) -> None:
     """HTTP server, inbound worker, outbox sender and scheduler in one process."""
     from bot.server import WabotServer
+    from flows.checks import check_settings
     from webhook import create_app
 
     from bot.campaign_runs import check_audiences
 
+    check_settings(ctx.settings)
     settings, secret_line = app_secret_notice(ctx.settings)
     check_audiences(settings)  # a campaign naming an unknown segment or a bad rule stops us here
     engine = db.make_engine(settings.database_url)
@@ -99,7 +101,9 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
 def worker(ctx: Context, concurrency: int) -> None:
     """The inbound worker and the outbox sender, without HTTP."""
     from bot.runtime import Runtime
+    from flows.checks import check_settings
 
+    check_settings(ctx.settings)
     runtime = Runtime.from_settings(ctx.settings)
     db.upgrade(runtime.engine)
     stop = threading.Event()
@@ -144,8 +148,9 @@ def db_upgrade(ctx: Context) -> None:
 def _register_feature_commands() -> None:
     """Commands of the other features live beside their code; each adds its group here."""
     from bot.campaign_cli import COMMANDS as campaign_commands
+    from flows.cli import actions
 
-    for command in (*campaign_commands,):
+    for command in (actions, *campaign_commands):
         cli.add_command(command)
 
 

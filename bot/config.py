@@ -320,6 +320,13 @@ class PreferencesConfig(_Strict):
     interests: tuple[str, ...] = ()
 
 
+class SaleConfig(_Strict):
+    """The sale flow: who gets early access, and the code that gives it."""
+
+    discount_code: str = ""
+    early_access: tuple[str, ...] = ("sale_shopper",)  # segments that get {discount_code} before everyone
+
+
 class FileConfig(_Strict):
     """The shape of wabot.toml. Unknown keys are rejected with their name."""
 
@@ -329,6 +336,7 @@ class FileConfig(_Strict):
     replies: dict[str, Any] = {}
     campaigns: dict[str, CampaignConfig] = {}
     preferences: PreferencesConfig = PreferencesConfig()
+    sale: SaleConfig = SaleConfig()
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
     intents: dict[str, Any] = {}
