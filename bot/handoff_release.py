@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot import customers, handoff, outbox
 from bot.config import Settings
@@ -41,28 +41,39 @@ class HandoffReleaser:
 
     def run_once(self, now: datetime | None = None) -> list[handoff.Released]:
         now = now or self.clock()
-        notified = 0
         with self.engine.begin() as conn:
-            released = handoff.release_timed_out(conn, now, self.timeout)
-            for item in released:
-                customer = customers.get(conn, item.customer_id)
-                if (item.from_state != handoff.PENDING or customer is None or not customer.wa_id
-                        or not window_open(customer.last_inbound_at, now)):
-                    continue
-                services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup)
-                with services.reading() as data:
-                    context = data.context(customer.wa_id)
-                rendered = self.replies.render("handoff_timeout", context.segments, context.values)
-                for message in runner.to_graph_messages([{"text": rendered.text}] if rendered else []):
-                    outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, message=message,
-                                   now=now, kind="reply", category="service", source="reply:handoff_timeout")
-                    notified += 1
+            released, notified = self._release(conn, now)
+        if notified:
+            self.on_enqueued()
+        return released
+
+    def release(self, conn: Connection, now: datetime) -> list[handoff.Released]:
+        """Release the silent conversations in the caller's transaction (the scheduler's job runs
+        it there, together with its record of the run), and tell waiting customers."""
+        return self._release(conn, now)[0]
+
+    def _release(self, conn: Connection, now: datetime) -> tuple[list[handoff.Released], int]:
+        notified = 0
+        released = handoff.release_timed_out(conn, now, self.timeout)
+        for item in released:
+            customer = customers.get(conn, item.customer_id)
+            if (item.from_state != handoff.PENDING or customer is None or not customer.wa_id
+                    or not window_open(customer.last_inbound_at, now)):
+                continue
+            services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup)
+            with services.reading() as data:
+                context = data.context(customer.wa_id)
+            rendered = self.replies.render("handoff_timeout", context.segments, context.values)
+            for message in runner.to_graph_messages([{"text": rendered.text}] if rendered else []):
+                outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, message=message,
+                               now=now, kind="reply", category="service", source="reply:handoff_timeout")
+                notified += 1
         for item in released:
             log.info("conversation of customer %s returned to the bot after %s of agent silence (%s)",
                      item.customer_id, self.timeout, item.from_state)
         if notified:
-            self.on_enqueued()
-        return released
+            log.info("%d waiting customer(s) told the bot is back", notified)
+        return released, notified
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():

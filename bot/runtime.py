@@ -110,9 +110,6 @@ class Runtime:
         if inbound:
             worker = self.worker()
             self._spawn("wabot-inbound", lambda: worker.run_forever(self._stop, self.inbound_wake))
-            # Until the scheduler owns it: handing silent conversations back to the bot.
-            releaser = self.handoff_releaser()
-            self._spawn("wabot-handoff", lambda: releaser.run_forever(self._stop))
         if outbound:
             sender = self.sender()
             self._spawn("wabot-sender", lambda: sender.run_forever(self._stop, wake=self.outbound_wake))

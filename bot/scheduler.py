@@ -1,7 +1,7 @@
 """The scheduler: APScheduler 3, its jobs persisted in our database (SQLAlchemyJobStore).
 
-Jobs: segment refresh (then entry-triggered campaigns), each scheduled campaign on its cron in
-store time, deferred sends coming due, the reorder scan, and handoff auto-release.
+Jobs: segment refresh (then entry-triggered campaigns), handoff auto-release, deferred sends coming
+due, each scheduled campaign on its cron in store time, and the reorder scan.
 
 A restart misses nothing and repeats nothing:
 - `coalesce=True`, `misfire_grace_time=None`: runs missed while no scheduler was up are made up
@@ -41,7 +41,9 @@ from bot.campaign_runs import Campaigns
 from bot.campaign_tables import apscheduler_jobs, scheduled_runs
 from bot.config import Settings, crontab_for_apscheduler
 from bot.db import insert_ignoring_conflicts
+from bot.handoff_release import HandoffReleaser
 from bot.models import utcnow
+from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ def every(minutes: int) -> IntervalTrigger:
     return IntervalTrigger(minutes=minutes, start_date=EPOCH, timezone=UTC)
 
 
-def job_specs(settings: Settings, campaigns: Campaigns) -> list[JobSpec]:
+def job_specs(settings: Settings, campaigns: Campaigns, engine: Engine) -> list[JobSpec]:
     """The jobs this configuration needs, in the order `tick` runs them."""
     specs: list[JobSpec] = []
     try:
@@ -79,21 +81,17 @@ def job_specs(settings: Settings, campaigns: Campaigns) -> list[JobSpec]:
     except ImportError:
         log.warning("segment engine not installed: no segment refresh and no entry-triggered campaigns")
     else:
-        engine = SegmentEngine(settings)
+        segment_engine = SegmentEngine(settings)
 
         def refresh(conn: Connection, now: datetime) -> dict:
-            result = engine.refresh(conn, now)
+            result = segment_engine.refresh(conn, now)
             return {"refresh": result.as_dict(), "triggered": campaigns.run_triggered(conn, now)}
 
         specs.append(JobSpec(SEGMENTS_JOB, every(15), True, refresh))
-    from bot import handoff
-
-    release = getattr(handoff, "release_timed_out", None)
-    if release is not None:
-        timeout = timedelta(minutes=settings.policy.handoff_timeout_minutes)
-        specs.append(JobSpec(HANDOFF_JOB, every(1), True, lambda conn, now: release(conn, now, timeout)))
-    else:
-        log.warning("bot.handoff.release_timed_out not available: no handoff auto-release job")
+    # Conversations whose agent went silent go back to the bot (bot.handoff.release_timed_out),
+    # and a customer left waiting is told so.
+    releaser = HandoffReleaser(engine, settings, segment_lookup=current_segments)
+    specs.append(JobSpec(HANDOFF_JOB, every(1), True, releaser.release))
     specs.append(JobSpec(DEFERRED_JOB, every(1), True, campaigns.run_deferred))
     zone = settings.store.timezone
     for name, config in settings.file.campaigns.items():
@@ -147,7 +145,7 @@ class SchedulerService:
         self.settings = settings
         self.engine = engine
         self.campaigns = campaigns or Campaigns(settings)
-        self.specs = {spec.id: spec for spec in job_specs(settings, self.campaigns)}
+        self.specs = {spec.id: spec for spec in job_specs(settings, self.campaigns, engine)}
         self.clock = clock
         self.on_enqueued = on_enqueued or (lambda: None)
         self.owner = f"scheduler-{uuid.uuid4().hex[:12]}"

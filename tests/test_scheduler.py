@@ -182,4 +182,20 @@ def test_sender_clock_for_tick(engine, settings_for, fake_graph):
     with engine.connect() as conn:
         queued = conn.execute(sa.select(sa.func.count()).select_from(campaign_sends)
                               .where(campaign_sends.c.status == "queued")).scalar_one()
-    assert queued > 0 and len(fake_graph.messages()) == queued
+    campaign = [r for r in fake_graph.messages()
+                if (r.text or "").startswith("Hello") or r.body.get("template", {}).get("name") == "hello"]
+    assert queued > 0 and len(campaign) == queued
+
+
+def test_tick_hands_silent_conversations_back_to_the_bot(engine, settings_for):
+    from bot.models import conversations
+
+    settings = settings_for(toml=TOML)
+    store = generate(engine, NOW, n=30)  # handed-off conversations went pending an hour before NOW
+    waiting = [p.id for p in store.people if p.state in ("pending", "agent")]
+    assert waiting
+    results, failures = service(settings, engine).tick(NOW + timedelta(minutes=1))
+    assert failures == {} and [r.customer_id for r in results["handoff:release"]] == sorted(waiting)
+    with engine.connect() as conn:
+        states = set(conn.execute(sa.select(conversations.c.state)).scalars())
+    assert states == {"bot"}
