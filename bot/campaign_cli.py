@@ -25,13 +25,8 @@ def parse_now(raw: str | None) -> datetime | None:
 
 
 def _settings():  # noqa: ANN202
-    return click.get_current_context().find_object(_context_class()).settings
-
-
-def _context_class():  # noqa: ANN202
-    from bot.cli import Context
-
-    return Context
+    # The `wabot` group's context object (bot.cli.Context) reads the settings lazily.
+    return click.get_current_context().obj.settings
 
 
 def _engine(settings):  # noqa: ANN001, ANN202
