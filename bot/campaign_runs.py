@@ -468,7 +468,7 @@ def _buckets(rows: list) -> dict[tuple[str, int], list]:
 
 
 def _reorder_button(context: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
-    return ((f"reorder:{context.get('order_id', '')}", REORDER_BUTTON_TITLE),)
+    return ((f"reorder:confirm:{context.get('order_id', '')}", REORDER_BUTTON_TITLE),)
 
 
 def _after(tier, result: Plan, now: datetime):  # noqa: ANN001, ANN202

@@ -84,7 +84,7 @@ class TemplateRef(_Strict):
     body: tuple[str, ...] = ()  # the template's body parameters in order, placeholders allowed
     category: Literal["marketing", "utility"] | None = None
     # Payloads for the template's quick-reply buttons, in order (placeholders allowed); Meta returns
-    # them when the customer taps, so a tap can lead into a flow (e.g. "reorder:{order_id}").
+    # them when the customer taps, so a tap can lead into a flow (e.g. "reorder:confirm:{order_id}").
     quick_replies: tuple[str, ...] = ()
 
     def check_placeholders(self, allowed: tuple[str, ...], where: str) -> None:

@@ -56,8 +56,9 @@ class DuePrompt:
 
     @property
     def button_id(self) -> str:
-        """The Reorder button's id; the router maps `reorder...` ids to the reorder intent."""
-        return f"reorder:{self.order_id}"
+        """The Reorder button's id: the router maps `reorder...` ids to the reorder intent, and the
+        reorder flow answers `reorder:confirm:<order id>` with a cart of that order's items."""
+        return f"reorder:confirm:{self.order_id}"
 
     def values(self) -> dict[str, object]:
         return {"product_title": self.product_title, "order_id": self.order_id,

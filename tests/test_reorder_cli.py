@@ -28,7 +28,7 @@ quiet_hours = []
 [reorder]
 max_overdue_days = 14
 text = "Hi {first_name}, running low on {product_title}? Tap Reorder to get it again."
-template = { name = "reorder_reminder", body = ["{first_name}", "{product_title}"], quick_replies = ["reorder:{order_id}"] }
+template = { name = "reorder_reminder", body = ["{first_name}", "{product_title}"], quick_replies = ["reorder:confirm:{order_id}"] }
 
 [reorder.days]
 "type:Dog Food" = 28
@@ -90,7 +90,7 @@ def test_reorder_run_sends_each_due_prompt_once(engine, database_url, tmp_path, 
     _, bob, bob_order = shop["bob"]
     [to_ana] = fake_graph.messages(to=ana)
     assert to_ana.type == "interactive"
-    assert to_ana.body["interactive"]["action"]["buttons"][0]["reply"] == {"id": f"reorder:{ana_order}",
+    assert to_ana.body["interactive"]["action"]["buttons"][0]["reply"] == {"id": f"reorder:confirm:{ana_order}",
                                                                           "title": "Reorder"}
     assert to_ana.text == "Hi Ana, running low on Dog Food 5kg? Tap Reorder to get it again."
     [to_bob] = fake_graph.messages(to=bob)
@@ -99,7 +99,7 @@ def test_reorder_run_sends_each_due_prompt_once(engine, database_url, tmp_path, 
     assert template["components"][0] == {"type": "body", "parameters": [{"type": "text", "text": "Bob"},
                                                                         {"type": "text", "text": "Dog Food 5kg"}]}
     assert template["components"][1] == {"type": "button", "sub_type": "quick_reply", "index": "0",
-                                         "parameters": [{"type": "payload", "payload": f"reorder:{bob_order}"}]}
+                                         "parameters": [{"type": "payload", "payload": f"reorder:confirm:{bob_order}"}]}
     assert len(fake_graph.messages()) == 2
 
     again = wabot(["reorder", "run", "--now", (NOW + timedelta(hours=2)).isoformat(), "--json"], env)

@@ -80,7 +80,7 @@ def test_one_prompt_a_customer_the_most_overdue_not_yet_prompted():
 
 def test_prompt_values_and_button():
     [prompt] = RULES.due(bought(1, DOG_FOOD, 0), day(28))
-    assert prompt.button_id == "reorder:1" and prompt.cycle == "product:10@1"
+    assert prompt.button_id == "reorder:confirm:1" and prompt.cycle == "product:10@1"
     assert prompt.values() == {"product_title": "Dog Food 5kg", "order_id": 1, "last_order_name": "#1"}
 
 
@@ -105,3 +105,11 @@ def test_due_prompts_follow_the_rules(rows, today):
     assert len({p.customer_id for p in chosen}) == len(chosen)
     for prompt in chosen:
         assert all(other.overdue(now) <= prompt.overdue(now) for other in due if other.customer_id == prompt.customer_id)
+
+
+def test_the_reorder_button_leads_into_the_reorder_flow():
+    from flows.nlu import IntentRouter
+
+    [prompt] = RULES.due(bought(1, DOG_FOOD, 0), day(28))
+    decision = IntentRouter().route("Reorder", prompt.button_id, "interactive")
+    assert (decision.intent, decision.source) == ("reorder", "button")

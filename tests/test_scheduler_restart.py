@@ -32,7 +32,7 @@ quiet_hours = []
 [reorder]
 max_overdue_days = 30
 text = "Running low on {product_title}? Tap Reorder to get it again."
-template = { name = "reorder_reminder", body = ["{first_name}", "{product_title}"], quick_replies = ["reorder:{order_id}"] }
+template = { name = "reorder_reminder", body = ["{first_name}", "{product_title}"], quick_replies = ["reorder:confirm:{order_id}"] }
 
 [reorder.days]
 "type:Dog Food" = 28
