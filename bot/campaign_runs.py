@@ -255,8 +255,6 @@ class Campaigns:
             if d.action == "skip":
                 continue
             key = self._dedupe_key(batch, d)
-            if d.action == "send" and key not in queued:
-                continue  # queued by an earlier run of the same cycle
             ledger.append({
                 "campaign": batch.name, "kind": batch.kind, "run_id": run_id, "customer_id": d.customer_id,
                 "recipient": d.wa_id, "cycle": batch.cycle(d), "send_group": d.group, "variant": d.variant,

@@ -25,7 +25,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from bot.config import CampaignConfig, CampaignVariant, PolicyConfig, TemplateRef
 from bot.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
-from flows.replies import fill
+from flows.replies import fill, with_defaults
 
 SKIP_REASONS = ("opted_out", "no_consent", "in_handoff", "frequency_cap", "quiet_hours", "already_sent",
                 "window_closed_no_template", "no_wa_id", "blocked_country", "tier_limit")
@@ -352,6 +352,7 @@ def template_spec(template: TemplateRef, values: Mapping[str, object], store_nam
 def message_for(offer: Offer, form: str, values: Mapping[str, object], store_name: str,
                 buttons: Sequence[tuple[str, str]] = ()) -> MessageSpec:
     """The message of one decision. Free-form text carries the template as its fallback."""
+    values = with_defaults(values, store_name)  # once for the text, the parameters and the fallback
     if form == "template":
         if offer.template is None:
             raise ValueError("a template send without a template")

@@ -43,6 +43,7 @@ BUSINESS_INITIATED = ("campaign", "reorder")
 DELIVERY_STATES = ("sent", "delivered", "read")
 OPEN_STATES = ("queued", "sending")
 MARKETING_STOPPED = 131050
+KEY_CHUNK = 10_000  # ids looked up by dedupe key in chunks: SQLite binds at most 32,766 values
 
 
 def outbox_row(*, recipient: str, message: Mapping, now: datetime, kind: str = "reply", category: str = "service",
@@ -73,13 +74,19 @@ def enqueue(conn: Connection, *, recipient: str, message: Mapping, now: datetime
 
 
 def enqueue_many(conn: Connection, rows: list[dict]) -> dict[str, int]:
-    """Queue many rows of `outbox_row`, each with a dedupe_key, in one statement; returns
-    {dedupe_key: id} of those queued now (a key queued before is left alone)."""
+    """Queue many rows of `outbox_row`, each with a dedupe_key; returns {dedupe_key: id} for all of
+    them (a key queued before keeps its row). One multi-row INSERT, then the ids by key: RETURNING
+    from a many-row insert costs three times the insert itself on PostgreSQL."""
     if not rows:
         return {}
-    inserted = insert_ignoring_conflicts(conn, outbox, rows, ["dedupe_key"],
-                                         returning=(outbox.c.id, outbox.c.dedupe_key))
-    return {key: row_id for row_id, key in inserted}
+    insert_ignoring_conflicts(conn, outbox, rows, ["dedupe_key"])
+    keys = [row["dedupe_key"] for row in rows]
+    ids: dict[str, int] = {}
+    for start in range(0, len(keys), KEY_CHUNK):
+        chunk = keys[start:start + KEY_CHUNK]
+        ids.update((key, row_id) for row_id, key in conn.execute(
+            sa.select(outbox.c.id, outbox.c.dedupe_key).where(outbox.c.dedupe_key.in_(chunk))))
+    return ids
 
 
 _INSERT = outbox.insert().returning(outbox.c.id)
