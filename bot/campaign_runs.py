@@ -3,7 +3,8 @@ the per-recipient ledger and the outbox rows in the caller's one transaction.
 
 Safe to re-run: anyone this campaign reached within `dedupe_days` (or who has a deferral pending)
 is `already_sent`, the ledger is unique per (campaign, customer, cycle) and the outbox per dedupe
-key, and runs of one campaign are serialised (PostgreSQL advisory lock; SQLite's write lock).
+key, and planning runs are serialised (PostgreSQL advisory lock; SQLite's write lock), since they
+share the frequency cap and the messaging tier.
 Deferred decisions (quiet hours, the messaging tier) stay in the ledger until due, then are
 planned again with the facts of that moment (`run_deferred`).
 """
@@ -42,6 +43,8 @@ PURCHASE_HORIZON = timedelta(days=730)
 # An entry-triggered campaign seen for the first time sends to the entries of the last day.
 FIRST_ENTRY_LOOKBACK = timedelta(days=1)
 ONE_DAY = timedelta(days=1)
+# pg_advisory_xact_lock key of proactive planning: the first 8 bytes of blake2b("wabot:proactive").
+PLANNING_LOCK = int.from_bytes(hashlib.blake2b(b"wabot:proactive", digest_size=8).digest(), "big", signed=True)
 MARKETING_LIMIT_CODE = 131049
 MARKETING_LIMIT_BACKOFF = timedelta(hours=24)
 
@@ -92,12 +95,13 @@ def graph_payload(spec: MessageSpec) -> dict:
     return messages.text_message(spec.text or "")
 
 
-def lock(conn: Connection, key: str) -> None:
-    """Serialise the runs of one campaign across processes. SQLite needs nothing more: every
-    writing transaction holds the database's write lock from its BEGIN IMMEDIATE."""
+def lock(conn: Connection) -> None:
+    """Serialise proactive planning across processes: campaigns, deferred sends and reorder
+    prompts share the frequency cap and the messaging tier, so two runs must not count them at
+    the same time. SQLite needs nothing more: a writing transaction holds the database's write
+    lock from its BEGIN IMMEDIATE."""
     if conn.dialect.name == "postgresql":
-        number = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLANNING_LOCK})
 
 
 @dataclass
@@ -210,7 +214,7 @@ class Campaigns:
     def run(self, conn: Connection, name: str, now: datetime, *, trigger: str = "manual",
             dry_run: bool = False, promote: bool = False) -> dict:
         """Plan the campaign at `now`; unless dry_run, record it and queue its messages."""
-        lock(conn, f"campaign:{name}")
+        lock(conn)
         config = self.config(name)
         batch = self.plan_batch(conn, name, now, promote=promote)
         report = self.report(batch)
@@ -309,7 +313,7 @@ class Campaigns:
         return config.category, tuple(Offer.of(v) for v in config.message_variants), config
 
     def _replan(self, conn: Connection, name: str, ledger_rows: list, now: datetime) -> dict:
-        lock(conn, f"campaign:{name}" if name != REORDER else REORDER)
+        lock(conn)
         s = campaign_sends.c
         found = self._offers_for(name)
         if found is None:  # the campaign was removed from wabot.toml, or reorder prompts turned off
@@ -373,7 +377,7 @@ class Campaigns:
         config = self.config(name)
         if config.test_fraction is None:
             raise WabotError(f"campaign {name!r} has no test group to promote: set test_fraction")
-        lock(conn, f"campaign:{name}")
+        lock(conn)
         state = self.state(conn, name)
         if state is not None and state.promoted_variant is not None:
             raise WabotError(f"campaign {name!r} was promoted already (variant {state.promoted_variant}, "
@@ -426,7 +430,7 @@ class Campaigns:
         if not reorder.enabled:
             raise WabotError("reorder prompts are off: [reorder] needs default_days or [reorder.days], "
                              "and text or template")
-        lock(conn, REORDER)
+        lock(conn)
         due, prompts = self.due_prompts(conn, now)
         by_customer = {p.customer_id: p for p in prompts}
         rows = {r.recipient.customer_id: r for r in load_ids(conn, by_customer, now, reached=nobody())}
