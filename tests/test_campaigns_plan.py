@@ -285,3 +285,23 @@ def test_every_plan_keeps_the_rules(people, policy, offer, category, used, minut
     assert summary["audience"] == len(people)
     assert summary["eligible"] == summary["freeform"] + summary["template"]
     assert summary["audience"] == summary["eligible"] + sum(summary["skipped"].values())
+
+
+def test_free_entry_point_window_follows_the_ad_referral():
+    assert decide(recipient(last_referral_at=NOW - timedelta(hours=10))).free_entry_point is True
+    assert decide(recipient(last_referral_at=NOW - timedelta(hours=72))).free_entry_point is False
+    assert decide(recipient()).free_entry_point is False
+
+
+def test_preview_cost_prices_only_paid_templates():
+    from bot.config import RatesConfig
+    from bot.pricing import RateCard, estimate
+
+    people = [recipient(1, NY, last_inbound_at=OPEN), recipient(2, "12125550111", last_inbound_at=CLOSED),
+              recipient(3, SP, last_inbound_at=CLOSED, last_referral_at=NOW - timedelta(hours=5)),
+              recipient(4, SP, last_inbound_at=CLOSED)]
+    result = plan(people, BOTH, POLICY, NOW, store_zone="America/New_York", tier=TIER)
+    cost = estimate(result.sends(), "marketing", RateCard.from_config(RatesConfig()))
+    # free-form (1) and the ad referral (3) are free; a US and a Brazilian marketing template are paid
+    assert (cost["charged"], cost["free"]) == (2, 2)
+    assert cost["by_country"] == {"BR": 0.0625, "US": 0.025}
