@@ -1,100 +1,567 @@
 """Intents from what a customer types or taps.
 
-Interactive replies map by their ids (`intent:<name>` or `<name>:<argument>`); typed text by
-keywords and phrases, after folding case, accents and punctuation. STOP and START match only
-as the whole message, the way carriers and WhatsApp users expect opt-out words to work.
+Tapped buttons and list rows map by their ids (`intent:<name>`, `<name>:<argument>` or `<name>`).
+Typed text is scored against a multilingual vocabulary (`flows.lexicon`, plus the store's own
+`[intents]` table): each cue found adds its weight to its intent, and the best-scoring intent wins,
+so a greeting followed by a question is the question. Words are compared after folding case,
+accents, punctuation and elongation ("Holaaa!!" = "hola"); longer words also match with a typo.
+
+Opting out and back in is decided first and more strictly, because a wrong STOP silences a customer:
+STOP, START and their synonyms count when a sentence is nothing but the command ("Stop please",
+"BAJA", "sair"), or when an explicit phrase says it ("stop sending me messages", "darme de baja"),
+unless a negation comes just before it ("don't stop sending deals").
+
+The `[intents]` table of wabot.toml adds to the defaults, one table per intent:
+
+    [intents.reorder]
+    keywords = ["restock", "same box", "where .. refill"]   # words; `stem*` any ending; `..` up to 3 words between
+    patterns = ['\\b(one|two|\\d+) more (bags?|boxes)\\b']     # regular expressions on the normalised text
+
+For `stop` and `start`, keywords are whole commands and patterns are searched anywhere.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
+
+from bot.errors import ConfigError
+from flows import lexicon, real_words
 
 INTENTS = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "human", "stop", "start",
            "fallback", "media", "preferences")
+# Intents the [intents] table may add words to; fallback is the absence of a match, media a message type.
+CONFIGURABLE = tuple(i for i in INTENTS if i not in ("fallback", "media"))
+# Ties between equal scores covering as many words go to the intent earlier here.
+PRIORITY = ("human", "order_status", "reorder", "sale", "recommend", "preferences", "thanks", "greet", "fallback")
 
-# Whole-message keywords (after normalisation).
-STOP_WORDS = ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "opt out", "optout", "baja",
-              "darme de baja", "parar", "para", "sair", "cancelar", "descadastrar", "band karo", "band")
-START_WORDS = ("start", "unstop", "subscribe", "opt in", "optin", "alta", "iniciar", "comecar", "voltar",
-               "shuru", "chalu karo")
+MAX_CHARS = 2000  # a longer message is routed by its beginning
+MAX_GAP = 3  # words allowed between the items of a cue joined by `..`
+MIN_SCORE = 0.9  # a LIGHT cue alone, or a 🙏 alone; not a typo-matched LIGHT cue nor two hints
+FUZZY_DISCOUNT = 0.85  # a cue matched through a typo counts a little less than an exact one
+CONFIG_WEIGHT = lexicon.STRONG
 
-PHRASES: dict[str, tuple[str, ...]] = {
-    "greet": ("hi", "hello", "hey", "hola", "buenas", "buenos dias", "ola", "oi", "bom dia", "boa tarde",
-              "namaste", "namaskar", "hii", "helo", "good morning", "good evening"),
-    "thanks": ("thanks", "thank you", "thx", "ty", "gracias", "obrigado", "obrigada", "valeu", "dhanyavad",
-               "shukriya", "thank u"),
-    "human": ("human", "agent", "real person", "talk to someone", "speak to someone", "representative",
-              "humano", "persona", "agente", "atendente", "pessoa", "insaan", "kisi se baat"),
-    "order_status": ("order status", "where is my order", "track", "tracking", "pedido", "mi pedido",
-                     "meu pedido", "rastreio", "rastrear", "order kahan", "mera order"),
-    "reorder": ("reorder", "order again", "buy again", "same again", "repetir pedido", "volver a pedir",
-                "pedir de novo", "comprar de novo", "phir se order", "dobara"),
-    "recommend": ("recommend", "suggest", "what should i buy", "recomienda", "recomendacion", "sugere",
-                  "recomenda", "sujhav", "kya lu"),
-    "sale": ("sale", "discount", "offer", "deal", "promo", "oferta", "descuento", "desconto", "promocao",
-             "chhoot", "offer hai"),
-}
+TEXT_TYPES = ("text", "interactive", "button")
 
 
 @dataclass(frozen=True)
 class IntentDecision:
     intent: str
     confidence: float
-    source: str  # button | keyword | phrase | media | fallback | rasa
+    source: str  # button | keyword | pattern | media | fallback (| fallback_streak, rasa: set by callers)
     matched: str | None = None
 
 
+# ---------------------------------------------------------------- text
+
+_APOSTROPHES = re.compile(r"['’‘`´ʼ]")
+_NON_WORD = re.compile(r"[^\w]+")
+_RUNS = re.compile(r"(.)\1+")
+_SENTENCES = re.compile(r"[.!?;\n¡¿]+")
+_CLAUSES = re.compile(r"[,.!?;:\n¡¿]+")
+_EMOJI_WORDS = str.maketrans({ord(char): f" {word} " for char, word in lexicon.EMOJI.items()})
+
+
 def normalise(text: str) -> str:
-    """Lower case, no accents, no punctuation or emoji, single spaces."""
+    """Lower case, no accents, no apostrophes ("don't" -> "dont"), no other punctuation or emoji, single spaces."""
     folded = unicodedata.normalize("NFKD", text.casefold())
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    folded = re.sub(r"[^\w\s]", " ", folded)
-    return " ".join(folded.split())
+    folded = _APOSTROPHES.sub("", folded)
+    return " ".join(_NON_WORD.sub(" ", folded).split())
+
+
+def squash(word: str) -> str:
+    """Runs of a letter to one: "hiiii" -> "hi", "thankss" -> "thanks", "accha" -> "acha"."""
+    return _RUNS.sub(r"\1", word)
+
+
+def _words(text: str) -> list[str]:
+    return normalise(text.translate(_EMOJI_WORDS)).split()
+
+
+def _fold_accents(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
 def intent_of_reply_id(reply_id: str) -> str | None:
-    """`intent:reorder`, `reorder:1234` or `reorder` -> "reorder"."""
-    head = reply_id.split(":", 1)
-    name = head[1] if head[0] == "intent" and len(head) == 2 else head[0]
-    name = name.strip().lower()
+    """`intent:reorder`, `reorder:1234` or `reorder` -> "reorder"; None for an id naming no intent."""
+    name = reply_id.strip().lower()
+    if name.startswith("intent:"):
+        name = name[len("intent:"):]
+    name = name.split(":", 1)[0].strip()
     return name if name in INTENTS else None
 
 
+# ---------------------------------------------------------------- typos
+
+def _typo_budget(length: int) -> int:
+    return 2 if length >= 8 else 1 if length >= 4 else 0
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (a swap of neighbours counts one), or limit + 1 when above it."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    found = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
+
+
+class _TypoIndex:
+    """Finds the known word nearest a typo through shared deletions (the symmetric-delete method), so a
+    lookup costs a few dictionary probes instead of a pass over the vocabulary."""
+
+    def __init__(self, words: Iterable[str]):
+        self._by_deletion: dict[str, set[str]] = {}
+        for word in words:
+            for variant in _deletions(word, _typo_budget(len(word))):
+                self._by_deletion.setdefault(variant, set()).add(word)
+
+    def nearest(self, token: str) -> str | None:
+        budget = _typo_budget(len(token))
+        if not budget:
+            return None
+        candidates: set[str] = set()
+        for variant in _deletions(token, budget):
+            candidates |= self._by_deletion.get(variant, set())
+        best: tuple | None = None
+        for word in candidates:
+            limit = min(budget, _typo_budget(len(word)))
+            distance = _edit_distance(token, word, limit)
+            if distance > limit:
+                continue
+            # Four-letter words only forgive swapped neighbours ("sael"), not a different letter ("sala").
+            if min(len(word), len(token)) == 4 and not _is_swap(token, word):
+                continue
+            rank = (distance, word[0] != token[0], abs(len(word) - len(token)), word)
+            if best is None or rank < best:
+                best = rank
+        return best[-1] if best else None
+
+
+def _is_swap(a: str, b: str) -> bool:
+    if len(a) != len(b):
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+# ---------------------------------------------------------------- cues
+
+@dataclass(frozen=True)
+class _Cue:
+    intent: str
+    text: str
+    items: tuple[frozenset[str], ...]  # labels: w:<word>, p:<stem>, c:<class>
+    gaps: tuple[int, ...]  # words allowed before each item (the first is unused)
+    weight: float
+
+
+def _parse_cue(text: str) -> tuple[tuple[frozenset[str], ...], tuple[int, ...]]:
+    """The cue syntax of flows.lexicon -> item label sets and gaps. ValueError says what is wrong."""
+    items: list[frozenset[str]] = []
+    gaps: list[int] = []
+    gap = 0
+    for part in text.split():
+        if part == "..":
+            if not items or gap:
+                raise ValueError("'..' must stand between two words")
+            gap = MAX_GAP
+            continue
+        alternatives = part.split("|")
+        if len(alternatives) == 1 and not part.startswith("@"):
+            stem = part.endswith("*")
+            words = normalise(part.rstrip("*")).split()
+            if not words:
+                raise ValueError(f"{part!r} has no letters or digits")
+            for k, word in enumerate(words):
+                prefix = "p:" if stem and k == len(words) - 1 else "w:"
+                items.append(frozenset({prefix + squash(word)}))
+                gaps.append(gap if k == 0 else 0)
+            gap = 0
+            continue
+        labels = set()
+        for alternative in alternatives:
+            if alternative.startswith("@"):
+                if alternative[1:] not in lexicon.CLASSES:
+                    raise ValueError(f"unknown word class {alternative!r}")
+                labels.add("c:" + alternative[1:])
+                continue
+            stem = alternative.endswith("*")
+            words = normalise(alternative.rstrip("*")).split()
+            if len(words) != 1:
+                raise ValueError(f"{alternative!r} in {part!r} must be one word")
+            labels.add(("p:" if stem else "w:") + squash(words[0]))
+        items.append(frozenset(labels))
+        gaps.append(gap)
+        gap = 0
+    if gap:
+        raise ValueError("'..' must stand between two words")
+    if not items:
+        raise ValueError("no words")
+    return tuple(items), tuple(gaps)
+
+
+class _Vocabulary:
+    """Every word and stem the cues name, with the labels a message word gets when it matches one."""
+
+    def __init__(self, fuzzy: bool):
+        self.fuzzy = fuzzy
+        self.words: dict[str, set[str]] = {}
+        self.stems: dict[str, set[str]] = {}
+        self.exact_only: set[str] = set()
+        self.typo_targets: set[str] = set()
+        self.protected = {squash(w) for w in (*lexicon.PROTECTED, *real_words.REAL_WORDS)}
+        for name, members in lexicon.CLASSES.items():
+            for member in members.split():
+                self.add(member, "c:" + name, typo_target=name not in lexicon.FUNCTION_CLASSES)
+                if name in lexicon.FUNCTION_CLASSES:
+                    self.exact_only.add(squash(member.rstrip("*")))
+
+    def add(self, item: str, *labels: str, typo_target: bool) -> None:
+        if item.endswith("*"):
+            key = squash(item[:-1])
+            self.stems.setdefault(key, set()).update(("p:" + key, *labels))
+        else:
+            key = squash(item)
+            self.words.setdefault(key, set()).update(("w:" + key, *labels))
+        if typo_target:
+            self.typo_targets.add(key)
+
+    def add_labels(self, labels: Iterable[str]) -> None:
+        """The words and stems of a cue item; a word written out in a cue takes typos only when it is long,
+        so "hasta" (in "hasta luego") never swallows "basta"."""
+        for label in labels:
+            kind, _, value = label.partition(":")
+            if kind in ("w", "p"):
+                self.add(value + ("*" if kind == "p" else ""), typo_target=len(value) >= 6)
+
+    def finish(self) -> None:
+        self.stem_lengths = sorted({len(s) for s in self.stems}, reverse=True)
+        targets = {t for t in self.typo_targets - self.exact_only if len(t) >= 4 and not t.isdigit()}
+        targets = {t for t in targets if t in self.words or len(t) >= 5}
+        self.typos = _TypoIndex(targets) if self.fuzzy else None
+
+    def labels(self, word: str) -> tuple[frozenset[str], bool]:
+        """(labels, whether they came through a typo correction) for one normalised message word."""
+        squashed = squash(word)
+        labels = set(self.words.get(squashed, ()))
+        for length in self.stem_lengths:
+            if len(squashed) >= length and squashed[:length] in self.stems:
+                labels |= self.stems[squashed[:length]]
+        if labels or self.typos is None or squashed in self.protected or squashed.isdigit():
+            return frozenset(labels), False
+        nearest = self.typos.nearest(squashed)
+        if nearest is None:
+            return frozenset(), False
+        return frozenset(self.words.get(nearest) or self.stems.get(nearest, ())), True
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    intent: str
+    weight: float
+    positions: frozenset[int]
+    text: str
+    source: str
+
+
+class _OptCommands:
+    """STOP / START: whole commands, explicit phrases, and the negations that cancel a phrase."""
+
+    def __init__(self, stop_words: Iterable[str], start_words: Iterable[str], stop_patterns: Iterable[re.Pattern],
+                 start_patterns: Iterable[re.Pattern], fuzzy: bool):
+        self.filler = {squash(w) for w in lexicon.COMMAND_FILLER}
+        self.objects = {squash(w) for w in lexicon.OPT_OBJECTS}
+        self.stop = {self.core(c) for c in (*lexicon.STOP_COMMANDS, *stop_words)} - {""}
+        self.stop_with_object = {self.core(c) for c in lexicon.STOP_COMMANDS_WITH_OBJECT} - {""}
+        self.start = {self.core(c) for c in (*lexicon.START_COMMANDS, *start_words)} - {""}
+        self.stop_patterns = [re.compile(p) for p in lexicon.STOP_PHRASES] + list(stop_patterns)
+        self.start_patterns = [re.compile(p) for p in lexicon.START_PHRASES] + list(start_patterns)
+        clash = self.stop & self.start
+        if clash:
+            raise ConfigError(f"[intents] {', '.join(sorted(clash))}: both an opt-out and an opt-in command")
+        single = {c: "stop" for c in self.stop if " " not in c} | {c: "start" for c in self.start if " " not in c}
+        self.single = single
+        self.typos = _TypoIndex(w for w in single if len(w) >= 4) if fuzzy else None
+        self.protected = {squash(w) for w in lexicon.PROTECTED} | {"pasta", "smart", "stars", "stark", "spend"}
+
+    def core(self, text: str) -> str:
+        words = [squash(w) for w in _words(text)]
+        return " ".join(w for w in words if w not in self.filler and w not in self.objects)
+
+    def command(self, words: Sequence[str]) -> tuple[str, str] | None:
+        core: list[str] = []
+        has_object = False
+        for word in words:
+            squashed = squash(word)
+            if squashed in self.filler:
+                continue
+            if squashed in self.objects:
+                has_object = True
+                continue
+            core.append(squashed)
+        key = " ".join(core)
+        if not key:
+            return None
+        if key in self.stop or (has_object and key in self.stop_with_object):
+            return "stop", key
+        if key in self.start:
+            return "start", key
+        if len(core) == 1 and self.typos is not None and key not in self.protected:
+            nearest = self.typos.nearest(key)
+            if nearest is not None:
+                return self.single[nearest], nearest
+        return None
+
+    @staticmethod
+    def _negated(text: str, match: re.Match) -> bool:
+        said = match.group(0).split()
+        if any(w in lexicon.NEGATORS for w in said) or said[:2] == ["do", "not"]:
+            return False  # the phrase is itself a negative command: "don't message me", "no more texts"
+        before = text[: match.start()].split()[-3:]
+        return any(w in lexicon.NEGATORS for w in before) or before[-2:] == ["do", "not"]
+
+    def decide(self, text: str) -> IntentDecision | None:
+        found: dict[str, IntentDecision] = {}
+        for sentence in _SENTENCES.split(text):
+            hit = self.command(_words(sentence))
+            if hit:
+                found.setdefault(hit[0], IntentDecision(hit[0], 1.0, "keyword", hit[1]))
+        for clause in _CLAUSES.split(text):
+            clean = normalise(clause)
+            if not clean:
+                continue
+            for intent, patterns in (("stop", self.stop_patterns), ("start", self.start_patterns)):
+                if intent in found:
+                    continue
+                for pattern in patterns:
+                    match = pattern.search(clean)
+                    if match and not self._negated(clean, match):
+                        found[intent] = IntentDecision(intent, 0.9, "keyword", match.group(0))
+                        break
+        # Both in one message: opting out is the safe reading.
+        return found.get("stop") or found.get("start")
+
+
+# ---------------------------------------------------------------- the router
+
 class IntentRouter:
+    """Decides one intent per inbound message. Built once per process; route() is pure and fast."""
+
     @classmethod
     def from_config(cls, intents: Mapping[str, Any] | None) -> "IntentRouter":
-        """From the [intents] table of wabot.toml: extra phrases per intent."""
-        return cls({name: list(words) for name, words in (intents or {}).items()})
+        """From the [intents] table of wabot.toml; ConfigError names the first bad intent, key or entry."""
+        keywords: dict[str, list[str]] = {}
+        patterns: dict[str, list[str]] = {}
+        if intents is not None and not isinstance(intents, Mapping):
+            raise ConfigError("[intents] must be a table with one table per intent")
+        for name, table in (intents or {}).items():
+            where = f"[intents.{name}]"
+            if name in ("fallback", "media"):
+                raise ConfigError(f"{where}: {name} takes no keywords: "
+                                  + ("it is what no keyword matched" if name == "fallback"
+                                     else "it is decided by the message type"))
+            if name not in CONFIGURABLE:
+                raise ConfigError(f"{where}: unknown intent {name!r}; intents are {', '.join(CONFIGURABLE)}")
+            if isinstance(table, (list, tuple)):
+                table = {"keywords": table}  # shorthand: reorder = ["restock", ...]
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{where} must be a table with keywords = [...] and/or patterns = [...]")
+            for key in table:
+                if key not in ("keywords", "patterns"):
+                    raise ConfigError(f"{where}: unknown key {key!r}; use keywords or patterns")
+            for key, target in (("keywords", keywords), ("patterns", patterns)):
+                values = table.get(key, [])
+                if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+                    raise ConfigError(f"{where} {key} must be a list of strings")
+                target[name] = list(values)
+        return cls(keywords, patterns)
 
-    def __init__(self, extra_phrases: Mapping[str, Iterable[str]] | None = None):
-        phrases = {intent: list(words) for intent, words in PHRASES.items()}
-        for intent, words in (extra_phrases or {}).items():
-            phrases.setdefault(intent, []).extend(normalise(w) for w in words)
-        # Longest phrases first, so "order again" wins over "order".
-        self._phrases: Sequence[tuple[str, str, re.Pattern]] = sorted(
-            ((intent, p, re.compile(rf"(?:^|\s){re.escape(p)}(?:$|\s)")) for intent, ps in phrases.items() for p in ps),
-            key=lambda item: -len(item[1]),
-        )
-        self._stop = {normalise(w) for w in STOP_WORDS}
-        self._start = {normalise(w) for w in START_WORDS}
+    def __init__(self, keywords: Mapping[str, Sequence[str]] | None = None,
+                 patterns: Mapping[str, Sequence[str]] | None = None, *, fuzzy: bool = True):
+        """`keywords` and `patterns` per intent add to the built-in vocabulary; `fuzzy=False` turns typo
+        matching off (the benchmark's baseline)."""
+        keywords = dict(keywords or {})
+        patterns = dict(patterns or {})
+        self._vocabulary = _Vocabulary(fuzzy)
+        cues: list[_Cue] = []
+        for intent, entries in lexicon.CUES.items():
+            for text, weight in entries:
+                items, gaps = _parse_cue(text)
+                cues.append(_Cue(intent, text, items, gaps, weight))
+        for intent, words in keywords.items():
+            if intent in ("stop", "start"):
+                continue
+            for text in words:
+                try:
+                    items, gaps = _parse_cue(text)
+                except ValueError as exc:
+                    raise ConfigError(f"[intents.{intent}] keywords: {text!r}: {exc}") from None
+                cues.append(_Cue(intent, text, items, gaps, CONFIG_WEIGHT))
+        for cue in cues:
+            for item in cue.items:
+                self._vocabulary.add_labels(item)
+        self._vocabulary.finish()
+        self._cues_by_first: dict[str, list[_Cue]] = {}
+        for cue in cues:
+            for label in cue.items[0]:
+                self._cues_by_first.setdefault(label, []).append(cue)
+
+        compiled: dict[str, list[tuple[re.Pattern, float, str]]] = {}
+        for intent, entries in lexicon.PATTERNS.items():
+            compiled.setdefault(intent, []).extend((re.compile(p), w, p) for p, w in entries)
+        for intent, texts in patterns.items():
+            for text in texts:
+                compiled.setdefault(intent, []).append((_compile_config_pattern(intent, text), CONFIG_WEIGHT, text))
+        self._patterns = {i: v for i, v in compiled.items() if i not in ("stop", "start")}
+
+        for intent in ("stop", "start"):
+            for text in keywords.get(intent, []):
+                if any(mark in text for mark in ("*", "..", "|", "@")):
+                    raise ConfigError(f"[intents.{intent}] keywords: {text!r}: opt-out and opt-in keywords are "
+                                      "whole commands; use patterns for anything else")
+                if not normalise(text):
+                    raise ConfigError(f"[intents.{intent}] keywords: {text!r} has no letters or digits")
+        self._opt = _OptCommands(keywords.get("stop", []), keywords.get("start", []),
+                                 [p for p, _, _ in compiled.get("stop", [])],
+                                 [p for p, _, _ in compiled.get("start", [])], fuzzy)
+        for intent in ("stop", "start"):
+            for text in keywords.get(intent, []):
+                if not self._opt.core(text):
+                    raise ConfigError(f"[intents.{intent}] keywords: {text!r} is only filler words "
+                                      "(please, thanks, messages, ...)")
+        self._labels = lru_cache(maxsize=50_000)(self._vocabulary.labels)
+
+    # -- routing
 
     def route(self, text: str | None, reply_id: str | None = None, message_type: str = "text") -> IntentDecision:
         if reply_id:
             intent = intent_of_reply_id(reply_id)
             if intent:
                 return IntentDecision(intent, 1.0, "button", reply_id)
-        if message_type not in ("text", "interactive", "button") and not text:
+        text = (text or "")[:MAX_CHARS]
+        is_media = message_type not in TEXT_TYPES
+        if not normalise(text.translate(_EMOJI_WORDS)):
+            return IntentDecision("media", 1.0, "media", message_type) if is_media \
+                else IntentDecision("fallback", 0.0, "fallback")
+        decision = self._opt.decide(text) or self._score(text)
+        if is_media and decision.intent == "fallback":
+            # A photo or voice note whose caption says nothing we know is still just media.
             return IntentDecision("media", 1.0, "media", message_type)
-        if not text or not text.strip():
-            return IntentDecision("media" if message_type != "text" else "fallback", 0.0, "fallback")
-        clean = normalise(text)
-        if clean in self._stop:
-            return IntentDecision("stop", 1.0, "keyword", clean)
-        if clean in self._start:
-            return IntentDecision("start", 1.0, "keyword", clean)
-        for intent, phrase, pattern in self._phrases:
-            if pattern.search(clean):
-                return IntentDecision(intent, 0.8, "phrase", phrase)
-        return IntentDecision("fallback", 0.0, "fallback")
+        return decision
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Each intent's score for a text (for explaining a decision; route() decides)."""
+        words = _words(text[:MAX_CHARS])
+        return {intent: round(score, 3) for intent, (score, _, _, _) in self._tally(words).items()}
+
+    def _score(self, text: str) -> IntentDecision:
+        words = _words(text)
+        tally = self._tally(words)
+        if not tally:
+            return IntentDecision("fallback", 0.0, "fallback")
+        if "thanks" in tally and "?" not in text:
+            # "Got my order, thanks!" closes a conversation; it asks nothing.
+            score, covered, evidence, source = tally["thanks"]
+            if score >= lexicon.MEDIUM:
+                tally["thanks"] = (score + lexicon.LIGHT, covered, evidence, source)
+        ranked = sorted(tally.items(), key=lambda kv: (-kv[1][0], -kv[1][1], PRIORITY.index(kv[0])))
+        intent, (score, _, evidence, source) = ranked[0]
+        if intent == "fallback" or score < MIN_SCORE:
+            return IntentDecision("fallback", 0.0, "fallback", evidence if intent == "fallback" else None)
+        runner_up = ranked[1][1][0] if len(ranked) > 1 and ranked[1][0] != "fallback" else 0.0
+        margin = (score - runner_up) / score
+        confidence = min(0.95, 0.3 + 0.15 * score) * (0.6 + 0.4 * margin)
+        return IntentDecision(intent, round(confidence, 3), source, evidence)
+
+    def _tally(self, words: Sequence[str]) -> dict[str, tuple[float, int, str, str]]:
+        """intent -> (score, words covered, strongest evidence, its source), from non-overlapping evidence."""
+        evidence = self._evidence(words)
+        evidence.sort(key=lambda e: (-e.weight, -len(e.positions), e.text))
+        tally: dict[str, tuple[float, int, str, str]] = {}
+        used: dict[str, set[int]] = {}
+        for item in evidence:
+            taken = used.setdefault(item.intent, set())
+            if item.positions & taken:
+                continue
+            taken |= item.positions
+            score, covered, best, source = tally.get(item.intent, (0.0, 0, item.text, item.source))
+            tally[item.intent] = (score + item.weight, covered + len(item.positions), best, source)
+        return tally
+
+    def _evidence(self, words: Sequence[str]) -> list[_Evidence]:
+        analysed = [self._labels(w) for w in words]
+        labels = [a[0] for a in analysed]
+        found: dict[tuple[int, int], _Evidence] = {}
+        for start, word_labels in enumerate(labels):
+            for label in word_labels:
+                for cue in self._cues_by_first.get(label, ()):
+                    key = (id(cue), start)
+                    if key in found:
+                        continue
+                    positions = _match(cue, labels, start)
+                    if positions is None:
+                        continue
+                    typo = any(analysed[p][1] for p in positions)
+                    found[key] = _Evidence(cue.intent, cue.weight * (FUZZY_DISCOUNT if typo else 1.0),
+                                           frozenset(positions), cue.text, "keyword")
+        result = list(found.values())
+        if self._patterns:
+            joined = " ".join(words)
+            starts = []
+            offset = 0
+            for word in words:
+                starts.append(offset)
+                offset += len(word) + 1
+            for intent, patterns in self._patterns.items():
+                for pattern, weight, text in patterns:
+                    match = pattern.search(joined)
+                    if match:
+                        covered = frozenset(i for i, s in enumerate(starts)
+                                            if s < match.end() and s + len(words[i]) > match.start())
+                        result.append(_Evidence(intent, weight, covered or frozenset({-1}), text, "pattern"))
+        return result
+
+
+def _match(cue: _Cue, labels: Sequence[frozenset[str]], start: int) -> list[int] | None:
+    positions = [start]
+    at = start
+    for item, gap in zip(cue.items[1:], cue.gaps[1:]):
+        for next_at in range(at + 1, min(len(labels), at + 2 + gap)):
+            if item & labels[next_at]:
+                positions.append(next_at)
+                at = next_at
+                break
+        else:
+            return None
+    return positions
+
+
+def _compile_config_pattern(intent: str, text: str) -> re.Pattern:
+    try:
+        return re.compile(_fold_accents(text), re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(f"[intents.{intent}] patterns: bad regular expression {text!r}: {exc}") from None

@@ -1,0 +1,169 @@
+"""Intent router benchmark: accuracy on the labelled WhatsApp-style set and routing latency.
+
+    python bench/intents.py [--check] [--errors]
+
+The set (bench/data/*.tsv: language, intent, text) has a dev part, looked at while the router's
+vocabulary was tuned, and a held-out part written at the same time and never tuned on; both are
+reported, and the held-out figure is the honest one. Baseline: the same router with typo matching
+off, run in this process. `--check` exits 1 when a target is missed (0.9 overall, 0.85 per language).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+if __package__ in (None, ""):  # run as a script: make the worktree importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flows.nlu import IntentRouter, normalise  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+PARTS = ("dev", "heldout", "heldout2")
+LANGUAGES = ("en", "es", "pt", "hi")
+TEXT_INTENTS = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "human", "stop", "start",
+                "fallback")
+TARGET_OVERALL = 0.90
+TARGET_LANGUAGE = 0.85
+
+
+@dataclass(frozen=True)
+class Example:
+    part: str
+    lang: str
+    intent: str
+    text: str
+    line: int
+
+
+def load(parts: Iterable[str] = PARTS) -> list[Example]:
+    examples = []
+    for part in parts:
+        path = DATA / f"{part}.tsv"
+        for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not raw.strip() or raw.startswith("#"):
+                continue
+            fields = raw.split("\t")
+            if len(fields) != 3 or fields[0] not in LANGUAGES or fields[1] not in TEXT_INTENTS:
+                raise ValueError(f"{path}:{number}: want language<TAB>intent<TAB>text, got {raw!r}")
+            examples.append(Example(part, fields[0], fields[1], fields[2], number))
+    return examples
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    overall: float
+    by_language: dict[str, float]
+    errors: list[tuple[Example, str]]
+    count: int
+
+    def meets_targets(self) -> bool:
+        return self.overall >= TARGET_OVERALL and all(v >= TARGET_LANGUAGE for v in self.by_language.values())
+
+
+def accuracy(router: IntentRouter, examples: Sequence[Example]) -> Accuracy:
+    hits: dict[str, list[bool]] = defaultdict(list)
+    errors = []
+    for example in examples:
+        got = router.route(example.text).intent
+        hits[example.lang].append(got == example.intent)
+        if got != example.intent:
+            errors.append((example, got))
+    flat = [h for v in hits.values() for h in v]
+    return Accuracy(sum(flat) / len(flat), {lang: sum(v) / len(v) for lang, v in sorted(hits.items())},
+                    errors, len(flat))
+
+
+def latencies_us(call, texts: Sequence[str], rounds: int) -> list[float]:
+    """Per-call wall time in microseconds over `rounds` passes of `texts`."""
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for text in texts:
+            started = clock()
+            call(text)
+            samples.append((clock() - started) / 1000)
+    return samples
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _row(name: str, acc: Accuracy) -> str:
+    langs = "  ".join(f"{lang} {acc.by_language.get(lang, float('nan')):.3f}" for lang in LANGUAGES)
+    return f"  {name:<22} overall {acc.overall:.3f}  {langs}  (n={acc.count})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--errors", action="store_true", help="list every misrouted line")
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the set for the latency figures")
+    args = parser.parse_args(argv)
+
+    examples = load()
+    by_part = {part: [e for e in examples if e.part == part] for part in PARTS}
+    started = time.perf_counter()
+    router = IntentRouter()
+    build_ms = (time.perf_counter() - started) * 1000
+    baseline = IntentRouter(fuzzy=False)
+
+    counts = Counter((e.lang, e.intent) for e in examples)
+    print(f"labelled set: {len(examples)} lines ({', '.join(f'{p} {len(v)}' for p, v in by_part.items())}); "
+          f"{len(counts)} language x intent cells, smallest {min(counts.values())}")
+    print("accuracy")
+    results = {}
+    for name, part_examples in (("dev (tuned on)", by_part["dev"]), ("held-out (never tuned)", by_part["heldout"]),
+                                ("all", examples)):
+        results[name] = accuracy(router, part_examples)
+        print(_row(name, results[name]))
+    base_all = accuracy(baseline, examples)
+    base_held = accuracy(baseline, by_part["heldout"])
+    print(_row("baseline, no typos: all", base_all))
+    print(_row("baseline: held-out", base_held))
+
+    all_acc = results["all"]
+    print("confusion pairs (expected -> routed: count), all lines")
+    pairs = Counter((e.intent, got) for e, got in all_acc.errors)
+    for (expected, got), count in pairs.most_common():
+        samples = "; ".join(repr(e.text) for e, g in all_acc.errors if (e.intent, g) == (expected, got))[:150]
+        print(f"  {expected:>12} -> {got:<12} {count}   {samples}")
+    if not pairs:
+        print("  none")
+    if args.errors:
+        print("misrouted lines")
+        for example, got in all_acc.errors:
+            print(f"  {example.part}:{example.line} [{example.lang}] {example.intent} -> {got}: {example.text!r} "
+                  f"{router.scores(example.text)}")
+
+    texts = [e.text for e in examples]
+    cold_router = IntentRouter()
+    cold = latencies_us(cold_router.route, texts, 1)  # first sight of every word: typo lookups not cached
+    warm = latencies_us(router.route, texts, args.rounds)
+    base = latencies_us(baseline.route, texts, args.rounds)
+    floor = latencies_us(normalise, texts, args.rounds)
+    long_texts = [" ".join(texts[i:i + 25]) for i in range(0, len(texts), 25)]
+    long = latencies_us(IntentRouter().route, long_texts, 1)
+    print("latency per message (microseconds)")
+    for name, samples in (("router, first sight", cold), ("router, warm", warm), ("baseline, no typos", base),
+                          ("normalise() alone", floor), ("router, ~25 lines long", long)):
+        print(f"  {name:<24} p50 {percentile(samples, 0.5):8.1f}   p99 {percentile(samples, 0.99):8.1f}   "
+              f"mean {statistics.fmean(samples):8.1f}")
+    print(f"  ratio router/baseline (warm p50): {percentile(warm, 0.5) / percentile(base, 0.5):.2f}; "
+          f"building a router: {build_ms:.1f} ms")
+
+    ok = all_acc.meets_targets() and results["held-out (never tuned)"].meets_targets()
+    print(f"targets (overall >= {TARGET_OVERALL}, each language >= {TARGET_LANGUAGE}): "
+          f"{'met' if ok else 'MISSED'} on all lines and on the held-out part")
+    return 1 if args.check and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
