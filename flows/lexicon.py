@@ -83,8 +83,8 @@ CLASSES: dict[str, str] = {
              "pranam salaam salam gm emoji_wave",
 }
 
-FUNCTION_CLASSES = frozenset({"neg", "my", "where", "when", "which", "want", "buy", "send", "same", "last", "ago",
-                              "nothing", "ack"})
+FUNCTION_CLASSES = frozenset({"neg", "my", "where", "when", "which", "want", "buy", "send", "last", "ago", "nothing",
+                              "ack"})
 
 CUES: dict[str, list[tuple[str, float]]] = {
     "order_status": [
@@ -285,6 +285,16 @@ START_PHRASES = (
     r"(de nuevo|otra vez|nuevamente|de novo|novamente|outra vez|again|back|dobara|phir se|fir se)\b",
     r"\b" + _OBJ + r" bhejna shuru\b",
 )
+# Spellings the opt-out and opt-in phrases above are written with, beyond the words in their patterns:
+# a typo in a message is mended towards these ("stop textnig me", "insrcever de novo").
+OPT_WORDS = frozenset((
+    "messaging texting sending contacting spamming emailing bothering writing message messages "
+    "unsubscribe subscribe resubscribe inscrever inscreva inscreve cadastrar cadastra cadastro suscribir "
+    "suscribirme suscribete descadastrar desuscribir desuscribirme bhejo bhejna bhejte bhejiye bhejo "
+    "activar activen activa ativar ativa reactivar reativar escribir escriban escribirme enviar envien enviarme "
+    "mandar manden mandarme mandem receber recibir please favor porfavor"
+).split())
+
 # Words that negate an opt-out or opt-in phrase when they come shortly before it.
 NEGATORS = frozenset("dont never not didnt doesnt wont cant shouldnt nunca nao no mat".split())
 

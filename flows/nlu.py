@@ -37,10 +37,10 @@ CONFIGURABLE = tuple(i for i in INTENTS if i not in ("fallback", "media"))
 # Ties between equal scores covering as many words go to the intent earlier here.
 PRIORITY = ("human", "order_status", "reorder", "sale", "recommend", "preferences", "thanks", "greet", "fallback")
 
-MAX_CHARS = 2000  # a longer message is routed by its beginning
+MAX_CHARS = 1000  # a longer message is routed by its beginning (about 180 words)
 MAX_GAP = 3  # words allowed between the items of a cue joined by `..`
 MIN_SCORE = 0.9  # a LIGHT cue alone, or a 🙏 alone; not a typo-matched LIGHT cue nor two hints
-FUZZY_DISCOUNT = 0.85  # a cue matched through a typo counts a little less than an exact one
+FUZZY_DISCOUNT = 0.9  # a cue matched through a typo counts a little less than an exact one
 CONFIG_WEIGHT = lexicon.STRONG
 
 TEXT_TYPES = ("text", "interactive", "button")
@@ -66,10 +66,22 @@ _EMOJI_WORDS = str.maketrans({ord(char): f" {word} " for char, word in lexicon.E
 
 def normalise(text: str) -> str:
     """Lower case, no accents, no apostrophes ("don't" -> "dont"), no other punctuation or emoji, single spaces."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    folded = _APOSTROPHES.sub("", folded)
-    return " ".join(_NON_WORD.sub(" ", folded).split())
+    return " ".join(_split(_fold(text)))
+
+
+def _fold(text: str, emoji: bool = False) -> str:
+    """Lower case, no accents or apostrophes; punctuation kept (it separates sentences); with `emoji`, the
+    emoji the vocabulary knows become words."""
+    folded = text.casefold()
+    if emoji:
+        folded = folded.translate(_EMOJI_WORDS)
+    if not folded.isascii():
+        folded = "".join(ch for ch in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(ch))
+    return _APOSTROPHES.sub("", folded)
+
+
+def _split(folded: str) -> list[str]:
+    return _NON_WORD.sub(" ", folded).split()
 
 
 def squash(word: str) -> str:
@@ -78,7 +90,7 @@ def squash(word: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return normalise(text.translate(_EMOJI_WORDS)).split()
+    return _split(_fold(text, emoji=True))
 
 
 def _fold_accents(text: str) -> str:
@@ -133,14 +145,18 @@ class _TypoIndex:
     """Finds the known word nearest a typo through shared deletions (the symmetric-delete method), so a
     lookup costs a few dictionary probes instead of a pass over the vocabulary."""
 
-    def __init__(self, words: Iterable[str]):
+    def __init__(self, words: Iterable[str], budget: int | None = None):
+        self._budget = budget
         self._by_deletion: dict[str, set[str]] = {}
         for word in words:
-            for variant in _deletions(word, _typo_budget(len(word))):
+            for variant in _deletions(word, self._budget_for(word)):
                 self._by_deletion.setdefault(variant, set()).add(word)
 
+    def _budget_for(self, word: str) -> int:
+        return _typo_budget(len(word)) if self._budget is None else min(self._budget, _typo_budget(len(word)))
+
     def nearest(self, token: str) -> str | None:
-        budget = _typo_budget(len(token))
+        budget = self._budget_for(token)
         if not budget:
             return None
         candidates: set[str] = set()
@@ -148,12 +164,14 @@ class _TypoIndex:
             candidates |= self._by_deletion.get(variant, set())
         best: tuple | None = None
         for word in candidates:
-            limit = min(budget, _typo_budget(len(word)))
+            limit = min(budget, self._budget_for(word))
             distance = _edit_distance(token, word, limit)
             if distance > limit:
                 continue
-            # Four-letter words only forgive swapped neighbours ("sael"), not a different letter ("sala").
-            if min(len(word), len(token)) == 4 and not _is_swap(token, word):
+            # Four-letter words forgive swapped neighbours ("sael") and a letter missing or extra after the
+            # first ("helko"), not a different letter ("sala" is not "sale").
+            if min(len(word), len(token)) == 4 and not (
+                    _is_swap(token, word) or (len(word) != len(token) and word[0] == token[0])):
                 continue
             rank = (distance, word[0] != token[0], abs(len(word) - len(token)), word)
             if best is None or rank < best:
@@ -233,11 +251,13 @@ class _Vocabulary:
         self.stems: dict[str, set[str]] = {}
         self.exact_only: set[str] = set()
         self.typo_targets: set[str] = set()
-        self.protected = {squash(w) for w in (*lexicon.PROTECTED, *real_words.REAL_WORDS)}
+        self.protected = {squash(w) for w in lexicon.PROTECTED} | real_words.REAL_WORDS  # stored squashed
         for name, members in lexicon.CLASSES.items():
             for member in members.split():
-                self.add(member, "c:" + name, typo_target=name not in lexicon.FUNCTION_CLASSES)
-                if name in lexicon.FUNCTION_CLASSES:
+                # Short function words only match as written: "there" must not become "where".
+                function = name in lexicon.FUNCTION_CLASSES and len(member.rstrip("*")) < 6
+                self.add(member, "c:" + name, typo_target=not function)
+                if function:
                     self.exact_only.add(squash(member.rstrip("*")))
 
     def add(self, item: str, *labels: str, typo_target: bool) -> None:
@@ -251,18 +271,38 @@ class _Vocabulary:
             self.typo_targets.add(key)
 
     def add_labels(self, labels: Iterable[str]) -> None:
-        """The words and stems of a cue item; a word written out in a cue takes typos only when it is long,
-        so "hasta" (in "hasta luego") never swallows "basta"."""
+        """The words and stems of a cue item; a word written out in a cue takes typos only from five
+        letters on, so "que" never swallows "qua"."""
         for label in labels:
             kind, _, value = label.partition(":")
             if kind in ("w", "p"):
-                self.add(value + ("*" if kind == "p" else ""), typo_target=len(value) >= 6)
+                self.add(value + ("*" if kind == "p" else ""), typo_target=len(value) >= 5)
 
     def finish(self) -> None:
         self.stem_lengths = sorted({len(s) for s in self.stems}, reverse=True)
         targets = {t for t in self.typo_targets - self.exact_only if len(t) >= 4 and not t.isdigit()}
         targets = {t for t in targets if t in self.words or len(t) >= 5}
         self.typos = _TypoIndex(targets) if self.fuzzy else None
+        stems = {t for t in targets if t in self.stems and t not in self.words}
+        self.stem_typos = _TypoIndex(stems, budget=1) if self.fuzzy else None
+        lengths = {len(t) for t in stems}
+        # A word's beginning is compared with stems one letter shorter, as long or one longer than it.
+        self.stem_cuts = sorted({n + d for n in lengths for d in (-1, 0, 1) if n + d >= 4}, reverse=True)
+
+    def correction(self, squashed: str) -> str | None:
+        """The word or stem a typo most likely meant, protection aside: the whole word against every
+        target, then its beginning against the stems ("prpmotions" -> promo*, "decsuentos" -> descuent*)."""
+        if self.typos is None or len(squashed) < 4 or squashed.isdigit():
+            return None
+        nearest = self.typos.nearest(squashed)
+        if nearest is not None:
+            return nearest
+        for cut in self.stem_cuts:
+            if cut < len(squashed):
+                stem = self.stem_typos.nearest(squashed[:cut])
+                if stem is not None:
+                    return stem
+        return None
 
     def labels(self, word: str) -> tuple[frozenset[str], bool]:
         """(labels, whether they came through a typo correction) for one normalised message word."""
@@ -271,9 +311,9 @@ class _Vocabulary:
         for length in self.stem_lengths:
             if len(squashed) >= length and squashed[:length] in self.stems:
                 labels |= self.stems[squashed[:length]]
-        if labels or self.typos is None or squashed in self.protected or squashed.isdigit():
+        if labels or squashed in self.protected:
             return frozenset(labels), False
-        nearest = self.typos.nearest(squashed)
+        nearest = self.correction(squashed)
         if nearest is None:
             return frozenset(), False
         return frozenset(self.words.get(nearest) or self.stems.get(nearest, ())), True
@@ -292,21 +332,57 @@ class _OptCommands:
     """STOP / START: whole commands, explicit phrases, and the negations that cancel a phrase."""
 
     def __init__(self, stop_words: Iterable[str], start_words: Iterable[str], stop_patterns: Iterable[re.Pattern],
-                 start_patterns: Iterable[re.Pattern], fuzzy: bool):
+                 start_patterns: Iterable[re.Pattern], fuzzy: bool, known: Iterable[str] = ()):
         self.filler = {squash(w) for w in lexicon.COMMAND_FILLER}
         self.objects = {squash(w) for w in lexicon.OPT_OBJECTS}
         self.stop = {self.core(c) for c in (*lexicon.STOP_COMMANDS, *stop_words)} - {""}
         self.stop_with_object = {self.core(c) for c in lexicon.STOP_COMMANDS_WITH_OBJECT} - {""}
         self.start = {self.core(c) for c in (*lexicon.START_COMMANDS, *start_words)} - {""}
-        self.stop_patterns = [re.compile(p) for p in lexicon.STOP_PHRASES] + list(stop_patterns)
-        self.start_patterns = [re.compile(p) for p in lexicon.START_PHRASES] + list(start_patterns)
+        # The built-in phrases as one alternation each, so a clause is searched once per direction.
+        self.stop_patterns = [re.compile("|".join(f"(?:{p})" for p in lexicon.STOP_PHRASES)), *stop_patterns]
+        self.start_patterns = [re.compile("|".join(f"(?:{p})" for p in lexicon.START_PHRASES)), *start_patterns]
         clash = self.stop & self.start
         if clash:
             raise ConfigError(f"[intents] {', '.join(sorted(clash))}: both an opt-out and an opt-in command")
-        single = {c: "stop" for c in self.stop if " " not in c} | {c: "start" for c in self.start if " " not in c}
-        self.single = single
-        self.typos = _TypoIndex(w for w in single if len(w) >= 4) if fuzzy else None
-        self.protected = {squash(w) for w in lexicon.PROTECTED} | {"pasta", "smart", "stars", "stark", "spend"}
+        # The words commands and phrases are made of, squashed -> as written, for mending typos; typos are
+        # mended towards the commands themselves and longer words, not towards filler such as "para".
+        words = {*lexicon.OPT_OBJECTS, *lexicon.OPT_WORDS}
+        for command in (*self.stop, *self.stop_with_object, *self.start):
+            words.update(command.split())
+        for pattern in (*lexicon.STOP_PHRASES, *lexicon.START_PHRASES):
+            words.update(re.findall(r"[a-z]{5,}", re.sub(r"\\[a-zA-Z]", " ", pattern)))
+        self.written: dict[str, str] = {}
+        for word in sorted({*words, *lexicon.COMMAND_FILLER}):
+            self.written.setdefault(squash(word), word)
+        self.commands = {c for c in self.stop | self.start if " " not in c and len(c) >= 4}
+        self.command_typos = _TypoIndex(self.commands) if fuzzy else None
+        self.word_typos = _TypoIndex({squash(w) for w in words if len(w) >= 5}) if fuzzy else None
+        self.protected = {squash(w) for w in lexicon.PROTECTED} | real_words.REAL_WORDS  # stored squashed
+        self.known = set(known)  # words the other intents know: written as meant, never a typo of ours
+        self._mend_word = lru_cache(maxsize=50_000)(self._mend_one)
+
+    def correction(self, squashed: str) -> str | None:
+        """The opt-out/opt-in word a typo most likely meant, protection aside: a command ("stpo", "sari"),
+        or from five letters on any word of the phrases ("meessaging")."""
+        if self.command_typos is None or len(squashed) < 4 or squashed.isdigit():
+            return None
+        command = self.command_typos.nearest(squashed)
+        if command is not None or len(squashed) < 5:
+            return command
+        return self.word_typos.nearest(squashed)
+
+    def mend(self, words: Sequence[str]) -> list[str]:
+        """Words as the commands and phrases spell them: "stooop" -> "stop", "meessaging" -> "messaging"."""
+        return [self._mend_word(word) for word in words]
+
+    def _mend_one(self, word: str) -> str:
+        squashed = squash(word)
+        if squashed in self.written:
+            return self.written[squashed]
+        if squashed in self.protected or squashed in self.known:
+            return word
+        nearest = self.correction(squashed)
+        return self.written[nearest] if nearest else word
 
     def core(self, text: str) -> str:
         words = [squash(w) for w in _words(text)]
@@ -330,10 +406,6 @@ class _OptCommands:
             return "stop", key
         if key in self.start:
             return "start", key
-        if len(core) == 1 and self.typos is not None and key not in self.protected:
-            nearest = self.typos.nearest(key)
-            if nearest is not None:
-                return self.single[nearest], nearest
         return None
 
     @staticmethod
@@ -344,26 +416,31 @@ class _OptCommands:
         before = text[: match.start()].split()[-3:]
         return any(w in lexicon.NEGATORS for w in before) or before[-2:] == ["do", "not"]
 
-    def decide(self, text: str) -> IntentDecision | None:
+    def decide(self, folded: str) -> IntentDecision | None:
+        """STOP or START for a message (as `_fold` left it), or None when it is neither."""
         found: dict[str, IntentDecision] = {}
-        for sentence in _SENTENCES.split(text):
-            hit = self.command(_words(sentence))
+        for sentence in _SENTENCES.split(folded):
+            hit = self.command(self.mend(_split(sentence)))
             if hit:
                 found.setdefault(hit[0], IntentDecision(hit[0], 1.0, "keyword", hit[1]))
-        for clause in _CLAUSES.split(text):
-            clean = normalise(clause)
+        for clause in _CLAUSES.split(folded):
+            clean = " ".join(self.mend(_split(clause)))
             if not clean:
                 continue
             for intent, patterns in (("stop", self.stop_patterns), ("start", self.start_patterns)):
-                if intent in found:
-                    continue
-                for pattern in patterns:
-                    match = pattern.search(clean)
-                    if match and not self._negated(clean, match):
+                if intent not in found:
+                    match = self._search(patterns, clean)
+                    if match is not None:
                         found[intent] = IntentDecision(intent, 0.9, "keyword", match.group(0))
-                        break
         # Both in one message: opting out is the safe reading.
         return found.get("stop") or found.get("start")
+
+    def _search(self, patterns: Sequence[re.Pattern], clean: str) -> re.Match | None:
+        for pattern in patterns:
+            for match in pattern.finditer(clean):
+                if not self._negated(clean, match):
+                    return match
+        return None
 
 
 # ---------------------------------------------------------------- the router
@@ -447,7 +524,7 @@ class IntentRouter:
                     raise ConfigError(f"[intents.{intent}] keywords: {text!r} has no letters or digits")
         self._opt = _OptCommands(keywords.get("stop", []), keywords.get("start", []),
                                  [p for p, _, _ in compiled.get("stop", [])],
-                                 [p for p, _, _ in compiled.get("start", [])], fuzzy)
+                                 [p for p, _, _ in compiled.get("start", [])], fuzzy, self._vocabulary.words)
         for intent in ("stop", "start"):
             for text in keywords.get(intent, []):
                 if not self._opt.core(text):
@@ -464,10 +541,12 @@ class IntentRouter:
                 return IntentDecision(intent, 1.0, "button", reply_id)
         text = (text or "")[:MAX_CHARS]
         is_media = message_type not in TEXT_TYPES
-        if not normalise(text.translate(_EMOJI_WORDS)):
+        folded = _fold(text, emoji=True)
+        words = _split(folded)
+        if not words:
             return IntentDecision("media", 1.0, "media", message_type) if is_media \
                 else IntentDecision("fallback", 0.0, "fallback")
-        decision = self._opt.decide(text) or self._score(text)
+        decision = self._opt.decide(folded) or self._score(words, asks="?" in text)
         if is_media and decision.intent == "fallback":
             # A photo or voice note whose caption says nothing we know is still just media.
             return IntentDecision("media", 1.0, "media", message_type)
@@ -478,12 +557,11 @@ class IntentRouter:
         words = _words(text[:MAX_CHARS])
         return {intent: round(score, 3) for intent, (score, _, _, _) in self._tally(words).items()}
 
-    def _score(self, text: str) -> IntentDecision:
-        words = _words(text)
+    def _score(self, words: Sequence[str], asks: bool) -> IntentDecision:
         tally = self._tally(words)
         if not tally:
             return IntentDecision("fallback", 0.0, "fallback")
-        if "thanks" in tally and "?" not in text:
+        if "thanks" in tally and not asks:
             # "Got my order, thanks!" closes a conversation; it asks nothing.
             score, covered, evidence, source = tally["thanks"]
             if score >= lexicon.MEDIUM:
