@@ -9,6 +9,7 @@ Dev-time only: the router ships the generated list, not the dictionaries (they t
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 import textwrap
 from pathlib import Path
@@ -21,6 +22,13 @@ from flows.nlu import IntentRouter, normalise, squash  # noqa: E402
 LANGUAGES = ("en", "es", "pt")
 TOP_WORDS = 30_000  # the most frequent words of each language; rarer ones are rarely typed
 TARGET = Path(__file__).resolve().parent.parent / "flows" / "real_words.py"
+
+
+def targets_digest(router: IntentRouter) -> str:
+    """A digest of every word a typo may be mended into; when it changes, the list must be made again."""
+    vocabulary, opt = router._vocabulary, router._opt
+    targets = sorted(vocabulary.typo_targets - vocabulary.exact_only) + ["|"] + sorted(opt.commands)
+    return hashlib.sha256(" ".join(targets).encode()).hexdigest()[:16]
 
 
 def collisions(language: str, router: IntentRouter) -> set[str]:
@@ -62,7 +70,8 @@ def main() -> int:
         "(the %d most frequent of each in pyspellchecker's lists) one typo away from a cue word of\n"
         'flows/lexicon.py or of an opt-out command: the router takes them as written, never as that typo.\n'
         'Stored with runs of a letter squashed, as the router compares words."""\n\n'
-        'REAL_WORDS: frozenset[str] = frozenset("""\n%s\n""".split())\n' % (TOP_WORDS, body),
+        'TARGETS_DIGEST = "%s"  # bench.real_words.targets_digest of the vocabulary it was made for\n\n'
+        'REAL_WORDS: frozenset[str] = frozenset("""\n%s\n""".split())\n' % (TOP_WORDS, targets_digest(router), body),
         encoding="utf-8")
     print(f"{len(words)} words -> {TARGET}")
     return 0

@@ -158,7 +158,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("not a bot", MEDIUM), ("are you a bot", MEDIUM),
     ],
     "thanks": [
-        ("@thanks", MEDIUM), ("emoji_pray", 0.9), ("@bye", LIGHT), ("@ack", HINT), ("emoji_heart", 0.75),
+        ("@thanks", MEDIUM), ("@thanks for|por|pela|pelo|pelas|pelos", STRONG), ("emoji_pray", 0.9), ("@bye", LIGHT), ("@ack", HINT), ("emoji_heart", 0.75),
         ("muy amable", 1.5), ("very|so kind", 1.5), ("muito gentil", 1.5), ("love it", 1.5),
         ("see you", LIGHT), ("hasta luego", LIGHT), ("ate mais|logo", LIGHT), ("bye bye", LIGHT),
         ("have a nice|good day", LIGHT),

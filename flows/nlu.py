@@ -72,12 +72,14 @@ def normalise(text: str) -> str:
 def _fold(text: str, emoji: bool = False) -> str:
     """Lower case, no accents or apostrophes; punctuation kept (it separates sentences); with `emoji`, the
     emoji the vocabulary knows become words."""
-    folded = text.casefold()
     if emoji:
-        folded = folded.translate(_EMOJI_WORDS)
-    if not folded.isascii():
-        folded = "".join(ch for ch in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(ch))
-    return _APOSTROPHES.sub("", folded)
+        text = text.translate(_EMOJI_WORDS)
+    if text.isascii():
+        return _APOSTROPHES.sub("", text.lower())
+    # Decomposed before and after case folding: "𝐴" is an "A" only once decomposed, and folding can
+    # produce letters with accents to drop ("ǰ").
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    return _APOSTROPHES.sub("", "".join(ch for ch in folded if not unicodedata.combining(ch)))
 
 
 def _split(folded: str) -> list[str]:
@@ -366,10 +368,12 @@ class _OptCommands:
         or from five letters on any word of the phrases ("meessaging")."""
         if self.command_typos is None or len(squashed) < 4 or squashed.isdigit():
             return None
-        command = self.command_typos.nearest(squashed)
-        if command is not None or len(squashed) < 5:
-            return command
-        return self.word_typos.nearest(squashed)
+        nearest = self.command_typos.nearest(squashed)
+        if nearest is None and len(squashed) >= 5:
+            nearest = self.word_typos.nearest(squashed)
+        if nearest in self.commands and squashed.startswith(nearest):
+            return None  # "subscribed?", "canceled": another form of the word, not a command with a typo
+        return nearest
 
     def mend(self, words: Sequence[str]) -> list[str]:
         """Words as the commands and phrases spell them: "stooop" -> "stop", "meessaging" -> "messaging"."""
@@ -544,11 +548,15 @@ class IntentRouter:
         folded = _fold(text, emoji=True)
         words = _split(folded)
         if not words:
-            return IntentDecision("media", 1.0, "media", message_type) if is_media \
-                else IntentDecision("fallback", 0.0, "fallback")
-        decision = self._opt.decide(folded) or self._score(words, asks="?" in text)
-        if is_media and decision.intent == "fallback":
-            # A photo or voice note whose caption says nothing we know is still just media.
+            # Nothing to read: a photo, a location, a flow's answer without a known id; or an empty text.
+            return IntentDecision("fallback", 0.0, "fallback") if message_type == "text" \
+                else IntentDecision("media", 1.0, "media", message_type)
+        decision = self._opt.decide(folded)
+        if decision is not None:
+            return decision
+        decision, score = self._score(words, asks="?" in text)
+        if is_media and score < lexicon.MEDIUM:
+            # A photo or voice note whose caption asks nothing clearly ("😍", "my dog") is just media.
             return IntentDecision("media", 1.0, "media", message_type)
         return decision
 
@@ -557,10 +565,11 @@ class IntentRouter:
         words = _words(text[:MAX_CHARS])
         return {intent: round(score, 3) for intent, (score, _, _, _) in self._tally(words).items()}
 
-    def _score(self, words: Sequence[str], asks: bool) -> IntentDecision:
+    def _score(self, words: Sequence[str], asks: bool) -> tuple[IntentDecision, float]:
+        """The decision for a text, and its winning score."""
         tally = self._tally(words)
         if not tally:
-            return IntentDecision("fallback", 0.0, "fallback")
+            return IntentDecision("fallback", 0.0, "fallback"), 0.0
         if "thanks" in tally and not asks:
             # "Got my order, thanks!" closes a conversation; it asks nothing.
             score, covered, evidence, source = tally["thanks"]
@@ -569,11 +578,11 @@ class IntentRouter:
         ranked = sorted(tally.items(), key=lambda kv: (-kv[1][0], -kv[1][1], PRIORITY.index(kv[0])))
         intent, (score, _, evidence, source) = ranked[0]
         if intent == "fallback" or score < MIN_SCORE:
-            return IntentDecision("fallback", 0.0, "fallback", evidence if intent == "fallback" else None)
+            return IntentDecision("fallback", 0.0, "fallback", evidence if intent == "fallback" else None), 0.0
         runner_up = ranked[1][1][0] if len(ranked) > 1 and ranked[1][0] != "fallback" else 0.0
         margin = (score - runner_up) / score
         confidence = min(0.95, 0.3 + 0.15 * score) * (0.6 + 0.4 * margin)
-        return IntentDecision(intent, round(confidence, 3), source, evidence)
+        return IntentDecision(intent, round(confidence, 3), source, evidence), score
 
     def _tally(self, words: Sequence[str]) -> dict[str, tuple[float, int, str, str]]:
         """intent -> (score, words covered, strongest evidence, its source), from non-overlapping evidence."""

@@ -3,211 +3,215 @@
 flows/lexicon.py or of an opt-out command: the router takes them as written, never as that typo.
 Stored with runs of a letter squashed, as the router compares words."""
 
+TARGETS_DIGEST = "9bb2985c79f39b44"  # bench.real_words.targets_digest of the vocabulary it was made for
+
 REAL_WORDS: frozenset[str] = frozenset("""
     abordable abort abot abracado abrasador abrazado abrigada abrigadero abrigado abrigador abrigadora
     abstencion abundant acaba acabado acabador acabados acabalado acabanar acabarao acabe acao acaso acato acayo
     acebo acedente acenda acender acendeste acent acents acepcion acerador acme acomendar aconselha aconselhado
     aconselhamento aconselhamos aconselhar aconselharia aconselhavel aconselhei aconselho aconselhou aconteca
     acontecam acontecem acontecer acontecera acontecese acontecia actitar actuacion acusando acustomed adega
-    adiou adive adorable adscribir adviento advisable advising advisor advisors advisory afable afection
+    adiou adive adorable adscribir adviento advisable advising advisor advisors advisory aelas afable afection
     aferador aferadora afondable agarando agenda ageste agestion agradado agramado agravecer agrisado aguado
     aguarda aguardada aguardado aguardador aguarde aguda aguente aguentes aguin ahorcable ahuchador ahuchadora
     ahuchar ajada ajenacion ajudo ajuna alamar aleacion alega alegado alegar alent aleta aleto algente algum
     aliende aligar alive altea altivar altogether aluda alvina amada amara amaste amend amente amiable amoldable
-    anda andar andem anden aparador aparar apealing apearance apearing apostaria apreciable apreciada apreciado
-    apreciam apreciar aprecias apreciating apreciation apreciative apreciava aprecio apreco apremiante aprenda
-    apresado apresenta apresentas apresente apresentei apresentem apresentes apresento aquando arasado arastado
-    arastre arendamento arent argent aries arise arises arising ascendente asco asente asentes asertion asesoria
-    asir aspero asuncion atacando ataching atain atascado atenciosa atencioso atendance atende atended atendem
-    atendendo atendes atendeste atendeu atendi atendia atendido atending atendo atends atenea atener ateniense
-    atenta atentive atenuacion atenuante aterador ateradora aticar atinar atirar ative atizar atracada atracado
-    atracion atraindo atravesado atrelado atricion audicoes avida avise avisei avisem avivar awaited awaiting
-    ayuna bable back backs bada bagas baited baiting baixa baixas balao balar balda bales baling balsa bana
-    banada banca bandidos bando bands bandy baned bangs banha banida banished banquetes barabas baraca baracas
-    baraco baraja barao barar barda baren bareta barita basa basar basta bastao bastaria baste basto bata batam
-    batas batata batatas bated bateo bater batle batles bato baying beach beached beast beater beber become
-    becomes becoming begar belay belching bending beper beset besta bestas betao betel betle betles bets bike
-    bite biter bland blanda blank bleaching block bocal boches bodes bogles boking bola bolas bolha bolhas bolso
-    bolsos boming bones bordering bores boses bosta bosts botao botar botas bote botes boties botled botleg
-    botoes boughs boxed boxeo boxer boxers bozal bracket brackets brags brand branda breach breached breaching
-    breaking breathing brenda brigam brigando brigar brigaram brigas broad brought brusco buco buding buena
-    buenamente buger bugered bugering bugers buging bulying buming burying busca buscador busto buter buting
-    buzing caber cable cacas cacos caem cagas caia caias caiba caida caidas caio caira caise caixao calam calar
-    calas calcular cales calfs caliente calming calms calos camada camara camas canas cancelada cancelado
-    canceled cancelei cancelem cancelou cancer canciler canes caning canja canos canto capas caping capon caras
-    carcel cardo cares caring caris caros cars cartas cartaz carts carvao casar casas casing casta caste casts
-    cativar cautelar cavidades caving cawing cedido cega cegar cestas chaise chale chalk chamara chame chamo
-    chanceler chancelor chant chap chaplain charo chart chase chasing chata chato cheapen cheat cheater checa
-    chefs cheia cheks chepa chery ches chese chews chiped chiping choke choking choping chore chosy chove chupon
-    ciega ciente cigar cimentar cincel cisma citacion clamar clans clarence clas cleanest clearest clients cling
-    close closing coaching coals coasts coats codes codilo coding cofes coing coking colect coling colmenar
-    comandar comas combinada combinado combinar combinaram combinava combine combined combinei combines combing
-    combining combinou combs comecam comecas comem comensal comentar comentary comer comera comerei comet comets
-    comeu comie comies comigo comino compara comparar compare comparei compas compensar complacent complained
-    complains compliant complica complicar complying compoe component componente componentes components componer
-    compor compram comprem compres comunicada comunicado comunicador comunicam comunicate comunicator comunico
-    comunicou comunidad comuning comunion comuniquem comunism comunist comunista comunity concejal concejala
-    concejero concejo concertar concursar condensar coneja conejera conejilo conejo cones confesar congelar
-    conheceu coning consecrate consecrated consecucion consecuencia consecuente consecuentemente consecutiva
-    consecutivamente consecutivas consecutive consecutivo consecutivos consegue conseguem consegues consegui
-    conseguia conseguiam conseguiamos conseguias conseguida conseguido conseguimos conseguindo conseguir
-    conseguira conseguiram conseguirao conseguiras conseguirei conseguirem conseguiremos conseguires conseguiria
-    conseguiriam conseguiriamos conseguirias conseguirmos conseguis conseguise conseguisem conseguisemos
-    conseguises conseguiste conseguistes conseguiu conselheira conselheiro conselheiros conselho conselhos
-    consenso consensual consensus consent consented consentida consentido consentimento consentimiento
-    consenting consentir consequence consequences consequencia consequencias consequentemente consequently
-    conserje conserjeria conserta consertado consertar conserte consertei conserto consertou conserva
-    conservacao conservacion conservado conservador conservadora conservadores conservadurismo conservante
-    conservar conservas conservation conservative conservatives conservatorio conservatory conserve conservera
-    conserving contaria contem convence convene convened converger convergir conversado conversador conversam
-    conversao conversas conversava converse conversei conversem converso conversor conversou converta converter
-    convertir conves convey convince coperador coperadora coping copon copra copular cords corect cores cortaria
-    costa costas coste costo cots crack crackdown cracked cracker crackerjack crackers crackhead crackheads
-    cracking crackle crackles crackling crackpot cracks creaking creativa crepitante crepitar crescente
-    crescentes creyente cromo cromos cromosoma cromosomas crosing cuado cuanta cuarto cuento cujas culing culon
-    culona cumes cumpra cumpras cumpre cumpro cunado cuning cupoes custaria customary dable daqueles darem dated
-    dealt deans dearly decade decay decayed decaying deceive deceived deceives deceiving decida decidi decidia
-    decidido decidiu decido declaracao decode decomisar decomisioned decomiso decompose decomposed decomposicao
-    decomposing decomposition decompres decompresion decontamination decora dedal deference deferencia dejay
-    dela delacion delantal delante delantera delantero delas delatar delate delator delatora delivers demore
-    demoro denial dente depen desativar desayuno descent descentrada descentrado desconcertada desconcertado
-    desconcertante desconcertar desconcierto desconectar desconfia desconfiada desconfiado desconfiados
-    desconfiam desconfianca desconfianza desconfiar desconfiava desconfio desconfortaveis desconfortavel
-    desconforto descongelar desconhece desconhecem desconhecemos desconheces desconhecia desconhecida
-    desconhecidas desconhecido desconhecidos desconheco desconocer desconocida desconocido desconocimiento
-    desconsideracion desconsiderada desconsiderado desconsolada desconsoladamente desconsolado desconsuelo
-    descortes descortesia descortinar descrever describir desfachatez desfeita desfeito desmontable desmontada
-    desmontado desmontaje desmontar desmonte desnudar despacio despacito despecho despontar destas desviaram
-    desviaste detem detencion detention deter detras devora dials dicks discontent discontinue discontinued
-    discontinuidad dismount dobra doer domes dotes doutra doutro drive drives driving dueno durara early
-    efective efectivo ejecutiva elective eleger elegia eligir empenar emperador empurando encendida encendido
-    encoger encolher encolheu encomendada encomendado encomendamos encomendar encomendou encomienda ending
-    enfiada enfiado enfiam enfiar enfiaram enfiarem enfiaste enfio enfiou ensinaram ensinaste entediado entenda
-    entende entendedor entendendo entendiam entendida entendimento entendo entradas entraram entraste entravam
-    entravas entreabierta entreacto entreat entrecejo entrecerar entrecortada entrecortado entrecosto entredicho
-    entrei entrem entremes entremetido entremos entrenched entrepiernas entrepiso entrepreneur entrepreneurial
-    entrepreneurs entres entresuelo entretanto entretencion entretener entretenida entretenido entretenimento
-    entretenimiento entreter entretido entretidos entretiempo entrever entrevista entrevistada entrevistado
-    entrevistar entrevistarse entrevistas entrevistei entrevistou enviable enviamos enviando enviara enviarao
-    enviarei enviarem enviares enviaria enviariam enviarmos envias enviase enviasem enviava enviavam envied
-    enviei enviem envies envion envious envision esas escocer escolera escolham escolhas escolhem escolhes
-    escolhese escolheu escolhia escoltar escoltem esconder escorer escrever esencial esmerado esmero espacial
-    espaciar especado especiais especies especime espectral espejo espera esperada esperado esperados esperam
-    esperanca esperanto esperanza esperanzado esperarao esperas espere esperto espeso espetado espetar espeto
-    espirar espiro estada estadio estais estalo estando estano estao estar estay estendi estendida estendido
-    estendidos esternon estes estimates estos estrado estragam estragas estrelas estudo evitaste evoke excedente
-    excelence excelency executed executing execution executiva executivo executivos exencion expedited expended
-    exported exterior extremas fable faixa faixas fajar falai falam falas falaz falda fales falha falhar faling
-    falir falsa falta faltar famished farda fated feler felers feling fending ferve festas fetching fiasco
-    finishes fire fires firme first flack flashback folar fomentar fought foxes fraco fracos franco francos
-    freaking fresco frescos fuego fular furnished gajas gales gamar garafal garafao gasta gastaria gaste gated
-    gene genie genital genre genta gentel gentio gentis gentle gents girafa girafas gostara gostaram gostarao
-    gostaras gostarei gostarem gostares goteo gracas graceful gracefuly grated gritaria guardado guardando
-    guardo guisa guita guning haba habar hacer hacks hagle hala halar hale hamaca hapen harem haren harta hasle
-    haste hasty hated haven heals helio herdade heres hicks hielo hoble hoking holds holes holin homes homing
-    hopla hosing hosteria hosts huble huevo humanas humane hurana hurano idas ideais ideal ideals idear
-    identicas identico identicos identidad ides imperador imperfecto imperfeito impersonal india indian indiana
-    indiano indianos indians indias indice indices indiciado indiciar indicio indicios indico indicou indict
-    indicted indictment indictments inducao inferior inicial iniciam inscreveu inscrevi inscribir intencion
-    intendente intention intentionaly interacts intercepts interesa interesam interesar interesas interesase
-    interesei intereso interesou interested interferes interior interiors internacional interpor intersects
-    interupts intimated intrigas iphone ireverencia irigador itens jackases jacket jackets jacks jalar jaras
-    jaros joking juego kicks kinda kite kiten laced lacks lacos laden lagar lamado lambda lambe lamer lamida
-    lampada landa lastre lata latao lavada lavar lazada lazar league lenar lending lente lentil leque lesma
-    leter letras levado levar levara liar licks lidar lifting lifts ligado ligam ligara ligas lijar liking limar
-    linda linhas liquidez liquido liquidos liquids lixar locamente locking logar loging loming loping losing
-    lotes loting loving lugar macos madam maiden major maldad males mamada mamar managed manages manana manar
-    mancilar mandam mandas mandei mandes mandon mangado mangas manger mango manhas manjar mansao mantem
-    mantencion manzana marcel mated meals medido melhoram melhorar melhoras melhorei melhoria melhorias melhorou
-    mema memo memos mendigos mending menial menor menores mente merma mesa mesmas meter miasma mileage milena
-    milha milhares milhas mimo mimos minas mintas misa misao miso mista misto mito moaning moderador moderadora
-    moning moring mostarda mostraria mourning muger mugers muita mulheres naqueles narar nearby neatly necesita
-    necesitado necesitam necesitar necesitas necesite necesity negado negar negara negue nerve nestas netamente
-    nicks nocoes noise nomes nonday norte notches note notes noticing noticion noticiosa noticioso noting nought
-    noutra noutro nueva nueve obligado obrigacao obrigacoes obrigam obrigando obrigar obrigaram obrigarem
-    obrigares obrigaria obrigas obrigase obrigaste obrigatoria obrigatorio obrigava obtencion odeia odeias odre
-    olden older oliente operadores operamos operando operated operates operatic operation operatoria optic
-    option ordem ordenei ostra ought ouro outa outdo overhead overhear overses paced paces pachucha pachucho
-    packaged packed packers padre pagar paira pairar pajar pales panda paozinho papar param parar paras parca
-    parce parcela parcelas parda pareco pared parei pareo pares paria parir parks parla parne parson parta parte
+    anda andar andem anden aparador aparar apealing apearance apearing apelos apostaria apreciable apreciada
+    apreciado apreciam apreciar aprecias apreciating apreciation apreciative apreciava aprecio apreco apremiante
+    aprenda apresado apresenta apresentas apresente apresentei apresentem apresentes apresento aquando arasado
+    arastado arastre arendamento arent argent aries arise arises arising ascendente asco asente asentes asertion
+    asesoria asir aspero asuncion atacando ataching atain atascado atenciosa atencioso atendance atende atended
+    atendem atendendo atendes atendeste atendeu atendi atendia atendido atending atendo atends atenea atener
+    ateniense atenta atentive atenuacion atenuante aterador ateradora aticar atinar atirar ative atizar atracada
+    atracado atracion atraindo atravesado atrelado atricion audicoes avida avise avisei avisem avivar awaited
+    awaiting ayuna bable back backs bada bagas baited baiting baixa baixas balao balar balda bales baling balsa
+    bana banada banca bandidos bando bands bandy baned bangs banha banida banished banquetes barabas baraca
+    baracas baraco baraja barao barar barda baren bareta barita basa basar basta bastao bastaria baste basto
+    bata batam batas batata batatas bated bateo bater batle batles bato baying beach beached beast beater beber
+    become becomes becoming begar belas belay belching belos bending beper beset besta bestas betao betel betle
+    betles bets bike bite biter bland blanda blank bleaching block bocal boches bodes bogles boking bola bolas
+    bolha bolhas bolso bolsos boming bones bordering bores boses bosta bosts botao botar botas bote botes boties
+    botled botleg botoes boughs boxed boxeo boxer boxers bozal bracket brackets brags brand branda breach
+    breached breaching breaking breathing brenda brigam brigando brigar brigaram brigas broad brought brusco
+    buco buding buena buenamente buger bugered bugering bugers buging bulying buming burying busca buscador
+    busto buter buting buzing caber cable cacas cacos caem cagas caia caias caiba caida caidas caio caira caise
+    caixao calam calar calas calcular cales calfs caliente calming calms calos camada camara camas canas
+    cancelada cancelado canceled cancelei cancelem cancelou cancer canciler canes caning canja canos canto capas
+    caping capon caras carcel cardo cares caring caris caros cars cartas cartaz carts carvao casar casas casing
+    casta caste casts cativar cautelar cavidades caving cawing cedido cega cegar celas cestas chaise chale chalk
+    chamara chame chamo chanceler chancelor chant chap chaplain charo chart chase chasing chata chato cheapen
+    cheat cheater checa chefs cheia cheks chepa chery ches chese chews chiped chiping choke choking choping
+    chore chosy chove chupon ciega ciente cigar cimentar cincel cisma citacion clamar clans clarence clas
+    cleanest clearest clients cling close closing coaching coals coasts coats codes codilo coding cofes coing
+    coking colect coling colmenar comandar comas combinada combinado combinar combinaram combinava combine
+    combined combinei combines combing combining combinou combs comecam comecas comem comensal comentar
+    comentary comer comera comerei comet comets comeu comie comies comigo comino compara comparar compare
+    comparei compas compensar complacent complained complains compliant complica complicar complying compoe
+    component componente componentes components componer compor compram comprem compres comunicada comunicado
+    comunicador comunicam comunicate comunicator comunico comunicou comunidad comuning comunion comuniquem
+    comunism comunist comunista comunity concejal concejala concejero concejo concertar concursar condensar
+    coneja conejera conejilo conejo cones confesar congelar conheceu coning consecrate consecrated consecucion
+    consecuencia consecuente consecuentemente consecutiva consecutivamente consecutivas consecutive consecutivo
+    consecutivos consegue conseguem consegues consegui conseguia conseguiam conseguiamos conseguias conseguida
+    conseguido conseguimos conseguindo conseguir conseguira conseguiram conseguirao conseguiras conseguirei
+    conseguirem conseguiremos conseguires conseguiria conseguiriam conseguiriamos conseguirias conseguirmos
+    conseguis conseguise conseguisem conseguisemos conseguises conseguiste conseguistes conseguiu conselheira
+    conselheiro conselheiros conselho conselhos consenso consensual consensus consent consented consentida
+    consentido consentimento consentimiento consenting consentir consequence consequences consequencia
+    consequencias consequentemente consequently conserje conserjeria conserta consertado consertar conserte
+    consertei conserto consertou conserva conservacao conservacion conservado conservador conservadora
+    conservadores conservadurismo conservante conservar conservas conservation conservative conservatives
+    conservatorio conservatory conserve conservera conserving contaria contem convence convene convened
+    converger convergir conversado conversador conversam conversao conversas conversava converse conversei
+    conversem converso conversor conversou converta converter convertir conves convey convince coperador
+    coperadora coping copon copra copular cords corect cores cortaria costa costas coste costo cots crack
+    crackdown cracked cracker crackerjack crackers crackhead crackheads cracking crackle crackles crackling
+    crackpot cracks creaking creativa crepitante crepitar crescente crescentes creyente cromo cromos cromosoma
+    cromosomas crosing cuado cuanta cuarto cuento cujas culing culon culona cumes cumpra cumpras cumpre cumpro
+    cunado cuning cupoes custaria customary dable daqueles darem dated dealt deans dearly decade decay decayed
+    decaying deceive deceived deceives deceiving decida decidi decidia decidido decidiu decido declaracao decode
+    decomisar decomisioned decomiso decompose decomposed decomposicao decomposing decomposition decompres
+    decompresion decontamination decora dedal deference deferencia dejay dela delacion delantal delante
+    delantera delantero delas delatar delate delator delatora delivers demore demoro denial dente depen
+    desativar desayuno descent descentrada descentrado desconcertada desconcertado desconcertante desconcertar
+    desconcierto desconectar desconfia desconfiada desconfiado desconfiados desconfiam desconfianca desconfianza
+    desconfiar desconfiava desconfio desconfortaveis desconfortavel desconforto descongelar desconhece
+    desconhecem desconhecemos desconheces desconhecia desconhecida desconhecidas desconhecido desconhecidos
+    desconheco desconocer desconocida desconocido desconocimiento desconsideracion desconsiderada desconsiderado
+    desconsolada desconsoladamente desconsolado desconsuelo descortes descortesia descortinar descrever
+    describir desfachatez desfeita desfeito desmontable desmontada desmontado desmontaje desmontar desmonte
+    desnudar despacio despacito despecho despontar destas desviaram desviaste detem detencion detention deter
+    detras devora dials dicks discontent discontinue discontinued discontinuidad dismount dobra doer domes dotes
+    doutra doutro drive drives driving dueno durara early efective efectivo ejecutiva elective eleger elegia
+    eligir empenar emperador empurando encendida encendido encoger encolher encolheu encomendada encomendado
+    encomendamos encomendar encomendou encomienda ending enfiada enfiado enfiam enfiar enfiaram enfiarem
+    enfiaste enfio enfiou ensinaram ensinaste entediado entenda entende entendedor entendendo entendiam
+    entendida entendimento entendo entradas entraram entraste entravam entravas entreabierta entreacto entreat
+    entrecejo entrecerar entrecortada entrecortado entrecosto entredicho entrei entrem entremes entremetido
+    entremos entrenched entrepiernas entrepiso entrepreneur entrepreneurial entrepreneurs entres entresuelo
+    entretanto entretencion entretener entretenida entretenido entretenimento entretenimiento entreter entretido
+    entretidos entretiempo entrever entrevista entrevistada entrevistado entrevistar entrevistarse entrevistas
+    entrevistei entrevistou enviable enviamos enviando enviara enviarao enviarei enviarem enviares enviaria
+    enviariam enviarmos envias enviase enviasem enviava enviavam envied enviei enviem envies envion envious
+    envision esas escocer escolera escolham escolhas escolhem escolhes escolhese escolheu escolhia escoltar
+    escoltem esconder escorer escrever esencial esmerado esmero espacial espaciar especado especiais especies
+    especime espectral espejo espera esperada esperado esperados esperam esperanca esperanto esperanza
+    esperanzado esperarao esperas espere esperto espeso espetado espetar espeto espirar espiro estada estadio
+    estais estalo estando estano estao estar estay estendi estendida estendido estendidos esternon estes
+    estimates estos estrado estragam estragas estrelas estudo evitaste evoke excedente excelence excelency
+    executed executing execution executiva executivo executivos exencion expedited expended exported exterior
+    extremas fable faixa faixas fajar falai falam falas falaz falda fales falha falhar faling falir falsa falta
+    faltar famished farda fated felas feler felers feling fending ferve festas fetching fiasco finishes fire
+    fires firme first flack flashback folar fomentar fought foxes fraco fracos franco francos freaking fresco
+    frescos fuego fular furnished gajas gales gamar garafal garafao gasta gastaria gaste gated gene genie
+    genital genre genta gentel gentio gentis gentle gents girafa girafas gostara gostaram gostarao gostaras
+    gostarei gostarem gostares goteo gracas graceful gracefuly grated gritaria guardado guardando guardo guisa
+    guita guning haba habar hacer hacks hagle hala halar hale hamaca hapen harem haren harta hasle haste hasty
+    hated haven heals helio herdade heres hicks hielo hoble hoking holds holes holin homes homing hopla hosing
+    hosteria hosts huble huevo humanas humane hurana hurano idas ideais ideal ideals idear identicas identico
+    identicos identidad ides imperador imperfecto imperfeito impersonal india indian indiana indiano indianos
+    indians indias indice indices indiciado indiciar indicio indicios indico indicou indict indicted indictment
+    indictments inducao inferior inicial iniciam inscreveu inscrevi inscribir intencion intendente intention
+    intentionaly interacts intercepts interesa interesam interesar interesas interesase interesei intereso
+    interesou interested interferes interior interiors internacional interpor intersects interupts intimated
+    intrigas iphone ireverencia irigador itens jackases jacket jackets jacks jalar jaras jaros joking juego
+    kicks kinda kite kiten laced lacks lacos laden lagar lamado lambda lambe lamer lamida lampada landa lastre
+    lata latao lavada lavar lazada lazar league lenar lending lente lentil leque lesma leter letras levado levar
+    levara liar licks lidar lifting lifts ligado ligam ligara ligas lijar liking limar linda linhas liquidez
+    liquido liquidos liquids lixar locamente locking logar loging loming loping losing lotes loting loving lugar
+    macos madam maiden major maldad males mamada mamar managed manages manana manar mancilar mandam mandas
+    mandei mandes mandon mangado mangas manger mango manhas manjar mansao mantem mantencion manzana marcel mated
+    meals medido melhoram melhorar melhoras melhorei melhoria melhorias melhorou mema memo memos mendigos
+    mending menial menor menores mente merma mesa mesmas meter miasma mileage milena milha milhares milhas mimo
+    mimos minas mintas misa misao miso mista misto mito moaning moderador moderadora moning moring mostarda
+    mostraria mourning muger mugers muita mulheres naqueles narar nearby neatly necesita necesitado necesitam
+    necesitar necesitas necesite necesity negado negar negara negue nelas nerve nestas netamente nicks nocoes
+    noise nomes nonday norte notches note notes noticing noticion noticiosa noticioso noting nought noutra
+    noutro nueva nueve obligado obrigacao obrigacoes obrigam obrigando obrigar obrigaram obrigarem obrigares
+    obrigaria obrigas obrigase obrigaste obrigatoria obrigatorio obrigava obtencion odeia odeias odre olden
+    older oliente operadores operamos operando operated operates operatic operation operatoria optic option
+    ordem ordenei ostra ought ouro outa outdo overhead overhear overses paced paces pachucha pachucho packaged
+    packed packers padre pagar paira pairar pajar palas pales panda paozinho papar param parar paras parca parce
+    parcela parcelas parda pareco pared parei pareo pares paria parir parks parla parne parson parta parte
     partem parva pasage pasaje pasam pasas pasase pasear pased pasei pasem paseo pases pasta pastar paste pated
-    pausa pausar peach pearly pecadora pecio peco pedida pedimos pedindo pegado pegar pegara pegue peling
-    pendente pending penhores pente pepita pepitas pequenito percebido percecao perceived perceiving perco perdi
-    perdido perdidos perdon perdonar perfecion perfecta perfected perfection perfectly perfeicao permisao
-    permision persianas persians personage personaje personalidad personalidade personalidades personalizar
-    personalize personalized personel persons pesa pesame pesar pesas pesca pesoais pesoal pesos peter petes
-    phony piara picas picket pickle picky picos pics piquete pirar pisar placer places placid planed plaquetas
-    plastica plasticas plated played plegado plegar plomo poaching pocket pockets podes podido poes poet poets
-    pokes poking poles policias pomo pomos pontaria ponte pontes popes porem pores pormos portaria porte portes
-    posar poses poste postes posts poted poter poters potions pots practicar praticam praticar praticas preach
-    preached preaching prece precedence precedencia precesion precioso precious precisa precisado precisam
-    precisao precisar precisas precise precision predicion predicts predio prefect prefecto prefeito preferente
-    preferentemente preferential prego premio premolar premonicao premonicoes premonition premonitorio prenada
-    prende prendi prendia prendo prensa presenca presencas presence presentar presentear presented presenter
-    presenti presentir presently presents preserve preserves preset presidente presidentes presinto presionas
-    preso presume presunta presunto pretence pretende pretendes pretense preto prevent prevented prevents previo
-    previram previsoes previsor prevista previste previsto prezo prick pricks pride prime primo primogenita
-    primogenito primogenitura primor primordial primordios primoroso primos prince prize probo proboscide
-    procisao proclamacao proconsul procura procuracao procurada procurado procurador procurados procurarao
-    procure producao produce produced producer producers produces producion producir producoes production
-    productivo produzo profisao profound profoundly projects prologo prologue prolong prolonga prolongacion
-    prolongada prolongado prolongamento prolongar prolonged prolonging promedio promenade promesa promesas
-    prometa prometam prometas promete prometedor prometedora prometem prometemos prometendo prometer prometeram
-    prometerem prometeres prometes prometese prometeste prometeu prometi prometia prometida prometido prometo
-    prominence prominencia prominent prominente prominently promiscua promiscuidad promiscuo promiscuous promise
-    promised promises promising promisor promisora promisores promisoria promisorio promisory prompt prompted
-    prompting promptly prompts promulgacion promulgar prone pronombre pronosticador pronosticar pronostico
-    pronounce pronounced pronouncing propoe propoes propomos proponent proponer proponho propor proporcao
-    proporcion proporciona proporcionada proporcionado proporcional proporcionalmente proporcionam proporcionar
-    proporcionou proporcoes proportion proportional proportions propos proposal proposals propose proposed
-    proposes proposicion proposing propositadamente proposition propositioned proposito propositos proposta
-    propostas proposto proroga prorogar protects proto protocol protocolar protocolo protocolos protocols
-    protoes proton protonica protons protoplasma prototipo prototipos prototype prototypes protozo provisao
-    provision provisions provisto provo provoca provocacao provocacion provocacoes provocada provocadas
-    provocado provocador provocadora provocados provocam provocando provocar provocara provocaram provocaria
-    provocas provocaste provocation provocativa provocative provocativo provocava provocou provoke provoked
-    provokes provoking provoque provoquei provoques provost provou proyecto prudente pruning punished purchased
-    quake quanta quarto quash queda queira quejo quema quera querida quiebro quiet quieto quilt quinto quisera
-    quiseram quito rable raced racket rackets racks radios raged raise raked ralam ralar rales ramed ramen raped
-    raquete raquetes rasco rasteira rasteja rastejam rastejando rastejar rastejou rastra rastrilaje rastrilar
-    rastrilo rastro rastros rates ratled razed reaches react reacted reacting reactivate reactive reactivo
-    readying reaja realce realizam realizar realize realized realizes realizou reanimar reavivar rebajo rebanada
-    rebanar rebasar rebentes recaling recamara recambio recaudar receba recebe recebem recebendo recebes recebeu
-    recebiam recebida recebidas recebo receding recei receie receiver receivers receives recem recentes receta
-    recetar recetario recibo recio recita recitacion recitado recital recitar recitation recite recited recites
-    reciting reclama reclamacion reclamado reclamando reclamaram reclame reclining recobrar recobro recocido
-    recodo recogedor recoger recogida recogido recogimiento recognition recognizable recognize recognized
-    recognizes recognizing recoil recolecion recolect recolectar recolection recolections recolector recolha
-    recolham recolhas recolhe recolhem recolhemos recolhendo recolher recolheram recolherem recolhermos
-    recolheste recolheu recolhi recolhida recolhidas recolhido recolhidos recolho recolocar recon reconaisance
-    reconcile reconciled reconciliacao reconciliacion reconciliar reconciliation reconciling recondito
-    reconducir reconect reconected reconecting reconfigurar reconfigure reconfigured reconfiguring reconfortante
-    reconfortar reconheca reconhecam reconhecas reconhece reconhecem reconhecemos reconhecer reconhecera
-    reconheceram reconhecerem reconheceres reconheceria reconheces reconheceste reconheceu reconheci reconhecia
-    reconhecida reconhecido reconhecidos reconhecimento reconheco reconocer reconocible reconocida reconocido
-    reconocimiento reconquista reconquistar reconsider reconsiderar reconsidere reconsidered reconsidering
-    reconstitucion reconstituicao reconstituir reconstitute reconstituyente reconstrucao reconstrucion
-    reconstruct reconstructed reconstructing reconstruction reconstructiva reconstructive reconstruir
-    reconstruiu recontar reconvene recopilacion recopilada recopilado recopilar record recorda recordacao
-    recordacoes recordada recordado recordadora recordados recordam recordamos recordar recordara recordarao
-    recordares recordas recordatorio recordava recorde recorded recordem recorder recorders recordes recording
-    recordings recordo recordou records recore recorem recoremos recorendo recorente recorer recoreu recori
-    recorido recoro recortada recortado recortar recorte recortes recostar recount recounted recounting recoup
-    recourse recoveco recover recovered recovering recovers recovery recurido redil redito redituable redomado
-    reference referenced references referencia referencias referente referido refit rega regala regale reganar
-    regano regar regazo regimento regimiento regras regular reheat reiteradamente reiterar reiterate reitor
-    reitora relajacion relajadamente relajamiento relajante relajar relativa relativas relay relayed relaying
-    relays relegir reler relieved relieving reling reliving remetente remision remit remitente remitido remitir
-    remoer remora remote removed removes removeu removi renda rendered rendering rendido rendimento renombrada
-    renombrado renombrar renombre renome rente renviar renvio repatriacion repatriado repatriar repeal repel
-    repeled repelent repelente repeler repelir repels repensar repent repentance repente repented repentina
-    repentinamente repentino repercusion repercusions repercusoes repercutir repertoire repertorio repicar
-    repintar repique repiqueteo repisa repleta repletas repleto repletos representando representation
-    representativa representativo represente reptar repteis reptil reptile reptiles reptilian reptilians
-    reputable reputacao reputacion reputacoes reputation reputations reputed rescrever rescribir rescuing resent
-    resented reserved reserving reset reseting resets respected respetabilidad respetable respetar respeto
-    respetuosa respetuosamente respetuoso respirando respite restado restara restas restregar resumo retching
-    reten retencion retener retention reter retiras retirase retiraste retoma retomamos retomar retomou retrace
+    pausa pausar peach pearly peas pecadora pecas pecio peco pedida pedimos pedindo pegado pegar pegara pegas
+    pegue pelar peles peling pelon pels pelts penas pendente pending penhores pente pepita pepitas pequenito
+    peras percebido percecao perceived perceiving perco perdi perdido perdidos perdon perdonar perfecion
+    perfecta perfected perfection perfectly perfeicao permisao permision persianas persians personage personaje
+    personalidad personalidade personalidades personalizar personalize personalized personel persons pesa pesame
+    pesar pesas pesca pesoais pesoal pesos peter petes phony piara picas picket pickle picky picos pics pilas
+    piquete pirar pisar placer places placid planed plaquetas plastica plasticas plated played pleas plegado
+    plegar plomo poaching pocket pockets podes podido poes poet poets pokes poking poles policias pomo pomos
+    pontaria ponte pontes popes porem pores pormos portaria porte portes posar poses poste postes posts poted
+    poter poters potions pots practicar praticam praticar praticas preach preached preaching prece precedence
+    precedencia precesion precioso precious precisa precisado precisam precisao precisar precisas precise
+    precision predicion predicts predio prefect prefecto prefeito preferente preferentemente preferential prego
+    premio premolar premonicao premonicoes premonition premonitorio prenada prende prendi prendia prendo prensa
+    presenca presencas presence presentar presentear presented presenter presenti presentir presently presents
+    preserve preserves preset presidente presidentes presinto presionas preso presume presunta presunto pretence
+    pretende pretendes pretense preto prevent prevented prevents previo previram previsoes previsor prevista
+    previste previsto prezo prick pricks pride prime primo primogenita primogenito primogenitura primor
+    primordial primordios primoroso primos prince prize probo proboscide procisao proclamacao proconsul procura
+    procuracao procurada procurado procurador procurados procurarao procure producao produce produced producer
+    producers produces producion producir producoes production productivo produzo profisao profound profoundly
+    projects prologo prologue prolong prolonga prolongacion prolongada prolongado prolongamento prolongar
+    prolonged prolonging promedio promenade promesa promesas prometa prometam prometas promete prometedor
+    prometedora prometem prometemos prometendo prometer prometeram prometerem prometeres prometes prometese
+    prometeste prometeu prometi prometia prometida prometido prometo prominence prominencia prominent prominente
+    prominently promiscua promiscuidad promiscuo promiscuous promise promised promises promising promisor
+    promisora promisores promisoria promisorio promisory prompt prompted prompting promptly prompts promulgacion
+    promulgar prone pronombre pronosticador pronosticar pronostico pronounce pronounced pronouncing propoe
+    propoes propomos proponent proponer proponho propor proporcao proporcion proporciona proporcionada
+    proporcionado proporcional proporcionalmente proporcionam proporcionar proporcionou proporcoes proportion
+    proportional proportions propos proposal proposals propose proposed proposes proposicion proposing
+    propositadamente proposition propositioned proposito propositos proposta propostas proposto proroga prorogar
+    protects proto protocol protocolar protocolo protocolos protocols protoes proton protonica protons
+    protoplasma prototipo prototipos prototype prototypes protozo provisao provision provisions provisto provo
+    provoca provocacao provocacion provocacoes provocada provocadas provocado provocador provocadora provocados
+    provocam provocando provocar provocara provocaram provocaria provocas provocaste provocation provocativa
+    provocative provocativo provocava provocou provoke provoked provokes provoking provoque provoquei provoques
+    provost provou proyecto prudente pruning pulos punished purchased quake quanta quarto quash queda queira
+    quejo quema quera querida quiebro quiet quieto quilt quinto quisera quiseram quito rable raced racket
+    rackets racks radios raged raise raked ralam ralar rales ramed ramen raped raquete raquetes rasco rasteira
+    rasteja rastejam rastejando rastejar rastejou rastra rastrilaje rastrilar rastrilo rastro rastros rates
+    ratled razed reaches react reacted reacting reactivate reactive reactivo readying reaja realce realizam
+    realizar realize realized realizes realizou reanimar reavivar rebajo rebanada rebanar rebasar rebentes
+    recaling recamara recambio recaudar receba recebe recebem recebendo recebes recebeu recebiam recebida
+    recebidas recebo receding recei receie receiver receivers receives recem recentes receta recetar recetario
+    recibo recio recita recitacion recitado recital recitar recitation recite recited recites reciting reclama
+    reclamacion reclamado reclamando reclamaram reclame reclining recobrar recobro recocido recodo recogedor
+    recoger recogida recogido recogimiento recognition recognizable recognize recognized recognizes recognizing
+    recoil recolecion recolect recolectar recolection recolections recolector recolha recolham recolhas recolhe
+    recolhem recolhemos recolhendo recolher recolheram recolherem recolhermos recolheste recolheu recolhi
+    recolhida recolhidas recolhido recolhidos recolho recolocar recon reconaisance reconcile reconciled
+    reconciliacao reconciliacion reconciliar reconciliation reconciling recondito reconducir reconect reconected
+    reconecting reconfigurar reconfigure reconfigured reconfiguring reconfortante reconfortar reconheca
+    reconhecam reconhecas reconhece reconhecem reconhecemos reconhecer reconhecera reconheceram reconhecerem
+    reconheceres reconheceria reconheces reconheceste reconheceu reconheci reconhecia reconhecida reconhecido
+    reconhecidos reconhecimento reconheco reconocer reconocible reconocida reconocido reconocimiento reconquista
+    reconquistar reconsider reconsiderar reconsidere reconsidered reconsidering reconstitucion reconstituicao
+    reconstituir reconstitute reconstituyente reconstrucao reconstrucion reconstruct reconstructed
+    reconstructing reconstruction reconstructiva reconstructive reconstruir reconstruiu recontar reconvene
+    recopilacion recopilada recopilado recopilar record recorda recordacao recordacoes recordada recordado
+    recordadora recordados recordam recordamos recordar recordara recordarao recordares recordas recordatorio
+    recordava recorde recorded recordem recorder recorders recordes recording recordings recordo recordou
+    records recore recorem recoremos recorendo recorente recorer recoreu recori recorido recoro recortada
+    recortado recortar recorte recortes recostar recount recounted recounting recoup recourse recoveco recover
+    recovered recovering recovers recovery recurido redil redito redituable redomado reference referenced
+    references referencia referencias referente referido refit rega regala regale reganar regano regar regazo
+    regimento regimiento regras regular reheat reiteradamente reiterar reiterate reitor reitora relajacion
+    relajadamente relajamiento relajante relajar relativa relativas relay relayed relaying relays relegir reler
+    relieved relieving reling reliving remetente remision remit remitente remitido remitir remoer remora remote
+    removed removes removeu removi renda rendered rendering rendido rendimento renombrada renombrado renombrar
+    renombre renome rente renviar renvio repatriacion repatriado repatriar repeal repel repeled repelent
+    repelente repeler repelir repels repensar repent repentance repente repented repentina repentinamente
+    repentino repercusion repercusions repercusoes repercutir repertoire repertorio repicar repintar repique
+    repiqueteo repisa repleta repletas repleto repletos representando representation representativa
+    representativo represente reptar repteis reptil reptile reptiles reptilian reptilians reputable reputacao
+    reputacion reputacoes reputation reputations reputed rescrever rescribir rescuing resent resented reserved
+    reserving reset reseting resets respected respetabilidad respetable respetar respeto respetuosa
+    respetuosamente respetuoso respirando respite restado restara restas restregar resumo retching reten
+    retencion retener retention reter retiras retirase retiraste retoma retomamos retomar retomou retrace
     retracing retracion retract retractable retractacion retractar retracted retractil retracting retraction
     retracto retraer retraida retraido retraimiento retransmision retransmitir retrata retratar retratista
     retrato retratos retrospectiva retrospective reverence reverencia revisao revision revisions revitalizar
@@ -216,44 +220,44 @@ REAL_WORDS: frozenset[str] = frozenset("""
     saiam saise saiste sakes salad salado salao salar salas saldar saldo saldos salia salio salmao saloes salta
     saltam salte saltes salts salvam salve salves sanes santa saos sapos sarar sari sarjeta sarta sasha sastre
     sastreria satan saturacao saturacion sauco saudades saves scale scales scaling scent sealing seals seaman
-    searching seasonal secos sedimento seding segar segmento segue seing seker sekers seking selar selem seming
-    senhores sensing sentidos sentimento sentimiento separando seping serge serie serva servi servical serviced
-    servicial servicing servico servicos servidao servidos servimos servindo servings servirao servirei servirem
-    servires serviria servise servo sesta setas seting setlers setling sever sewer sewers sewing sexing shale
-    shaman shame shank shaped shaping shearing sheling shied shiling shined shining shiting shock shone shoped
-    shoping sieve sifting simulacao simulacion sindicado sindical sindicalismo sindicalista sindicato sindicatos
-    siped siping sire sirva sirvo sismo situation situations skiped skiping slack slam sling sliped sliping
-    smart smearing smeling smothing sneak sneaking sniped sniping sock socos solamente soles soltar sothing
-    sought spanking sparking spear speck speling spending spent sport spraying spreading squeaking stack stair
-    stale stalking stare stark stars stary states stats statue statues steak stealing steaming stems stent stick
-    stomp stork streaking stresado stuart stuck suando subestacao subestima subestimado subestimar subestime
-    subestimei subestimem subestimes subestimou sudeste suegra suegro sueno suero suerte sufer sufered suferers
-    sufering suferings sufers sugar sugarcane sugarcoat sugars sugary sugira sugiro sumer sumergible sumergir
-    sumerian sumers sumersion sumertime supera superacion superado superam superamos superar superaram superaste
-    superavit superb superbly supercharged supercheria supercomputer supere superei superficiais superficial
-    superficialidad superficialmente superficie superficies superflua superfluo superfluous superheated
-    superhero superheroes superhombre superhuman superintendent superintendente superior superiora superiores
-    superioridad superioridade superiority superiors superlativa superlativo superman supermarket supermarkets
-    supermercado supermercados supermodel supernatural supernova superou superponer superposicion superpower
-    superpowers supers supersede supersedes supersonic supersonica supersonico superstar superstars supersticao
-    supersticion supersticiosa supersticioso supersticoes superstition superstitions superstitious supervisao
-    supervise supervised supervising supervision supervisiona supervisionar supervisionou supervivencia
-    superviviente supomos supondo suponer suponha suponhamos suponho suporta suporto suports surest sureste
-    surgeries surgery surgerys survives swearing sweating sweling swerve swiped swiping tabla table tack tacked
-    tackle tackled tackles tackling tacks tacky tacos taking talar tales tampo tanda tandem tank tanks tara
-    tarada tardia tardo tardy tarea tared tarta tarte tartes tasar tasking taste teach teaching teachings
-    telefona telefonado telefonam telefonar telefonas telefonase telefonia telefonico telephone teler telers
-    teling temo templo temps tempt tenciona tenciono tenda tender tendido tending teniente tente terdes termico
-    termina terminada terminado terminante termine testado testas thane thats theme these theyre think thinks
-    those thre ticks tiempo tinhas tomes total totes traca tracado tracao tracar tracas trace traceable traced
-    tracei tracer traces trachea tracia traciano tracing tracio tracion traco tracos tracou tract traction
-    tracto tractor tractors tracts tracy trade trades transcurir transfered transferem transferida transferido
-    transfering transferiu transfira transfiro transform transpor traslado treinando trick tricked trickery
-    trickier tricking trickle trickling tricks trickster tricky truck trucker truckers trucking truckload trucks
-    tuning tweaking ulterior unexpected unfinished ungrateful updated usaste vadios valar valem valer vales
-    valet valey value vanished vareu vasta veintidos velhotes vencido vencidos vendedor vendemos vendida
-    vendidas vending venial vestidos vinda vindicate vindicated vinhas vivamente volar volcar voltai voltam
-    voltaria voltas voltear votar votes vouched wafting wailing waist waiter waived waiving walking wanted
-    wanting wards waren wasp waste wasted wasting wats weling weter whereas whiped whiping whores whose wracked
-    wreaking writing yarda yards yearly yeling zoming
+    searching seasonal secos sedimento seding segar segmento segue seing seker sekers seking selar selem selos
+    seming senhores sensing sentidos sentimento sentimiento separando seping serge serie serva servi servical
+    serviced servicial servicing servico servicos servidao servidos servimos servindo servings servirao servirei
+    servirem servires serviria servise servo sesta setas seting setlers setling sever sewer sewers sewing sexing
+    shale shaman shame shank shaped shaping shearing sheling shied shiling shined shining shiting shock shone
+    shoped shoping sieve sifting simulacao simulacion sindicado sindical sindicalismo sindicalista sindicato
+    sindicatos siped siping sire sirva sirvo sismo situation situations skiped skiping slack slam sling sliped
+    sliping smart smearing smeling smothing sneak sneaking sniped sniping sock socos solamente soles soltar
+    sothing sought spanking sparking spear speck speling spending spent sport spraying spreading squeaking stack
+    stair stale stalking stare stark stars stary states stats statue statues steak stealing steaming stems stent
+    stick stomp stork streaking stresado stuart stuck suando subestacao subestima subestimado subestimar
+    subestime subestimei subestimem subestimes subestimou sudeste suegra suegro sueno suero suerte sufer sufered
+    suferers sufering suferings sufers sugar sugarcane sugarcoat sugars sugary sugira sugiro sumer sumergible
+    sumergir sumerian sumers sumersion sumertime supera superacion superado superam superamos superar superaram
+    superaste superavit superb superbly supercharged supercheria supercomputer supere superei superficiais
+    superficial superficialidad superficialmente superficie superficies superflua superfluo superfluous
+    superheated superhero superheroes superhombre superhuman superintendent superintendente superior superiora
+    superiores superioridad superioridade superiority superiors superlativa superlativo superman supermarket
+    supermarkets supermercado supermercados supermodel supernatural supernova superou superponer superposicion
+    superpower superpowers supers supersede supersedes supersonic supersonica supersonico superstar superstars
+    supersticao supersticion supersticiosa supersticioso supersticoes superstition superstitions superstitious
+    supervisao supervise supervised supervising supervision supervisiona supervisionar supervisionou
+    supervivencia superviviente supomos supondo suponer suponha suponhamos suponho suporta suporto suports
+    surest sureste surgeries surgery surgerys survives swearing sweating sweling swerve swiped swiping tabla
+    table tack tacked tackle tackled tackles tackling tacks tacky tacos taking talar tales tampo tanda tandem
+    tank tanks tara tarada tardia tardo tardy tarea tared tarta tarte tartes tasar tasking taste teach teaching
+    teachings telas telefona telefonado telefonam telefonar telefonas telefonase telefonia telefonico telephone
+    teler telers teling temo templo temps tempt tenciona tenciono tenda tender tendido tending teniente tente
+    terdes termico termina terminada terminado terminante termine testado testas thane thats theme these theyre
+    think thinks those thre ticks tiempo tinhas tomes total totes traca tracado tracao tracar tracas trace
+    traceable traced tracei tracer traces trachea tracia traciano tracing tracio tracion traco tracos tracou
+    tract traction tracto tractor tractors tracts tracy trade trades transcurir transfered transferem
+    transferida transferido transfering transferiu transfira transfiro transform transpor traslado treinando
+    trick tricked trickery trickier tricking trickle trickling tricks trickster tricky truck trucker truckers
+    trucking truckload trucks tuning tweaking ulterior unexpected unfinished ungrateful updated usaste vadios
+    valar valem valer vales valet valey value vanished vareu vasta veintidos velas velhotes vencido vencidos
+    vendedor vendemos vendida vendidas vending venial vestidos vinda vindicate vindicated vinhas vivamente volar
+    volcar voltai voltam voltaria voltas voltear votar votes vouched wafting wailing waist waiter waived waiving
+    walking wanted wanting wards waren wasp waste wasted wasting wats weling weter whereas whiped whiping whores
+    whose wracked wreaking writing yarda yards yearly yeling zoming
 """.split())
