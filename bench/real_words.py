@@ -50,8 +50,7 @@ def collisions(language: str, router: IntentRouter) -> set[str]:
         # Mended into an opt-out or opt-in command, a real word could silence a customer: "quiet" is not "quit".
         command = None if word in opt.written else opt.correction(word)
         for nearest in (vocabulary.correction(word), command if command in opt.commands else None):
-            # An inflection of the word itself ("ajudar" for "ajuda") may keep matching it.
-            if nearest and not (word.startswith(nearest) or nearest.startswith(word)):
+            if nearest:
                 found.add(word)
     return found
 

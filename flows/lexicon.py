@@ -62,10 +62,10 @@ CLASSES: dict[str, str] = {
              "operator operador operadora atendente attendant asesor asesora executive ejecutivo staff manager "
              "supervisor gerente insaan insan",
     "someone": "person persona personas pessoa pessoas someone somebody anyone alguien alguem kisi banda aadmi "
-               "people gente",
+               "people gente team equipo equipe",
     "call": "call calls calling llamar llamen llame llamada llamame ligar liga ligue ligacao phone telefono "
             "telefone",
-    "connect": "connect transfer transferir pasame pasa pasen passa passar comunicar comunica comunican comuniquen",
+    "connect": "connect connecting transfer transferir transfere transfira transfiere transfiera transfiereme pasame pasa pasen passa passar comunicar comunica comunican comuniquen",
     "help": "help ayuda ayudame ajuda ajude madad",
     "recommend": "recom* recomand* suggest* sugest* suger* sugier* aconsej* consej* indica* sujhav* sujhao "
                  "advice advise*",
@@ -101,13 +101,13 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("@arrive .. hua|hui|gaya|gayi|hoga|hogi|kya", 1.5),
         ("out for delivery", STRONG), ("previsao|prevision|estimated|expected .. @order|@arrive", 2.5),
         ("@order .. kya hua", 2.5), ("happened .. @order", 2.5), ("paso|aconteceu con|com .. @order", 2.5), ("any update|news", MEDIUM), ("@status", HINT), ("@arrive", HINT),
-        ("eta", MEDIUM), ("how long .. @arrive", 2.5), ("cuanto tarda|demora", MEDIUM),
+        ("eta", MEDIUM), ("@order|ship|dispatch|delivery .. date|fecha|data|tarikh", MEDIUM), ("how long .. @arrive", 2.5), ("cuanto tarda|demora", MEDIUM),
         ("quanto tempo .. @arrive", 2.5), ("kitne din", 1.5), ("delay*|late|retras*|atras*|atrasado", 1.5),
         ("abhi tak", LIGHT), ("ainda nao", LIGHT), ("todavia no|nada", LIGHT), ("not yet", LIGHT),
         ("@order .. kaha|kahan|kidhar tak", LIGHT),
     ],
     "reorder": [
-        ("reorder|reordering|reordered", STRONG), ("re order", STRONG), ("@buy .. @again", STRONG),
+        ("reorder|reordering|reordered|repurchase|rebuy", STRONG), ("buy back", MEDIUM), ("re order", STRONG), ("@buy .. @again", STRONG),
         ("@again .. @buy", STRONG), ("@buy .. de nuevo|novo", STRONG), ("@buy .. otra|outra vez", STRONG),
         ("volver|voltar a @buy", STRONG), ("@same .. @again", STRONG), ("@again .. @same", STRONG),
         ("@same .. @order", STRONG), ("@order .. @same", 2.5), ("@repeat .. @order", STRONG),
@@ -115,7 +115,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("@last .. @order", 1.5), ("last time", LIGHT), ("otra|outra vez", LIGHT), ("de nuevo|novo", LIGHT),
         ("@again", LIGHT), ("one more time", LIGHT), ("@same", LIGHT), ("my|the|mi|meu|o usual", MEDIUM), ("lo|o|el|mi|meu|a de siempre|sempre", MEDIUM), ("as usual", LIGHT),
         ("hamesha|humesha wala|wali", MEDIUM),
-        ("running|run|ran low|out", 2.5), ("refill*", 2.5), ("restock*|replenish*", 1.5),
+        ("running|run|ran low|out", 2.5), ("refill*", 2.5), ("restock*|replenish*", 1.5), ("repon*", MEDIUM),
         ("another one", MEDIUM), ("@send .. another", MEDIUM), ("@send .. @same", MEDIUM), ("one more", 1.5),
         ("otra|otro|outra|outro .. igual", 2.5), ("mais um|uma", 1.5), ("uno|una mas", 1.5), ("ek aur", 1.5),
         ("acabou|acabo|termino", MEDIUM), ("khatam", MEDIUM), ("@want .. outro|outra|otro|otra", 1.5),
@@ -137,11 +137,14 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("good|bueno|bom for|para|pra", 1.5), ("sahi|accha|achha|acha|best|badhiya|better rahega|rahegi|rhega", MEDIUM),
         ("mere|meri liye kya", 1.5), ("conviene|convem", 1.5), ("goes|go well|together with", 1.5), ("combina|combinan|combinam", 1.5),
         ("sirve|serve para|pra", 1.5), ("me sirve|serve", 1.5), ("bikta|bikti|bikne|bikte", 1.5),
-        ("sabse accha|achha|acha|best|badhiya|zyada|jyada", 1.5), ("top picks|sellers|rated|products", MEDIUM), ("options", LIGHT),
+        ("sabse accha|achha|acha|best|badhiya|zyada|jyada", 1.5), ("top picks|sellers|rated|products", MEDIUM), ("options", LIGHT), ("trending|trend|trends", 1.5), ("must .. have|haves|try", 1.5),
+        ("new arrivals", 1.5), ("people|customers|clients|everyone .. buy|usually|love|prefer|like", 1.5),
+        ("cual|qual|cuales|quais .. llevo|levo|llevar|levar", MEDIUM), ("@which .. @buy", MEDIUM), ("favorite|favourite|favorites|favourites", LIGHT),
     ],
     "sale": [
         ("@sale", 2.5), ("@cheap", LIGHT), ("black friday", 2.5), ("cyber monday", 2.5), ("hot sale", 2.5),
-        ("code|codigo", HINT), ("special price", MEDIUM), ("precio|preco especial", MEDIUM),
+        ("code|codigo", HINT), ("special price|prices|offer", MEDIUM), ("precio|precios|preco|precos especial|especiales|especiais", MEDIUM),
+        ("scheme|schemes", 1.5),
     ],
     "human": [
         ("@agent", MEDIUM), ("@talk .. @agent", STRONG), ("@agent .. @talk", STRONG),
@@ -155,7 +158,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("atendimento", MEDIUM), ("suporte|soporte|support|helpdesk", MEDIUM), ("help desk", MEDIUM),
         ("sac", LIGHT), ("atencion|atendimento|attention|service personalizad*|personal", MEDIUM),
         ("personal attention|service", MEDIUM), ("complaint|complain|queja|reclamo|reclamacao|shikayat", LIGHT), ("@help", HINT),
-        ("not a bot", MEDIUM), ("are you a bot", MEDIUM),
+        ("not a bot", MEDIUM), ("are you a bot", LIGHT),
     ],
     "thanks": [
         ("@thanks", MEDIUM), ("@thanks for|por|pela|pelo|pelas|pelos", STRONG), ("emoji_pray", 0.9), ("@bye", LIGHT), ("@ack", HINT), ("emoji_heart", 0.75),
@@ -182,6 +185,8 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("do you @send|deliver|ship .. to|internationally|overseas|abroad", STRONG), ("hacen envios a|al", 2.5),
         ("entregam|enviam em|para", 2.5),
         ("shipping cost|costs|fee|fees|price", 2.5), ("out of stock", 1.5),
+        ("address|direccion|endereco|email|correo", LIGHT),
+        ("place|make|hacer|fazer|realizar a|an|un|um order|pedido|orden", 2.5),
     ],
 }
 
@@ -329,5 +334,7 @@ PROTECTED = frozenset((
     # Hindi in Latin script
     "kya kyu kyun hai hain tha thi ho hoga hogi kab kaise kaun kuch koi aap aapka aapki mera meri mujhe "
     "bhai yaar accha theek nahi abhi bhi sab wala wali karo karna kiya kar de do le lo lena dena milna "
-    "order karo baat batao bolo bola dekho dekhna chahiye paisa paise"
+    "order karo baat batao bolo bola dekho dekhna chahiye paisa paise sakte sakta sakti skte hota hoti hote raha "
+    "rahi rahe gaya gayi gaye karte karta karti wale kaisa kaisi kitna kitne kitni kyun kyon jab tab agar lekin "
+    "aur acha sahi galat pata samajh chalo chalega thoda zyada jyada bahut bohot sirf kuchh kahin yahan wahan"
 ).split())

@@ -590,10 +590,13 @@ class IntentRouter:
         evidence.sort(key=lambda e: (-e.weight, -len(e.positions), e.text))
         tally: dict[str, tuple[float, int, str, str]] = {}
         used: dict[str, set[int]] = {}
+        counted: set[tuple[str, str]] = set()
         for item in evidence:
             taken = used.setdefault(item.intent, set())
-            if item.positions & taken:
+            # A cue counts once: "delivery ... orders" is not twice the evidence of "orders".
+            if item.positions & taken or (item.intent, item.text) in counted:
                 continue
+            counted.add((item.intent, item.text))
             taken |= item.positions
             score, covered, best, source = tally.get(item.intent, (0.0, 0, item.text, item.source))
             tally[item.intent] = (score + item.weight, covered + len(item.positions), best, source)
