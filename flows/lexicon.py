@@ -115,7 +115,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("@last .. @order", 1.5), ("last time", LIGHT), ("otra|outra vez", LIGHT), ("de nuevo|novo", LIGHT),
         ("@again", LIGHT), ("one more time", LIGHT), ("@same", LIGHT), ("my|the|mi|meu|o usual", MEDIUM), ("lo|o|el|mi|meu|a de siempre|sempre", MEDIUM), ("as usual", LIGHT),
         ("hamesha|humesha wala|wali", MEDIUM),
-        ("running|run|ran low|out", 2.5), ("refill*", 2.5), ("restock*|replenish*", 1.5), ("repon*", MEDIUM),
+        ("running|run|ran low|out", 2.5), ("refill*", 2.5), ("restock*|replenish*", 1.5), ("repon*", 2.5),
         ("another one", MEDIUM), ("@send .. another", MEDIUM), ("@send .. @same", MEDIUM), ("one more", 1.5),
         ("otra|otro|outra|outro .. igual", 2.5), ("mais um|uma", 1.5), ("uno|una mas", 1.5), ("ek aur", 1.5),
         ("acabou|acabo|termino", MEDIUM), ("khatam", MEDIUM), ("@want .. outro|outra|otro|otra", 1.5),
