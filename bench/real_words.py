@@ -42,14 +42,15 @@ def collisions(language: str, router: IntentRouter) -> set[str]:
         words = normalise(raw).split()
         if len(words) != 1 or not words[0].isalpha():
             continue
-        word = squash(words[0])
+        typed = words[0]
+        word = squash(typed)
         if len(word) < 4 or word in vocabulary.words:
             continue
         if any(len(word) >= n and word[:n] in vocabulary.stems for n in vocabulary.stem_lengths):
             continue
         # Mended into an opt-out or opt-in command, a real word could silence a customer: "quiet" is not "quit".
-        command = None if word in opt.written else opt.correction(word)
-        for nearest in (vocabulary.correction(word), command if command in opt.commands else None):
+        command = None if word in opt.written else opt.typo_of(typed)
+        for nearest in (vocabulary.typo_of(typed), command if command in opt.commands else None):
             if nearest:
                 found.add(word)
     return found

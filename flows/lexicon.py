@@ -72,7 +72,7 @@ CLASSES: dict[str, str] = {
     "gift": "gift gifts gifting regalo regalos regalar presente presentes present prenda tohfa tofa emoji_gift",
     "best": "best better mejor mejores melhor melhores badhiya behtar bestseller",
     "choose": "choose choosing pick decide elegir escoger escolher decidir",
-    "sale": "sale sales discount* descuent* descont* promo* ofer* deal deals coupon* cupon* cupom* voucher* "
+    "sale": "sale sales discount* descuent* descont* promo* ofer* offer offers oferta ofertas deal deals coupon* cupon* cupom* voucher* "
             "rebaja* liquida* saldao clearance cashback chhoot chhut",
     "cheap": "cheap cheaper cheapest barato baratos barata baratas affordable sasta saste sasti",
     "thanks": "thanks thank thanx thnx thx tnx tks thks ty tysm tyvm thankyou thanku thanq thnku cheers "
@@ -99,7 +99,8 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("placed|hice|fiz|realice|realizei|made .. @order", 1.5), ("@order kiya|kia|kara|diya", LIGHT),
         ("@neg .. got|gotten", MEDIUM), ("foi|fue|was|been|did|ja|already|ya .. @arrive", 1.5),
         ("@arrive .. hua|hui|gaya|gayi|hoga|hogi|kya", 1.5),
-        ("out for delivery", STRONG), ("previsao|prevision|estimated|expected .. @order|@arrive", 2.5),
+        ("out for delivery", STRONG), ("on its|the way", 1.5), ("says|dice|diz|shows|marked|marcado .. delivered|entregado|entregue", MEDIUM), ("en|a camino|caminho", 1.5),
+        ("raste|rastey|raaste mein|me", 1.5), ("previsao|prevision|estimated|expected .. @order|@arrive", 2.5),
         ("@order .. kya hua", 2.5), ("happened .. @order", 2.5), ("paso|aconteceu con|com .. @order", 2.5), ("any update|news", MEDIUM), ("@status", HINT), ("@arrive", HINT),
         ("eta", MEDIUM), ("@order|ship|dispatch|delivery .. date|fecha|data|tarikh", MEDIUM), ("how long .. @arrive", 2.5), ("cuanto tarda|demora", MEDIUM),
         ("quanto tempo .. @arrive", 2.5), ("kitne din", 1.5), ("delay*|late|retras*|atras*|atrasado", 1.5),
@@ -113,7 +114,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("@same .. @order", STRONG), ("@order .. @same", 2.5), ("@repeat .. @order", STRONG),
         ("@order .. @repeat", STRONG), ("@repeat", MEDIUM), ("@same .. @last", STRONG),
         ("@last .. @order", 1.5), ("last time", LIGHT), ("otra|outra vez", LIGHT), ("de nuevo|novo", LIGHT),
-        ("@again", LIGHT), ("one more time", LIGHT), ("@same", LIGHT), ("my|the|mi|meu|o usual", MEDIUM), ("lo|o|el|mi|meu|a de siempre|sempre", MEDIUM), ("as usual", LIGHT),
+        ("@again", LIGHT), ("one more time", LIGHT), ("@same", LIGHT), ("my|the|mi|meu|o usual", MEDIUM), ("lo|o|el|mi|meu|a de siempre|sempre", MEDIUM), ("de siempre|sempre", 1.5), ("as usual", LIGHT),
         ("hamesha|humesha wala|wali", MEDIUM),
         ("running|run|ran low|out", 2.5), ("refill*", 2.5), ("restock*|replenish*", 1.5), ("repon*", 2.5),
         ("another one", MEDIUM), ("@send .. another", MEDIUM), ("@send .. @same", MEDIUM), ("one more", 1.5),
@@ -161,7 +162,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("not a bot", MEDIUM), ("are you a bot", LIGHT),
     ],
     "thanks": [
-        ("@thanks", MEDIUM), ("@thanks for|por|pela|pelo|pelas|pelos", STRONG), ("emoji_pray", 0.9), ("@bye", LIGHT), ("@ack", HINT), ("emoji_heart", 0.75),
+        ("@thanks", MEDIUM), ("@thanks for|por|pela|pelo|pelas|pelos", STRONG), ("emoji_pray", LIGHT), ("@bye", LIGHT), ("@ack", HINT), ("emoji_heart", 0.75),
         ("muy amable", 1.5), ("very|so kind", 1.5), ("muito gentil", 1.5), ("love it", 1.5),
         ("see you", LIGHT), ("hasta luego", LIGHT), ("ate mais|logo", LIGHT), ("bye bye", LIGHT),
         ("have a nice|good day", LIGHT),
@@ -258,13 +259,13 @@ STOP_PHRASES = (
     r"\b(dont|do not|never) (send|message|text|contact|msg|whatsapp|write|spam) (me|us)\b",
     r"\bno more " + _OBJ + r"\b", r"\b(dont|do not) want (any |your |these )?(more )?" + _OBJ + r"\b",
     r"\b(dar|darme|dame|denme|den) de baja\b", r"\bde baja\b",
-    r"\b(no|ya no) (quiero|deseo) (volver a )?(recibir )?(mas )?(sus |los |las |tus )?" + _OBJ + r"\b",
+    r"\b(no|ya no) (quiero|deseo|quero) (volver a )?(recibir )?(mas )?(sus |los |las |tus )?" + _OBJ + r"\b",
     r"\bno me (manden|envien|escriban|mande|envie|escriba|contacten|contacte)( mas)?\b",
     r"\b(dejen|deja|deje|dejar) de (enviar|mandar|escribir|molestar|contactar)",
     r"\bno mas " + _OBJ + r"\b", r"\b(cancelar|anular) (la |mi )?(suscripcion|subscripcion)\b",
     r"\bdesuscrib\w*", r"\b(sacar|saquen|saquenme|eliminen|eliminenme|borren|borrenme|quiten|quitenme|quitar|"
     r"eliminar|borrar)(me)? de (la|su|esta|tu|sus) lista",
-    r"\bnao (quero|desejo) (mais )?(receber )?(mais )?(suas |seus |as |os )?(" + _OBJ[1:-1] + r"|nada)\b",
+    r"\b(nao|no) (quero|desejo) (mais )?(receber |recibir )?(mais |mas )?(suas |seus |as |os )?(" + _OBJ[1:-1] + r"|nada)\b",
     r"\b(pare|parem|para|parar) de (me )?(mandar|enviar|encher|incomodar)\b", r"\bparar de receber\b",
     r"\bme (tira|tire|tirem|remove|remova|removam|exclui|exclua|excluam) (da|dessa|desta|de sua|da sua) lista\b",
     r"\bdescadastr\w*", r"\bcancelar (a |minha )?(inscricao|assinatura)\b",

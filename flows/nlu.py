@@ -35,15 +35,18 @@ INTENTS = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "h
 # Intents the [intents] table may add words to; fallback is the absence of a match, media a message type.
 CONFIGURABLE = tuple(i for i in INTENTS if i not in ("fallback", "media"))
 # Ties between equal scores covering as many words go to the intent earlier here.
-PRIORITY = ("human", "order_status", "reorder", "sale", "recommend", "preferences", "thanks", "greet", "fallback")
+PRIORITY = ("human", "order_status", "reorder", "sale", "recommend", "preferences", "greet", "thanks", "fallback")
 
 MAX_CHARS = 1000  # a longer message is routed by its beginning (about 180 words)
 MAX_GAP = 3  # words allowed between the items of a cue joined by `..`
-MIN_SCORE = 0.9  # a LIGHT cue alone, or a 🙏 alone; not a typo-matched LIGHT cue nor two hints
-FUZZY_DISCOUNT = 0.9  # a cue matched through a typo counts a little less than an exact one
+MIN_SCORE = lexicon.LIGHT  # a LIGHT cue alone; not two hints, nor a misspelt LIGHT cue among other words
+MIN_SCORE_ONE_WORD = 0.85  # a one-word message near a known word is most likely that word ("hellow")
+FUZZY_DISCOUNT = 0.85  # a cue matched through a typo counts a little less than an exact one
 CONFIG_WEIGHT = lexicon.STRONG
 
 TEXT_TYPES = ("text", "interactive", "button")
+# Endings that make another word of a command rather than a typo of it.
+_ENDINGS = frozenset({"s", "d", "ed", "es", "ing", "er", "ers", "ado", "ada", "ando", "ido", "ida"})
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ class _TypoIndex:
             if min(len(word), len(token)) == 4 and not (
                     _is_swap(token, word) or (len(word) != len(token) and word[0] == token[0])):
                 continue
-            rank = (distance, word[0] != token[0], abs(len(word) - len(token)), word)
+            rank = (distance, word[0] != token[0], abs(len(word) - len(token)), -len(word), word)
             if best is None or rank < best:
                 best = rank
         return best[-1] if best else None
@@ -315,10 +318,16 @@ class _Vocabulary:
                 labels |= self.stems[squashed[:length]]
         if labels or squashed in self.protected:
             return frozenset(labels), False
-        nearest = self.correction(squashed)
+        nearest = self.typo_of(word)
         if nearest is None:
             return frozenset(), False
-        return frozenset(self.words.get(nearest) or self.stems.get(nearest, ())), True
+        return frozenset(self.words.get(nearest, set()) | self.stems.get(nearest, set())), True
+
+    def typo_of(self, word: str) -> str | None:
+        """The word or stem a misspelt word meant: compared squashed, then as typed ("mornng" squashes to
+        "morng", two letters from "morning")."""
+        squashed = squash(word)
+        return self.correction(squashed) or (self.correction(word) if word != squashed else None)
 
 
 @dataclass(frozen=True)
@@ -371,8 +380,8 @@ class _OptCommands:
         nearest = self.command_typos.nearest(squashed)
         if nearest is None and len(squashed) >= 5:
             nearest = self.word_typos.nearest(squashed)
-        if nearest in self.commands and squashed.startswith(nearest):
-            return None  # "subscribed?", "canceled": another form of the word, not a command with a typo
+        if nearest in self.commands and squashed.startswith(nearest) and squashed[len(nearest):] in _ENDINGS:
+            return None  # "subscribed?", "stops": another form of the word, not a command with a typo
         return nearest
 
     def mend(self, words: Sequence[str]) -> list[str]:
@@ -385,8 +394,12 @@ class _OptCommands:
             return self.written[squashed]
         if squashed in self.protected or squashed in self.known:
             return word
-        nearest = self.correction(squashed)
+        nearest = self.typo_of(word)
         return self.written[nearest] if nearest else word
+
+    def typo_of(self, word: str) -> str | None:
+        squashed = squash(word)
+        return self.correction(squashed) or (self.correction(word) if word != squashed else None)
 
     def core(self, text: str) -> str:
         words = [squash(w) for w in _words(text)]
@@ -577,7 +590,7 @@ class IntentRouter:
                 tally["thanks"] = (score + lexicon.LIGHT, covered, evidence, source)
         ranked = sorted(tally.items(), key=lambda kv: (-kv[1][0], -kv[1][1], PRIORITY.index(kv[0])))
         intent, (score, _, evidence, source) = ranked[0]
-        if intent == "fallback" or score < MIN_SCORE:
+        if intent == "fallback" or score < (MIN_SCORE_ONE_WORD if len(words) == 1 else MIN_SCORE):
             return IntentDecision("fallback", 0.0, "fallback", evidence if intent == "fallback" else None), 0.0
         runner_up = ranked[1][1][0] if len(ranked) > 1 and ranked[1][0] != "fallback" else 0.0
         margin = (score - runner_up) / score
