@@ -14,10 +14,15 @@ unless a negation comes just before it ("don't stop sending deals").
 The `[intents]` table of wabot.toml adds to the defaults, one table per intent:
 
     [intents.reorder]
-    keywords = ["restock", "same box", "where .. refill"]   # words; `stem*` any ending; `..` up to 3 words between
-    patterns = ['\\b(one|two|\\d+) more (bags?|boxes)\\b']     # regular expressions on the normalised text
+    keywords = ["restock", "same box", "top up .. subscription", "refill*"]
+    patterns = ['\\b(one|two|\\d+) more (bags?|boxes)\\b']
 
-For `stop` and `start`, keywords are whole commands and patterns are searched anywhere.
+Keywords are words or phrases, typos forgiven in longer words; `stem*` matches any ending and `..`
+lets up to three other words stand between. Patterns are regular expressions searched in the text as
+normalise() leaves it (lower case, no accents or punctuation).
+
+For `stop` and `start`, keywords are whole commands and patterns are searched anywhere (unless negated
+shortly before, like the built-in phrases).
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from bot.errors import ConfigError
 from flows import lexicon, real_words
@@ -115,6 +120,7 @@ def intent_of_reply_id(reply_id: str) -> str | None:
 # ---------------------------------------------------------------- typos
 
 def _typo_budget(length: int) -> int:
+    """Edits forgiven in a word of this length: none below four letters, two from eight."""
     return 2 if length >= 8 else 1 if length >= 4 else 0
 
 
@@ -166,7 +172,7 @@ class _TypoIndex:
             return None
         candidates: set[str] = set()
         for variant in _deletions(token, budget):
-            candidates |= self._by_deletion.get(variant, set())
+            candidates.update(self._by_deletion.get(variant, ()))
         best: tuple | None = None
         for word in candidates:
             limit = min(budget, self._budget_for(word))
@@ -182,6 +188,13 @@ class _TypoIndex:
             if best is None or rank < best:
                 best = rank
         return best[-1] if best else None
+
+
+def _typo_of(correction: Callable[[str], str | None], word: str) -> str | None:
+    """What a misspelt word meant: compared squashed, then as typed ("mornng" squashes to "morng", two
+    letters from "morning")."""
+    squashed = squash(word)
+    return correction(squashed) or (correction(word) if word != squashed else None)
 
 
 def _is_swap(a: str, b: str) -> bool:
@@ -324,10 +337,7 @@ class _Vocabulary:
         return frozenset(self.words.get(nearest, set()) | self.stems.get(nearest, set())), True
 
     def typo_of(self, word: str) -> str | None:
-        """The word or stem a misspelt word meant: compared squashed, then as typed ("mornng" squashes to
-        "morng", two letters from "morning")."""
-        squashed = squash(word)
-        return self.correction(squashed) or (self.correction(word) if word != squashed else None)
+        return _typo_of(self.correction, word)
 
 
 @dataclass(frozen=True)
@@ -398,8 +408,7 @@ class _OptCommands:
         return self.written[nearest] if nearest else word
 
     def typo_of(self, word: str) -> str | None:
-        squashed = squash(word)
-        return self.correction(squashed) or (self.correction(word) if word != squashed else None)
+        return _typo_of(self.correction, word)
 
     def core(self, text: str) -> str:
         words = [squash(w) for w in _words(text)]
@@ -427,11 +436,11 @@ class _OptCommands:
 
     @staticmethod
     def _negated(text: str, match: re.Match) -> bool:
-        said = match.group(0).split()
-        if any(w in lexicon.NEGATORS for w in said) or said[:2] == ["do", "not"]:
-            return False  # the phrase is itself a negative command: "don't message me", "no more texts"
-        before = text[: match.start()].split()[-3:]
-        return any(w in lexicon.NEGATORS for w in before) or before[-2:] == ["do", "not"]
+        """A negation among the three words before the phrase, unless the phrase is itself a negative
+        command ("don't message me", "no more texts")."""
+        if any(w in lexicon.NEGATORS for w in match.group(0).split()):
+            return False
+        return any(w in lexicon.NEGATORS for w in text[: match.start()].split()[-3:])
 
     def decide(self, folded: str) -> IntentDecision | None:
         """STOP or START for a message (as `_fold` left it), or None when it is neither."""
@@ -633,18 +642,18 @@ class IntentRouter:
                                            frozenset(positions), cue.text, "keyword")
         result = list(found.values())
         if self._patterns:
-            joined = " ".join(words)
-            starts = []
-            offset = 0
-            for word in words:
-                starts.append(offset)
-                offset += len(word) + 1
+            # Patterns read the message as normalise() leaves it: without the words standing for emoji.
+            kept = [i for i, w in enumerate(words) if not w.startswith("emoji_")]
+            joined = " ".join(words[i] for i in kept)
+            spans, offset = [], 0
+            for i in kept:
+                spans.append((offset, offset + len(words[i]), i))
+                offset += len(words[i]) + 1
             for intent, patterns in self._patterns.items():
                 for pattern, weight, text in patterns:
                     match = pattern.search(joined)
                     if match:
-                        covered = frozenset(i for i, s in enumerate(starts)
-                                            if s < match.end() and s + len(words[i]) > match.start())
+                        covered = frozenset(i for start, end, i in spans if start < match.end() and end > match.start())
                         result.append(_Evidence(intent, weight, covered or frozenset({-1}), text, "pattern"))
         return result
 
