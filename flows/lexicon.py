@@ -10,8 +10,9 @@ message after `flows.nlu.normalise` (lower case, no accents, no punctuation):
 - `a|b|c`       any of these words
 - `a b`         the next item must follow at once; `a .. b`: up to three other words may come between
 
-A message's score for an intent is the sum of its non-overlapping cues' weights; the highest score
-of at least LIGHT wins, with ties going to the intent whose cues cover more words.
+A message's score for an intent is the sum of its non-overlapping cues' weights (each cue once); the
+highest score of at least LIGHT wins, with ties going to the intent whose cues cover more words.
+Greeting cues count only among the first words: mid-sentence "hi" is a Hindi particle.
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ CLASSES: dict[str, str] = {
     "connect": "connect connecting transfer transferir transfere transfira transfiere transfiera transfiereme pasame "
                "pasa pasen passa passar comunicar comunica comunican comuniquen",
     "help": "help ayuda ayudame ajuda ajude madad",
-    "recommend": "recom* recomand* suggest* sugest* suger* sugier* aconsej* consej* indica* sujhav* sujhao advice "
+    "recommend": "recomen* recomien* recoman* recomand* suggest* sugest* suger* sugier* aconsej* consej* indica* sujhav* sujhao advice "
                  "advise*",
     "gift": "gift gifts gifting regalo regalos regalar presente presentes present prenda tohfa tofa emoji_gift",
     "best": "best better mejor mejores melhor melhores badhiya behtar bestseller",
@@ -78,7 +79,7 @@ CLASSES: dict[str, str] = {
               "grateful gracias grax grcs agradec* agradez* obrigad* brigad* obg obgd vlw valeu dhanyavad dhanyawad "
               "dhanyabad shukriya shukria sukriya",
     "bye": "bye goodbye adios chao chau tchau ciao alvida",
-    "greet": "hi hello helo hallo hey heya hiya howdy hola holi holis ola oi oie opa namaste namastey namaskar pranam "
+    "greet": "hi hello helo hallo hey heya heyo hiya howdy hola holi holis ola oi oie opa namaste namastey namaskar pranam "
              "salaam salam gm emoji_wave",
 }
 
@@ -107,12 +108,12 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("todavia no|nada", LIGHT), ("not yet", LIGHT), ("@order .. kaha|kahan|kidhar tak", LIGHT),
     ],
     "reorder": [
-        ("reorder|reordering|reordered|repurchase|rebuy", STRONG), ("buy back", MEDIUM), ("re order", STRONG),
+        ("reorder|reordering|reordered|repurchase|rebuy|recompr*", STRONG), ("buy back", MEDIUM), ("re order", STRONG),
         ("@buy .. @again", STRONG), ("@again .. @buy", STRONG), ("@buy .. de nuevo|novo", STRONG),
         ("@buy .. otra|outra vez", STRONG), ("volver|voltar a @buy", STRONG), ("@same .. @again", STRONG),
         ("@again .. @same", STRONG), ("@same .. @order", STRONG), ("@order .. @same", 2.5),
         ("@repeat .. @order", STRONG), ("@order .. @repeat", STRONG), ("@repeat", MEDIUM), ("@same .. @last", STRONG),
-        ("@last .. @order", 1.5), ("last time", LIGHT), ("otra|outra vez", LIGHT), ("de nuevo|novo", LIGHT),
+        ("@last .. @order", 1.5), ("@last baar|bar|time|vez", 1.5), ("@last .. @buy", MEDIUM), ("last time", LIGHT), ("otra|outra vez", LIGHT), ("de nuevo|novo", LIGHT),
         ("@again", LIGHT), ("one more time", LIGHT), ("@same", LIGHT), ("my|the|mi|meu|o usual", MEDIUM),
         ("lo|o|el|mi|meu|a de siempre|sempre", MEDIUM), ("de siempre|sempre", 1.5), ("as usual", LIGHT),
         ("hamesha|humesha wala|wali", MEDIUM), ("running|run|ran low|out", 2.5), ("refill*", 2.5),
@@ -124,7 +125,7 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("almost|casi|quase|nearly|running|about .. finished|out|over|empty|gone|acabando|terminando|khatam", MEDIUM),
     ],
     "recommend": [
-        ("@recommend", STRONG), ("should i .. @buy|get", MEDIUM), ("que|o compro|comprar|compre", MEDIUM),
+        ("@recommend", STRONG), ("should i .. @buy|get", MEDIUM), ("que|o compro|comprar|compre|comprarle|comprarlo|comprarla", MEDIUM),
         ("kya lu|lun|le|lena|loon|kharidu|khareedu", MEDIUM), ("what to buy|get", MEDIUM), ("looking for", 1.5),
         ("busco|buscando|procuro|procurando|dhundh*", 1.5), ("idea|ideas|ideia|ideias", LIGHT),
         ("@which .. @best", 2.5), ("@best .. @which", 2.5), ("@best", LIGHT), ("best seller|sellers|selling", MEDIUM),
@@ -133,12 +134,12 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("something for|nice", 1.5), ("algo para|pra|bom|bueno", 1.5), ("kuch|koi accha|acha|achha|badhiya", 1.5),
         ("kuch .. batao", 1.5), ("koi .. batao", 1.5), ("@best product|products|producto|produto", 1.5),
         ("@which .. should", MEDIUM), ("@which .. lena|chahiye|comprar|compro|buy", MEDIUM),
-        ("good|bueno|bom for|para|pra", 1.5), ("sahi|accha|achha|acha|best|badhiya|better rahega|rahegi|rhega", MEDIUM),
+        ("good|bueno|bom for|para|pra", 1.5), ("sahi|accha|achha|acha|acchi|achhi|achi|best|badhiya|better rahega|rahegi|rhega|rahenge", MEDIUM),
         ("mere|meri liye kya", 1.5), ("conviene|convem", 1.5), ("goes|go well|together with", 1.5),
         ("combina|combinan|combinam", 1.5), ("sirve|serve para|pra", 1.5), ("me sirve|serve", 1.5),
         ("bikta|bikti|bikne|bikte", 1.5), ("sabse accha|achha|acha|best|badhiya|zyada|jyada", 1.5),
         ("top picks|sellers|rated|products", MEDIUM), ("options", LIGHT), ("trending|trend|trends", 1.5),
-        ("must .. have|haves|try", 1.5), ("new arrivals", 1.5),
+        ("must .. have|haves|try", 1.5), ("new arrivals", 1.5), ("starter|beginner|beginners kit|set|pack", 1.5),
         ("people|customers|clients|everyone .. buy|usually|love|prefer|like", 1.5),
         ("cual|qual|cuales|quais .. llevo|levo|llevar|levar", MEDIUM), ("@which .. @buy", MEDIUM),
         ("favorite|favourite|favorites|favourites", LIGHT),
@@ -186,7 +187,9 @@ CUES: dict[str, list[tuple[str, float]]] = {
         ("do you @send|deliver|ship .. to|internationally|overseas|abroad", STRONG), ("hacen envios a|al", 2.5),
         ("entregam|enviam em|para", 2.5), ("shipping cost|costs|fee|fees|price", 2.5), ("out of stock", 1.5),
         ("address|direccion|endereco|email|correo", LIGHT),
-        ("place|make|hacer|fazer|realizar a|an|un|um order|pedido|orden", 2.5),
+        ("place|make|hacer|fazer|realizar a|an|un|um order|pedido|orden", 2.5), ("same|next day", STRONG),
+        ("mesmo|mismo dia", STRONG), ("gift wrap|wrapping", 2.5), ("phone number", 1.5),
+        ("return|returns|refund|devolucion|devolver|devolucao|reembolso|troca|trocar|exchange", MEDIUM),
     ],
 }
 
@@ -271,7 +274,7 @@ STOP_PHRASES = (
     r"\bno mas " + _OBJ + r"\b", r"\b(cancelar|anular) (la |mi )?(suscripcion|subscripcion)\b",
     r"\bdesuscrib\w*", r"\b(sacar|saquen|saquenme|eliminen|eliminenme|borren|borrenme|quiten|quitenme|quitar|"
     r"eliminar|borrar)(me)? de (la|su|esta|tu|sus) lista",
-    r"\b(nao|no) (quero|desejo) (mais )?(receber |recibir )?(mais |mas )?(suas |seus |as |os )?"
+    r"\b(nao|no) (quero|desejo) (mais )?(receber |recibir )?(mais |mas )?(suas |seus |as |os |essas |esses |estas |estes )?"
     r"(" + _OBJ[1:-1] + r"|nada)\b",
     r"\b(pare|parem|para|parar) de (me )?(mandar|enviar|encher|incomodar)\b", r"\bparar de receber\b",
     r"\bme (tira|tire|tirem|remove|remova|removam|exclui|exclua|excluam) (da|dessa|desta|de sua|da sua) lista\b",

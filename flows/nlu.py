@@ -48,6 +48,7 @@ MIN_SCORE = lexicon.LIGHT  # a LIGHT cue alone; not two hints, nor a misspelt LI
 MIN_SCORE_ONE_WORD = 0.85  # a one-word message near a known word is most likely that word ("hellow")
 FUZZY_DISCOUNT = 0.85  # a cue matched through a typo counts a little less than an exact one
 CONFIG_WEIGHT = lexicon.STRONG
+GREETING_WORDS = 3  # a greeting opens a message: its cues count only when they start among its first words
 
 TEXT_TYPES = ("text", "interactive", "button")
 # Endings that make another word of a command rather than a typo of it.
@@ -637,6 +638,8 @@ class IntentRouter:
                     positions = _match(cue, labels, start)
                     if positions is None:
                         continue
+                    if cue.intent == "greet" and start >= GREETING_WORDS:
+                        continue  # "pichli baar wala hi mangwana hai": a Hindi "hi" is no greeting
                     typo = any(analysed[p][1] for p in positions)
                     found[key] = _Evidence(cue.intent, cue.weight * (FUZZY_DISCOUNT if typo else 1.0),
                                            frozenset(positions), cue.text, "keyword")
