@@ -30,7 +30,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Callable, Iterable, Mapping, Sequence
+
+from pydantic import AfterValidator
 
 from bot.errors import ConfigError
 from flows import lexicon, real_words
@@ -350,22 +352,26 @@ class _Evidence:
     source: str
 
 
+_FILLER = frozenset(squash(w) for w in lexicon.COMMAND_FILLER)
+_OBJECTS = frozenset(squash(w) for w in lexicon.OPT_OBJECTS)
+
+
+def _command_core(text: str) -> str:
+    """A command without its filler and objects: "darme de baja por favor" -> "darme baja"."""
+    return " ".join(w for w in map(squash, _words(text)) if w not in _FILLER and w not in _OBJECTS)
+
+
 class _OptCommands:
     """STOP / START: whole commands, explicit phrases, and the negations that cancel a phrase."""
 
     def __init__(self, stop_words: Iterable[str], start_words: Iterable[str], stop_patterns: Iterable[re.Pattern],
                  start_patterns: Iterable[re.Pattern], fuzzy: bool, known: Iterable[str] = ()):
-        self.filler = {squash(w) for w in lexicon.COMMAND_FILLER}
-        self.objects = {squash(w) for w in lexicon.OPT_OBJECTS}
-        self.stop = {self.core(c) for c in (*lexicon.STOP_COMMANDS, *stop_words)} - {""}
-        self.stop_with_object = {self.core(c) for c in lexicon.STOP_COMMANDS_WITH_OBJECT} - {""}
-        self.start = {self.core(c) for c in (*lexicon.START_COMMANDS, *start_words)} - {""}
+        self.stop = {_command_core(c) for c in (*lexicon.STOP_COMMANDS, *stop_words)} - {""}
+        self.stop_with_object = {_command_core(c) for c in lexicon.STOP_COMMANDS_WITH_OBJECT} - {""}
+        self.start = {_command_core(c) for c in (*lexicon.START_COMMANDS, *start_words)} - {""}
         # The built-in phrases as one alternation each, so a clause is searched once per direction.
         self.stop_patterns = [re.compile("|".join(f"(?:{p})" for p in lexicon.STOP_PHRASES)), *stop_patterns]
         self.start_patterns = [re.compile("|".join(f"(?:{p})" for p in lexicon.START_PHRASES)), *start_patterns]
-        clash = self.stop & self.start
-        if clash:
-            raise ConfigError(f"[intents] {', '.join(sorted(clash))}: both an opt-out and an opt-in command")
         # The words commands and phrases are made of, squashed -> as written, for mending typos; typos are
         # mended towards the commands themselves and longer words, not towards filler such as "para".
         words = {*lexicon.OPT_OBJECTS, *lexicon.OPT_WORDS}
@@ -411,18 +417,14 @@ class _OptCommands:
     def typo_of(self, word: str) -> str | None:
         return _typo_of(self.correction, word)
 
-    def core(self, text: str) -> str:
-        words = [squash(w) for w in _words(text)]
-        return " ".join(w for w in words if w not in self.filler and w not in self.objects)
-
     def command(self, words: Sequence[str]) -> tuple[str, str] | None:
         core: list[str] = []
         has_object = False
         for word in words:
             squashed = squash(word)
-            if squashed in self.filler:
+            if squashed in _FILLER:
                 continue
-            if squashed in self.objects:
+            if squashed in _OBJECTS:
                 has_object = True
                 continue
             core.append(squashed)
@@ -478,31 +480,7 @@ class IntentRouter:
     @classmethod
     def from_config(cls, intents: Mapping[str, Any] | None) -> "IntentRouter":
         """From the [intents] table of wabot.toml; ConfigError names the first bad intent, key or entry."""
-        keywords: dict[str, list[str]] = {}
-        patterns: dict[str, list[str]] = {}
-        if intents is not None and not isinstance(intents, Mapping):
-            raise ConfigError("[intents] must be a table with one table per intent")
-        for name, table in (intents or {}).items():
-            where = f"[intents.{name}]"
-            if name in ("fallback", "media"):
-                raise ConfigError(f"{where}: {name} takes no keywords: "
-                                  + ("it is what no keyword matched" if name == "fallback"
-                                     else "it is decided by the message type"))
-            if name not in CONFIGURABLE:
-                raise ConfigError(f"{where}: unknown intent {name!r}; intents are {', '.join(CONFIGURABLE)}")
-            if isinstance(table, (list, tuple)):
-                table = {"keywords": table}  # shorthand: reorder = ["restock", ...]
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{where} must be a table with keywords = [...] and/or patterns = [...]")
-            for key in table:
-                if key not in ("keywords", "patterns"):
-                    raise ConfigError(f"{where}: unknown key {key!r}; use keywords or patterns")
-            for key, target in (("keywords", keywords), ("patterns", patterns)):
-                values = table.get(key, [])
-                if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-                    raise ConfigError(f"{where} {key} must be a list of strings")
-                target[name] = list(values)
-        return cls(keywords, patterns)
+        return cls(*_read_table(intents))
 
     def __init__(self, keywords: Mapping[str, Sequence[str]] | None = None,
                  patterns: Mapping[str, Sequence[str]] | None = None, *, fuzzy: bool = True):
@@ -510,21 +488,12 @@ class IntentRouter:
         matching off (the benchmark's baseline)."""
         keywords = dict(keywords or {})
         patterns = dict(patterns or {})
+        _check_entries(keywords, patterns)
         self._vocabulary = _Vocabulary(fuzzy)
-        cues: list[_Cue] = []
-        for intent, entries in lexicon.CUES.items():
-            for text, weight in entries:
-                items, gaps = _parse_cue(text)
-                cues.append(_Cue(intent, text, items, gaps, weight))
-        for intent, words in keywords.items():
-            if intent in ("stop", "start"):
-                continue
-            for text in words:
-                try:
-                    items, gaps = _parse_cue(text)
-                except ValueError as exc:
-                    raise ConfigError(f"[intents.{intent}] keywords: {text!r}: {exc}") from None
-                cues.append(_Cue(intent, text, items, gaps, CONFIG_WEIGHT))
+        cues = [_Cue(intent, text, *_parse_cue(text), weight)
+                for intent, entries in lexicon.CUES.items() for text, weight in entries]
+        cues += [_Cue(intent, text, *_parse_cue(text), CONFIG_WEIGHT)
+                 for intent, texts in keywords.items() if intent not in ("stop", "start") for text in texts]
         for cue in cues:
             for item in cue.items:
                 self._vocabulary.add_labels(item)
@@ -538,25 +507,11 @@ class IntentRouter:
         for intent, entries in lexicon.PATTERNS.items():
             compiled.setdefault(intent, []).extend((re.compile(p), w, p) for p, w in entries)
         for intent, texts in patterns.items():
-            for text in texts:
-                compiled.setdefault(intent, []).append((_compile_config_pattern(intent, text), CONFIG_WEIGHT, text))
+            compiled.setdefault(intent, []).extend((_compile_config_pattern(intent, t), CONFIG_WEIGHT, t) for t in texts)
         self._patterns = {i: v for i, v in compiled.items() if i not in ("stop", "start")}
-
-        for intent in ("stop", "start"):
-            for text in keywords.get(intent, []):
-                if any(mark in text for mark in ("*", "..", "|", "@")):
-                    raise ConfigError(f"[intents.{intent}] keywords: {text!r}: opt-out and opt-in keywords are "
-                                      "whole commands; use patterns for anything else")
-                if not normalise(text):
-                    raise ConfigError(f"[intents.{intent}] keywords: {text!r} has no letters or digits")
         self._opt = _OptCommands(keywords.get("stop", []), keywords.get("start", []),
                                  [p for p, _, _ in compiled.get("stop", [])],
                                  [p for p, _, _ in compiled.get("start", [])], fuzzy, self._vocabulary.words)
-        for intent in ("stop", "start"):
-            for text in keywords.get(intent, []):
-                if not self._opt.core(text):
-                    raise ConfigError(f"[intents.{intent}] keywords: {text!r} is only filler words "
-                                      "(please, thanks, messages, ...)")
         self._labels = lru_cache(maxsize=50_000)(self._vocabulary.labels)
 
     # -- routing
@@ -673,6 +628,75 @@ def _match(cue: _Cue, labels: Sequence[frozenset[str]], start: int) -> list[int]
         else:
             return None
     return positions
+
+
+# ---------------------------------------------------------------- the [intents] table
+
+def _read_table(intents: Mapping[str, Any] | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The [intents] table -> (keywords, patterns) per intent; ConfigError for a wrong shape."""
+    keywords: dict[str, list[str]] = {}
+    patterns: dict[str, list[str]] = {}
+    if intents is not None and not isinstance(intents, Mapping):
+        raise ConfigError("[intents] must be a table with one table per intent")
+    for name, table in (intents or {}).items():
+        where = f"[intents.{name}]"
+        if name in ("fallback", "media"):
+            raise ConfigError(f"{where}: {name} takes no keywords: "
+                              + ("it is what no keyword matched" if name == "fallback"
+                                 else "it is decided by the message type"))
+        if name not in CONFIGURABLE:
+            raise ConfigError(f"{where}: unknown intent {name!r}; intents are {', '.join(CONFIGURABLE)}")
+        if isinstance(table, (list, tuple)):
+            table = {"keywords": table}  # shorthand: reorder = ["restock", ...]
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table with keywords = [...] and/or patterns = [...]")
+        for key in table:
+            if key not in ("keywords", "patterns"):
+                raise ConfigError(f"{where}: unknown key {key!r}; use keywords or patterns")
+        for key, target in (("keywords", keywords), ("patterns", patterns)):
+            values = table.get(key, [])
+            if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+                raise ConfigError(f"{where} {key} must be a list of strings")
+            target[name] = list(values)
+    return keywords, patterns
+
+
+def _check_entries(keywords: Mapping[str, Sequence[str]], patterns: Mapping[str, Sequence[str]]) -> None:
+    """Every keyword and pattern usable; ConfigError names the first that is not."""
+    for intent, texts in keywords.items():
+        for text in texts:
+            if intent not in ("stop", "start"):
+                try:
+                    _parse_cue(text)
+                except ValueError as exc:
+                    raise ConfigError(f"[intents.{intent}] keywords: {text!r}: {exc}") from None
+                continue
+            if any(mark in text for mark in ("*", "..", "|", "@")):
+                raise ConfigError(f"[intents.{intent}] keywords: {text!r}: opt-out and opt-in keywords are "
+                                  "whole commands; use patterns for anything else")
+            if not normalise(text):
+                raise ConfigError(f"[intents.{intent}] keywords: {text!r} has no letters or digits")
+            if not _command_core(text):
+                raise ConfigError(f"[intents.{intent}] keywords: {text!r} is only filler words "
+                                  "(please, thanks, messages, ...)")
+    stop = {_command_core(c) for c in (*lexicon.STOP_COMMANDS, *keywords.get("stop", ()))}
+    start = {_command_core(c) for c in (*lexicon.START_COMMANDS, *keywords.get("start", ()))}
+    clash = (stop & start) - {""}
+    if clash:
+        raise ConfigError(f"[intents] {', '.join(sorted(clash))}: both an opt-out and an opt-in command")
+    for intent, texts in patterns.items():
+        for text in texts:
+            _compile_config_pattern(intent, text)
+
+
+def check_intents(intents: dict[str, Any]) -> dict[str, Any]:
+    """Validates the [intents] table of wabot.toml when it is read, without building a router."""
+    _check_entries(*_read_table(intents))
+    return intents
+
+
+# The type of FileConfig.intents: the table as written, checked when wabot.toml is loaded.
+IntentsTable = Annotated[dict[str, Any], AfterValidator(check_intents)]
 
 
 def _compile_config_pattern(intent: str, text: str) -> re.Pattern:

@@ -2,6 +2,9 @@
 table of wabot.toml, properties over any input, and the labelled benchmark set."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -366,9 +369,25 @@ def test_worker_builds_its_router_from_wabot_toml():
     settings = Settings(file=parse_file_config(tomllib.loads(EXAMPLE_TOML)))
     worker = InboundWorker(engine, settings)
     assert worker.router.route("restock").intent == "reorder"
-    bad = Settings(file=parse_file_config({"intents": {"reorder": {"patterns": ["("]}}}))
-    with pytest.raises(ConfigError, match=r"\[intents.reorder\] patterns: bad regular expression"):
-        InboundWorker(engine, bad)
+
+
+def test_a_bad_intents_table_is_rejected_when_wabot_toml_is_read():
+    with pytest.raises(ConfigError, match=r"^\[intents.reorder\] patterns: bad regular expression '\('"):
+        parse_file_config({"intents": {"reorder": {"patterns": ["("]}}})
+    with pytest.raises(ConfigError, match=r"^\[intents.refunds\]: unknown intent"):
+        parse_file_config({"intents": {"refunds": ["refund"]}})
+    assert parse_file_config({"intents": {"reorder": ["restock"]}}).intents == {"reorder": ["restock"]}
+
+
+def test_cli_prints_one_line_for_a_bad_intents_table(tmp_path):
+    config = tmp_path / "wabot.toml"
+    config.write_text('[intents.human]\nkeywords = ["..", "gerente"]\n', encoding="utf-8")
+    env = {**os.environ, "WABOT_CONFIG": str(config), "WABOT_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "wabot: error: [intents.human] keywords: '..': '..' must stand between two words"
 
 
 # ---------------------------------------------------------------- the built-in vocabulary
