@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from flows.nlu import IntentsTable
 
 DEFAULT_GRAPH_VERSION = "v26.0"
 from bot.db import DEFAULT_DATABASE_URL
@@ -137,7 +138,7 @@ class FileConfig(_Strict):
     sale: SaleConfig = SaleConfig()
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
-    intents: dict[str, Any] = {}
+    intents: IntentsTable = {}  # checked by flows.nlu when the file is read
     rates: dict[str, Any] = {}
 
     @field_validator("replies")
