@@ -70,7 +70,8 @@ def receive():
         rt.metrics.duplicates.inc(len(events) - len(new))
     if new:
         rt.inbound_wake.set()
-    return jsonify(stored=len(new), duplicates=len(events) - len(new))
+    # Built by hand: Meta reads only the status, and this is the hottest line of the product.
+    return Response(f'{{"duplicates": {len(events) - len(new)}, "stored": {len(new)}}}', mimetype="application/json")
 
 
 @ops.get("/healthz")
