@@ -74,7 +74,7 @@ def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, auth
     owners: dict[int, int] = {}
     for chunk in chunks(list(shopify_ids)):
         owners.update(conn.execute(sa.select(c.shopify_customer_id, c.id)
-                                   .where(c.shopify_customer_id.in_(chunk))).tuples().all())
+                                   .where(c.shopify_customer_id.in_(chunk))).all())
 
     created = 0
     missing = [p for wa, p in by_wa.items() if wa not in found]
@@ -89,11 +89,12 @@ def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, auth
             rows.append({"wa_id": person.wa_id, "phone_country": person.country, "shopify_customer_id": sid,
                          "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
                          "accepts_marketing": person.accepts_marketing, "created_at": now, "updated_at": now})
-        created = len(list(insert_ignoring_conflicts(conn, customers, rows, ["wa_id"], returning=c.id)))
+        insert_ignoring_conflicts(conn, customers, rows, ["wa_id"])
         for chunk in chunks([p.wa_id for p in missing]):
             for row in conn.execute(sa.select(c.id, c.wa_id, c.first_name, c.last_name, c.email,
                                               c.shopify_customer_id, c.accepts_marketing).where(c.wa_id.in_(chunk))):
                 found[row.wa_id] = row
+                created += 1
 
     updates, moves = [], []
     for wa, person in by_wa.items():
@@ -351,7 +352,7 @@ def store_products(conn: Connection, records: Sequence[ProductRecord], now: date
     p = products.c
     stored: dict[int, datetime | None] = {}
     for chunk in chunks(list(latest)):
-        stored.update(conn.execute(sa.select(p.id, p.updated_at).where(p.id.in_(chunk))).tuples().all())
+        stored.update(conn.execute(sa.select(p.id, p.updated_at).where(p.id.in_(chunk))).all())
     fresh = []
     for record in latest.values():
         held = stored.get(record.id)
