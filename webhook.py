@@ -137,5 +137,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
 def _feature_blueprints():
     """Blueprints of the other features, each in its own module."""
     from bot.sandbox_api import sandbox_api
+    from segments.api import segments_api
+    from segments.webhooks import shopify
 
-    return [sandbox_api]
+    return [sandbox_api, shopify, segments_api]

@@ -140,7 +140,9 @@ def db_upgrade(ctx: Context) -> None:
 
 def _register_feature_commands() -> None:
     """Commands of the other features live beside their code; each adds its group here."""
-    for command in ():
+    from segments.cli import COMMANDS as segment_commands
+
+    for command in (*segment_commands,):
         cli.add_command(command)
 
 

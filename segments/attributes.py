@@ -59,7 +59,8 @@ def base_table(name: str) -> sa.Table:
 def needs_live_aggregates(conn: Connection, now: datetime) -> bool:
     """The maintained aggregates count every counted order; they are exact at `now` unless some
     counted order was created after it, or a bulk import has not finished its aggregates."""
-    future = conn.execute(sa.select(orders.c.id).where(orders.c.counted, orders.c.created_at > now).limit(1)).first()
+    s = customer_order_stats.c
+    future = conn.execute(sa.select(s.customer_id).where(s.last_order_at > now).limit(1)).first()
     return future is not None or stats_pending_exist(conn)
 
 

@@ -44,7 +44,7 @@ from segments.shopify import attribute_name
 from segments.sqlutil import chunks, ensure_functions, iso_utc, json_object, sample_point
 from segments.store import flush_pending_stats
 from segments.tables import (
-    customer_attributes, customer_tags, line_items, orders, product_tags, products, segment_events, segment_members,
+    customer_attributes, customer_order_stats, customer_tags, line_items, orders, product_tags, products, segment_events, segment_members,
     segment_pending, segment_refreshes, segment_state, variants,
 )
 
@@ -268,7 +268,7 @@ class Evaluation:
         wanted = sorted({int(m) for m in months})
         if not wanted or any(not 1 <= m <= 12 for m in wanted):
             raise WabotError("orders_in_months takes months from 1 to 12")
-        first = self.conn.execute(sa.select(sa.func.min(orders.c.created_at)).where(orders.c.counted)).scalar()
+        first = self.conn.execute(sa.select(sa.func.min(customer_order_stats.c.first_order_at))).scalar()
         if first is None:
             return sa.literal(0, sa.Integer)
         tz = self.engine.tz

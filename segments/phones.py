@@ -7,6 +7,7 @@ digit), so a lookup tries both spellings before a new customer is created.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -14,7 +15,11 @@ import phonenumbers
 @dataclass(frozen=True)
 class Phone:
     wa_id: str  # E.164 digits, no "+"
-    country: str | None  # ISO 3166 alpha-2 of the number
+
+    @property
+    def country(self) -> str | None:
+        """ISO 3166 alpha-2 of the number (looked up only when needed: it is the slow part)."""
+        return country_of(self.wa_id)
 
 
 def parse_phone(raw: object, default_region: str) -> Phone | None:
@@ -25,14 +30,26 @@ def parse_phone(raw: object, default_region: str) -> Phone | None:
     text = str(raw).strip().lstrip("'")  # spreadsheet exports quote numbers with a leading apostrophe
     if not text:
         return None
+    return _parse(text, default_region.upper())
+
+
+@lru_cache(maxsize=65536)  # a store's customers order again and again: most lookups repeat
+def _parse(text: str, region: str) -> Phone | None:
     try:
-        number = phonenumbers.parse(text, default_region.upper() or None)
+        number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(number):
         return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Phone(wa_id=e164.lstrip("+"), country=phonenumbers.region_code_for_number(number))
+    return Phone(wa_id=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+"))
+
+
+@lru_cache(maxsize=65536)
+def country_of(wa_id: str) -> str | None:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse("+" + wa_id, None))
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def wa_id_spellings(wa_id: str) -> tuple[str, ...]:

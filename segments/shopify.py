@@ -234,7 +234,7 @@ def synthetic_id(*parts: str) -> int:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _first_phone(candidates: Iterable[Any], region: str) -> Phone | None:
@@ -256,7 +256,7 @@ def _split_name(full: str | None) -> tuple[str | None, str | None]:
 
 def order_from_json(obj: Any, region: str) -> OrderRecord:
     """A Shopify REST order (an orders/* webhook body, or a line of an API export)."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         raise RowError("not an order object")
     order_id = parse_id(obj.get("id"), "order id", required=True)
     customer = _mapping(obj.get("customer"))
@@ -276,7 +276,7 @@ def order_from_json(obj: Any, region: str) -> OrderRecord:
                   email=text(obj.get("email") or obj.get("contact_email") or customer.get("email"), 256))
     codes = tuple(c for c in (text(_mapping(d).get("code")) for d in obj.get("discount_codes") or ()) if c)
     items = tuple(_line_item_from_json(position, item) for position, item in enumerate(obj.get("line_items") or ()))
-    fulfillments = [f for f in obj.get("fulfillments") or () if isinstance(f, Mapping)]
+    fulfillments = [f for f in obj.get("fulfillments") or () if isinstance(f, dict)]
     last_fulfillment = fulfillments[-1] if fulfillments else {}
     tracking_urls = last_fulfillment.get("tracking_urls") or ()
     return OrderRecord(
@@ -304,7 +304,7 @@ def order_from_json(obj: Any, region: str) -> OrderRecord:
 
 
 def _line_item_from_json(position: int, item: Any) -> LineItemRecord:
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         raise RowError(f"line item {position + 1} is not an object")
     return LineItemRecord(
         position=position,
@@ -395,7 +395,7 @@ def _consent(obj: Mapping[str, Any]) -> bool | None:
     answers = [parse_bool(obj.get("accepts_marketing"))]
     for key in ("sms_marketing_consent", "email_marketing_consent"):
         consent = obj.get(key)
-        if isinstance(consent, Mapping):
+        if isinstance(consent, dict):
             answers.append(parse_bool(consent.get("state")))
     known = [a for a in answers if a is not None]
     if not known:
@@ -404,7 +404,7 @@ def _consent(obj: Mapping[str, Any]) -> bool | None:
 
 
 def customer_from_json(obj: Any, region: str) -> CustomerRecord:
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         raise RowError("not a customer object")
     default = _mapping(obj.get("default_address"))
     addresses = [_mapping(a).get("phone") for a in obj.get("addresses") or ()]
@@ -461,7 +461,7 @@ def customer_from_csv(row: Mapping[str, str], headers: Mapping[str, str], region
 # -- products -----------------------------------------------------------------------------------
 
 def product_from_json(obj: Any) -> ProductRecord:
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         raise RowError("not a product object")
     product_id = parse_id(obj.get("id"), "product id", required=True)
     variants = []

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from bot.db import insert_ignoring_conflicts, upsert
 from bot.models import customers
-from segments.phones import wa_id_spellings
+from segments.phones import country_of, wa_id_spellings
 from segments.shopify import CustomerRecord, OrderRecord, ProductRecord
 from segments.sqlutil import chunks, dialect_insert
 from segments.tables import (
@@ -44,7 +44,6 @@ class StoreOutcome:
 @dataclass(frozen=True)
 class _Person:
     wa_id: str
-    country: str | None
     shopify_id: int | None
     first_name: str | None
     last_name: str | None
@@ -86,7 +85,7 @@ def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, auth
                 sid = None  # moved below, once the new row exists
             if sid:
                 claimed.add(sid)
-            rows.append({"wa_id": person.wa_id, "phone_country": person.country, "shopify_customer_id": sid,
+            rows.append({"wa_id": person.wa_id, "phone_country": country_of(person.wa_id), "shopify_customer_id": sid,
                          "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
                          "accepts_marketing": person.accepts_marketing, "created_at": now, "updated_at": now})
         insert_ignoring_conflicts(conn, customers, rows, ["wa_id"])
@@ -182,7 +181,7 @@ def store_orders(conn: Connection, records: Sequence[OrderRecord], now: datetime
     if not fresh:
         return outcome
 
-    people = [_Person(r.buyer.phone.wa_id, r.buyer.phone.country, r.buyer.shopify_customer_id,
+    people = [_Person(r.buyer.phone.wa_id, r.buyer.shopify_customer_id,
                       r.buyer.first_name, r.buyer.last_name, r.buyer.email) for r in fresh if r.buyer.phone]
     ids, outcome.customers_created = _resolve(conn, people, now, authoritative=False)
     rows = []
@@ -311,7 +310,7 @@ def store_customers(conn: Connection, records: Sequence[CustomerRecord], now: da
     outcome = StoreOutcome()
     reachable = [r for r in records if r.phone]
     outcome.without_customer = len(records) - len(reachable)
-    people = [_Person(r.phone.wa_id, r.phone.country, r.shopify_id, r.first_name, r.last_name, r.email,
+    people = [_Person(r.phone.wa_id, r.shopify_id, r.first_name, r.last_name, r.email,
                       r.accepts_marketing) for r in reachable]
     ids, outcome.customers_created = _resolve(conn, people, now, authoritative=True)
     tagged: dict[int, tuple[str, ...]] = {}

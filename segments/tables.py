@@ -138,10 +138,6 @@ segment_events = sa.Table(
     sa.Index("ix_segment_events_customer", "customer_id"),
 )
 
-# Counted orders (not cancelled, voided or refunded) have their own index by time: the "any order
-# after now?" check, the 180-day window and orders_in_months() range-scan it.
-sa.Index("ix_orders_counted_created", orders.c.counted, orders.c.created_at)
-
 # Per-customer aggregates of counted orders, kept up to date by ingestion (the customers an order
 # batch touches are recomputed from their orders). Money is kept in integer cents so sums and
 # percentiles are exact and identical on SQLite and PostgreSQL.

@@ -67,15 +67,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_segment_state_customer_id_customers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_segment_state'))
     )
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.create_index('ix_orders_counted_created', ['counted', 'created_at'], unique=False)
-
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_index('ix_orders_counted_created')
-
     op.drop_table('segment_state')
     with op.batch_alter_table('customer_order_stats', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_order_stats_last_order_at')
