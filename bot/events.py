@@ -501,12 +501,7 @@ def _change_events(change: dict, entry_time: Any) -> Iterator[Event]:
         yield from (_preference(p) for p in prefs)
         if prefs:
             return
-    yield AccountChange(
-        field_name=field_name,
-        event=_str(value, "event"),
-        timestamp=parse_timestamp(value.get("timestamp", entry_time)),
-        raw={"field": field_name, "value": value},
-    )
+    yield _account_change({"field": field_name, "value": value, "time": entry_time})
 
 
 def parse_payload(body: Any) -> list[Event]:
@@ -536,6 +531,14 @@ def from_record(kind: str, record: dict) -> Event:
         return _status(record.get("status") or {})
     if kind == "preference":
         return _preference(record.get("preference") or {})
-    field_name = record.get("field") or "unknown"
-    value = record.get("value") if isinstance(record.get("value"), dict) else {}
-    return AccountChange(field_name, _str(value, "event"), parse_timestamp(value.get("timestamp")), record)
+    return _account_change(record)
+
+
+def _account_change(record: dict) -> AccountChange:
+    value = _dict(record, "value")
+    return AccountChange(
+        field_name=_str(record, "field") or "unknown",
+        event=_str(value, "event"),
+        timestamp=parse_timestamp(value.get("timestamp", record.get("time"))),
+        raw=record,
+    )

@@ -8,6 +8,8 @@ serialised by the database itself.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
@@ -24,30 +26,55 @@ DEFAULT_LEASE = timedelta(seconds=60)
 
 
 def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> list[Event]:
-    """Insert the events not seen before; return those that are new (duplicates are dropped)."""
+    """Insert the events not seen before; return those that are new.
+
+    A redelivery (same key, same content) is dropped. A different event that reuses a key (sample
+    payloads and buggy relays reuse message ids) is kept for the record under a derived key but
+    never processed, so a message id seen before is never answered twice and nothing is lost.
+    """
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.key, event)
     if not unique:
         return []
-    rows = [
-        {
-            "event_key": key,
-            "kind": event.kind,
-            "type": event.type,
-            "wa_id": event.sender,
-            "occurred_at": event.timestamp,
-            "received_at": received_at,
-            "payload": event.raw,
-            "state": "pending",
-            "attempts": 0,
-        }
-        for key, event in unique.items()
-    ]
-    result = insert_ignoring_conflicts(conn, inbound_events, rows, ["event_key"],
-                                       returning=inbound_events.c.event_key)
+    rows = [_row(key, event, received_at, "pending") for key, event in unique.items()]
+    result = insert_ignoring_conflicts(conn, inbound_events, rows, ["event_key"], returning=inbound_events.c.event_key)
     inserted = {row[0] for row in result}
+    clashes = {key: event for key, event in unique.items() if key not in inserted}
+    if clashes:
+        _keep_different_content(conn, clashes, received_at)
     return [event for key, event in unique.items() if key in inserted]
+
+
+def _row(key: str, event: Event, received_at: datetime, state: str) -> dict:
+    return {
+        "event_key": key,
+        "kind": event.kind,
+        "type": event.type,
+        "wa_id": event.sender,
+        "occurred_at": event.timestamp,
+        "received_at": received_at,
+        "payload": event.raw,
+        "state": state,
+        "attempts": 0,
+    }
+
+
+def _digest(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _keep_different_content(conn: Connection, clashes: dict[str, Event], received_at: datetime) -> None:
+    t = inbound_events.c
+    stored = dict(conn.execute(sa.select(t.event_key, t.payload).where(t.event_key.in_(list(clashes)))).all())
+    variants = []
+    for key, event in clashes.items():
+        digest = _digest(event.raw)
+        if key in stored and _digest(stored[key]) != digest:
+            row = _row(f"{key}#{digest}", event, received_at, "done")
+            row.update(processed_at=received_at, error="an earlier event had this key: kept, not processed")
+            variants.append(row)
+    insert_ignoring_conflicts(conn, inbound_events, variants, ["event_key"])
 
 
 @dataclass(frozen=True)

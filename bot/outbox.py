@@ -8,6 +8,7 @@ final failure with its code. Status webhooks then move a row forward (sent < del
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -106,22 +107,25 @@ def apply_status(conn: Connection, status: StatusUpdate, now: datetime) -> dict 
 # ---------------------------------------------------------------- the sender
 
 class RateLimiter:
-    """Spaces sends evenly so that no second ever holds more than `rate` of them."""
+    """Spaces sends evenly so that no second ever holds more than `rate` of them.
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+    Integer nanoseconds, so that float drift can never squeeze one send too many into a second.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], int] = time.monotonic_ns,
                  sleep: Callable[[float], None] = time.sleep):
-        self.interval = 1.0 / rate
+        self.interval_ns = math.ceil(1e9 / rate)
         self._clock, self._sleep = clock, sleep
-        self._next = 0.0
+        self._next = 0
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
-            self._next = slot + self.interval
+            self._next = slot + self.interval_ns
         if slot > now:
-            self._sleep(slot - now)
+            self._sleep((slot - now) / 1e9)
 
 
 @dataclass(frozen=True)

@@ -129,9 +129,9 @@ class ServerProcess:
 
 
 def start_process(args: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> subprocess.Popen:
-    log = log_path.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=env, cwd=cwd,
-                            stdout=log, stderr=subprocess.STDOUT)
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=env, cwd=cwd,
+                                stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 30.0) -> None:

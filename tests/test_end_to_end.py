@@ -1,0 +1,235 @@
+"""The real server (`wabot serve` as a process) against a local fake Graph API over HTTP."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from bot import graph, outbox, simulate
+from bot.models import customers, inbound_events, inbound_messages, outbox as outbox_table
+from bot.signing import meta_signature
+from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
+from tests.fake_graph import graph_error
+
+WA_ID = "15551234567"
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def scalar(engine, query):
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def outbox_rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(outbox_table).order_by(outbox_table.c.id)).all()
+
+
+def test_hi_gets_exactly_one_reply_with_the_documented_request(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    response = server.post(simulate.text_payload(WA_ID, "hi", name="Ana Lima"))
+    assert response.status_code == 200
+    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
+    time.sleep(0.5)  # anything extra would show up now
+    sent = fake_graph.messages()
+    assert len(sent) == 1
+    reply = sent[0]
+    assert reply.path == "/v26.0/1234567890/messages"
+    assert reply.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert reply.body["messaging_product"] == "whatsapp" and reply.body["recipient_type"] == "individual"
+    assert reply.body["to"] == WA_ID and reply.body["type"] == "text"
+    assert reply.body["text"]["body"].startswith("Hi Ana!")
+    assert reply.body["biz_opaque_callback_data"].startswith("outbox:")
+
+
+def test_the_same_payload_delivered_five_times_gets_one_reply(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    payload = simulate.text_payload(WA_ID, "hello", message_id="wamid.redelivered")
+    for _ in range(5):
+        assert server.post(payload).status_code == 200
+    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
+    time.sleep(0.7)
+    assert len(fake_graph.messages()) == 1
+    assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)) == 1
+
+
+def test_a_forged_signature_stores_nothing(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    response = server.post(simulate.text_payload(WA_ID, "hi"), secret="not-the-secret")
+    assert response.status_code == 401
+    time.sleep(0.3)
+    assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)) == 0
+    assert fake_graph.requests == []
+
+
+def test_every_fixture_is_answered_200_and_stored(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    expected = 0
+    for path in fixture_paths("whatsapp"):
+        response = server.post(path.read_bytes())
+        assert response.status_code == 200, path.name
+        expected += response.json()["stored"]
+    # Several samples reuse one message id: each is stored, only the first is processed.
+    assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)) >= len(fixture_paths("whatsapp"))
+    wait_until(lambda: scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)
+                              .where(inbound_events.c.state == "pending")) == 0)
+    assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)
+                  .where(inbound_events.c.state == "dead")) == 0
+    assert "Traceback" not in server.log()
+
+
+def test_unknown_message_type_is_answered_politely(start_server, fake_graph):
+    server = start_server(fake_graph)
+    payload = load_fixture("whatsapp", "unsupported__pywa-unsupported.json")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["timestamp"] = str(int(time.time()))
+    server.post(payload)
+    reply = fake_graph.wait_for(lambda reqs: len(reqs) >= 1)[0]
+    assert reply.recipient == message["from"] and "text" in reply.text.lower()
+
+
+def test_429_then_200_ends_in_one_delivered_send(start_server, fake_graph, engine):
+    fake_graph.queued.append(graph_error(130429, "Rate limit hit", status=429, headers={"Retry-After": "1"}))
+    server = start_server(fake_graph)
+    server.post(simulate.text_payload(WA_ID, "hi"))
+    requests_ = fake_graph.wait_for(lambda reqs: any(r.status == 200 for r in reqs))
+    assert [r.status for r in requests_] == [429, 200]
+    row = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "sent"), None))
+    server.post(simulate.status_payload(row.wa_message_id, "delivered", WA_ID))
+    delivered = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "delivered"), None))
+    assert delivered.attempts == 2 and delivered.delivered_at is not None
+
+
+def test_a_permanent_error_ends_as_failed_with_its_code(start_server, fake_graph, engine):
+    fake_graph.queued.append(graph_error(131026, "Message undeliverable"))
+    server = start_server(fake_graph)
+    server.post(simulate.text_payload(WA_ID, "hi"))
+    failed = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "failed"), None))
+    assert failed.error_code == 131026
+    time.sleep(0.5)
+    assert len(fake_graph.messages()) == 1
+
+
+def test_stop_then_a_campaign_style_send_sends_nothing(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    server.post(simulate.text_payload(WA_ID, "STOP"))
+    confirmation = fake_graph.wait_for(lambda reqs: len(reqs) >= 1)[0]
+    assert "START" in confirmation.text
+    opted_out = wait_until(lambda: scalar(engine, sa.select(customers.c.opted_out).where(customers.c.wa_id == WA_ID)))
+    assert opted_out
+    with engine.begin() as conn:
+        customer_id = conn.execute(sa.select(customers.c.id).where(customers.c.wa_id == WA_ID)).scalar()
+        campaign = outbox.enqueue(conn, recipient=WA_ID, customer_id=customer_id, kind="campaign",
+                                  category="marketing", message=graph.text_message("20% off today!"),
+                                  now=datetime.now(timezone.utc))
+    row = wait_until(lambda: next((r for r in outbox_rows(engine) if r.id == campaign and r.state != "queued"), None))
+    assert (row.state, row.error_title) == ("cancelled", "opted_out")
+    assert len(fake_graph.messages()) == 1  # the confirmation only
+
+    server.post(simulate.text_payload(WA_ID, "START"))
+    fake_graph.wait_for(lambda reqs: len(reqs) >= 2)
+    wait_until(lambda: scalar(engine, sa.select(customers.c.opted_out).where(customers.c.wa_id == WA_ID)) is False)
+
+
+def test_a_message_redelivered_after_its_window_closed_gets_no_reply(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    server.post(simulate.text_payload(WA_ID, "hi", timestamp=two_days_ago))
+    handled = wait_until(lambda: scalar(engine, sa.select(inbound_messages.c.handled)))
+    assert handled == "window_closed"
+    time.sleep(0.3)
+    assert fake_graph.messages() == []
+
+
+def test_human_request_silences_the_bot(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    server.post(simulate.text_payload(WA_ID, "I want to talk to a human"))
+    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
+    server.post(simulate.text_payload(WA_ID, "hello?"))
+    wait_until(lambda: scalar(engine, sa.select(sa.func.count()).select_from(inbound_messages)
+                              .where(inbound_messages.c.handled == "silent_handoff")) == 1)
+    assert len(fake_graph.messages()) == 1
+
+
+def test_username_customers_are_answered_by_user_id(start_server, fake_graph):
+    server = start_server(fake_graph)
+    payload = simulate.text_payload("", "hi")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"profile": {"name": "Ana", "username": "@ana"}, "user_id": "BR.1502576394655843"}]
+    value["messages"][0]["from"] = ""
+    value["messages"][0]["from_user_id"] = "BR.1502576394655843"
+    server.post(payload)
+    reply = fake_graph.wait_for(lambda reqs: len(reqs) >= 1)[0]
+    assert reply.body["recipient"] == "BR.1502576394655843" and "to" not in reply.body
+
+
+def test_read_receipts_update_the_outbox_and_the_customer(start_server, fake_graph, engine):
+    server = start_server(fake_graph)
+    server.post(simulate.text_payload(WA_ID, "hi"))
+    row = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "sent"), None))
+    server.post(simulate.status_payload(row.wa_message_id, "read", WA_ID))
+    server.post(simulate.status_payload(row.wa_message_id, "delivered", WA_ID))  # late, out of order
+    wait_until(lambda: outbox_rows(engine)[0].state == "read")
+    time.sleep(0.3)
+    assert outbox_rows(engine)[0].state == "read"
+    assert scalar(engine, sa.select(customers.c.last_read_at)) is not None
+
+
+def test_events_acknowledged_before_a_crash_are_processed_after_restart_once(
+        start_server, fake_graph, engine, settings_for):
+    # Acknowledge through the app without any worker running: stored, not processed.
+    from webhook import create_app
+
+    app = create_app(settings_for(fake_graph))
+    body = simulate.text_payload(WA_ID, "hi", message_id="wamid.before-crash")
+    import json
+
+    raw = json.dumps(body).encode()
+    client = app.test_client()
+    assert client.post("/webhook", data=raw, headers={
+        "X-Hub-Signature-256": meta_signature("test-app-secret", raw)}).status_code == 200
+    assert fake_graph.requests == []
+
+    first = start_server(fake_graph)
+    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
+    first.stop()
+    start_server(fake_graph)
+    time.sleep(1.0)
+    assert len(fake_graph.messages()) == 1
+
+
+def test_chat_command_prints_replies(start_server, database_url, tmp_path):
+    server = start_server()  # sandbox transport: no token
+    env = make_env(database_url, tmp_path)
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "chat", "--as", WA_ID, "--url", server.url,
+                             "--name", "Ana"], input="hi\n", capture_output=True, text=True, env=env,
+                            cwd=ROOT, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "bot> Hi Ana!" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["chat", "--as", "+1 555"], "digits"),
+    (["db", "upgrade"], "unknown key"),
+])
+def test_commands_fail_with_one_line(args, message, database_url, tmp_path):
+    (tmp_path / "bad.toml").write_text("[store]\nname = 'x'\ncolour = 'blue'\n")
+    env = make_env(database_url, tmp_path, WABOT_CONFIG=str(tmp_path / "bad.toml"))
+    result = subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
+                            cwd=ROOT, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
