@@ -128,7 +128,6 @@ class Evaluation:
         self.thresholds: dict[str, float | None] = {**(thresholds or {}), **fixed_thresholds(engine.params)}
         self._conditions: dict[str, tuple[ColumnElement, list]] = {}
         self._stack: list[str] = []
-        self.used: set[str] | None = None
 
     # -- what definitions use
 
@@ -176,14 +175,10 @@ class Evaluation:
             if spec.builtin is not None:
                 condition, reason = spec.builtin.build(self)
             else:
-                outer, self.used = self.used, set()
-                try:
-                    condition = _rules().compile_rule(spec.rule, self, known_segments=self.engine.names())
-                    used = sorted(self.used)
-                finally:
-                    self.used = (outer | self.used) if outer is not None else None
+                rule = self.engine.parsed_rule(name)
+                condition = _rules().compile_rule(rule, self, known_segments=self.engine.names())
                 reason = [("rule", sa.cast(sa.literal(spec.rule), sa.Text))]
-                reason += [(n, self.attribute(n)) for n in used]
+                reason += [(n, self.attribute(n)) for n in sorted(rule.attributes)]
         finally:
             self._stack.pop()
         self._conditions[name] = (condition, reason)
@@ -201,8 +196,6 @@ class Evaluation:
     # -- RuleEnv
 
     def attribute(self, name: str) -> ColumnElement:
-        if self.used is not None:
-            self.used.add(name)
         if name == "rfm":
             return self._rfm()
         try:
@@ -249,8 +242,8 @@ class Evaluation:
         buyers = sa.select(o.c.customer_id).select_from(li.join(o, o.c.id == li.c.order_id)).where(*conditions)
         return self.a.c.customer_id.in_(buyers)
 
-    def sample(self, fraction: float, seed: str | None = None) -> ColumnElement:
-        point = sample_point(sa.cast(sa.literal(seed or ""), sa.Text), self.a.c.wa_id)
+    def sample(self, fraction: float, seed: str) -> ColumnElement:
+        point = sample_point(sa.cast(sa.literal(seed), sa.Text), self.a.c.wa_id)
         return sa.and_(self.a.c.wa_id.is_not(None), point < float(fraction))
 
     def asked(self, intent: str, days: int | None) -> ColumnElement:
@@ -355,6 +348,7 @@ class SegmentEngine:
         self.params: SegmentParams = settings.file.segment_params
         self.tz = ZoneInfo(settings.store.timezone)
         self._definitions: dict[str, SegmentDefinition] = {}
+        self._parsed: dict = {}  # custom segment name -> segments.rules.Rule
         for spec in BUILTINS:
             self._definitions[spec.name] = SegmentDefinition(spec.name, spec.describe(self.params), builtin=spec)
         for name, custom in settings.file.segments.items():
@@ -391,6 +385,7 @@ class SegmentEngine:
                 rule = rules.parse_rule(spec.rule)
             except rules.RuleError as exc:
                 raise ConfigError(f"[segments.{name}] rule: {exc}") from None
+            self._parsed[name] = rule
             for used in rule.segments:
                 if used not in self._definitions:
                     raise ConfigError(f"[segments.{name}] rule: unknown segment {used!r} in in_segment()")
@@ -410,6 +405,9 @@ class SegmentEngine:
 
         for name in custom:
             visit(name, [])
+
+    def parsed_rule(self, name: str):  # noqa: ANN201
+        return self._parsed[name]
 
     def names(self) -> list[str]:
         return list(self._definitions)

@@ -131,7 +131,13 @@ def _json_document(handle: BinaryIO, kind: str, tick: Progress) -> Iterator[Reco
 
 def _csv(handle: BinaryIO, kind: str, tick: Progress) -> Iterator[Record | Bad]:
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.reader(text)
+    try:
+        yield from _csv_rows(csv.reader(text), handle, kind, tick)
+    finally:
+        text.detach()  # the caller closes the file itself
+
+
+def _csv_rows(reader, handle: BinaryIO, kind: str, tick: Progress) -> Iterator[Record | Bad]:  # noqa: ANN001
     try:
         header = next(reader)
     except StopIteration:
