@@ -130,6 +130,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=2000)
     args = parser.parse_args()
 
+    own_workdir = args.workdir is None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="wabot-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
@@ -209,6 +210,9 @@ def main() -> int:
         if not args.keep:
             data.unlink(missing_ok=True)
             if args.database_url is None:
+                for suffix in ("", "-wal", "-shm"):
+                    (workdir / f"bench.db{suffix}").unlink(missing_ok=True)
+            if own_workdir:
                 shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -33,7 +33,7 @@ def parse_phone(raw: object, default_region: str) -> Phone | None:
     return _parse(text, default_region.upper())
 
 
-@lru_cache(maxsize=65536)  # a store's customers order again and again: most lookups repeat
+@lru_cache(maxsize=16384)  # a store's customers order again and again: most lookups repeat
 def _parse(text: str, region: str) -> Phone | None:
     try:
         number = phonenumbers.parse(text, region or None)
@@ -44,7 +44,7 @@ def _parse(text: str, region: str) -> Phone | None:
     return Phone(wa_id=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+"))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def country_of(wa_id: str) -> str | None:
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse("+" + wa_id, None))

@@ -39,25 +39,32 @@ class Bad:
 CSV_GROUP_KEY = {"orders": "name", "products": "handle", "customers": None}
 
 
-def detect_format(first_line: bytes) -> str:
+def detect_format(first_line: bytes, kind: str) -> str:
     """The format of a file from its first line that is not blank."""
     text = first_line.lstrip(b"\xef\xbb\xbf").strip()
     if text.startswith(b"["):
         return "json-array"
     if text.startswith(b"{"):
         try:
-            if isinstance(json.loads(text), dict):
-                return "json-lines"
+            value = json.loads(text)
         except ValueError:
-            pass
-        return "json-document"
+            return "json-document"
+        if isinstance(value, dict) and isinstance(value.get(kind), list):
+            return "json-document"  # an API page, {"orders": [...]}, on one line
+        return "json-lines"
     return "csv"
 
 
+FIRST_LINE_LIMIT = 1 << 20  # a JSON line longer than this is taken for a one-line document
+
+
 def _first_line(handle: BinaryIO) -> bytes:
+    """The first line with content, read at most FIRST_LINE_LIMIT bytes at a time: a JSON array
+    written on one line is the whole file."""
     line = b""
-    for line in handle:
-        if line.lstrip(b"\xef\xbb\xbf").strip():
+    while True:
+        line = handle.readline(FIRST_LINE_LIMIT)
+        if not line or line.lstrip(b"\xef\xbb\xbf").strip():
             break
     handle.seek(0)
     return line
@@ -73,7 +80,7 @@ def read_records(path: Path, kind: str, progress: Progress | None = None) -> Ite
         raise WabotError(f"{path}: is a directory") from None
     tick = progress or (lambda _pos: None)
     with handle:
-        fmt = "csv" if path.suffix.lower() == ".csv" else detect_format(_first_line(handle))
+        fmt = "csv" if path.suffix.lower() == ".csv" else detect_format(_first_line(handle), kind)
         if fmt == "json-lines":
             yield from _json_lines(handle, tick)
         elif fmt == "json-array":

@@ -71,7 +71,7 @@ def receive():
             log.warning("Shopify %s %s not applied: %s", topic, resource_id or "-", exc)
             if delivery:
                 conn.execute(sa.update(shopify_webhooks).where(shopify_webhooks.c.webhook_id == delivery[:128])
-                             .values(state="failed", error=str(exc), payload=body if isinstance(body, dict) else None))
+                             .values(state="failed", error=str(exc), payload=json.loads(raw)))  # kept for a replay
             return jsonify(applied=0, error=str(exc))
         outcome = write(conn, kind, [record], now)
     return jsonify(applied=outcome.applied, stale=outcome.stale)
