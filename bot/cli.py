@@ -64,6 +64,13 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
     return settings.with_app_secret(secret), f"no WABOT_APP_SECRET: development secret stored in {path}"
 
 
+def check_configuration(settings: Settings) -> None:
+    """Refuse, before anything starts, a configuration a feature cannot use (a bad segment rule...)."""
+    from segments.engine import SegmentEngine
+
+    SegmentEngine(settings)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -75,6 +82,7 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
     from webhook import create_app
 
     settings, secret_line = app_secret_notice(ctx.settings)
+    check_configuration(settings)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     engine.dispose()
@@ -97,6 +105,7 @@ def worker(ctx: Context, concurrency: int) -> None:
     """The inbound worker and the outbox sender, without HTTP."""
     from bot.runtime import Runtime
 
+    check_configuration(ctx.settings)
     runtime = Runtime.from_settings(ctx.settings)
     db.upgrade(runtime.engine)
     stop = threading.Event()
