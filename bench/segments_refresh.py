@@ -128,6 +128,8 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="where the generated file (and SQLite) go")
     parser.add_argument("--keep", action="store_true", help="keep the generated file and database")
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--skip-import", action="store_true",
+                        help="measure on the store a previous --keep run left in --workdir / --database-url")
     args = parser.parse_args()
 
     own_workdir = args.workdir is None
@@ -136,30 +138,39 @@ def main() -> int:
     url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     data = workdir / "orders.jsonl"
     engine = db.make_engine(url)
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql" and not args.skip_import:
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
     db.upgrade(engine)
     print(f"database: {engine.dialect.name} ({url}); {args.customers:,} customers, {args.orders:,} orders", flush=True)
 
     try:
-        started = time.perf_counter()
-        generate(data, args.customers, args.orders)
-        print(f"generated {data.stat().st_size / 2**20:,.0f} MiB of order JSON lines in"
-              f" {time.perf_counter() - started:.1f} s", flush=True)
-
-        report = import_file(engine, "orders", data, region="US", now=NOW, batch_size=args.batch_size,
-                             on_bad=lambda where, reason: print(f"bad: {where}: {reason}"))
-        print(f"import: {report.imported:,} orders, {report.customers_created:,} customers in {report.seconds:.1f} s"
-              f" = {report.imported / report.seconds:,.0f} orders/s (peak memory so far {peak_mib():,.0f} MiB)",
-              flush=True)
-
-        with engine.begin() as conn:  # chat history: every fifth customer wrote within 60 days
-            c = customers.c
-            conn.execute(sa.update(customers).where(c.id % 5 == 0).values(
-                last_inbound_at=sa.literal(NOW - timedelta(days=1), UTCDateTime())))
-            conn.execute(sa.update(customers).where(c.id % 10 == 0).values(
-                last_inbound_at=sa.literal(NOW - timedelta(days=45), UTCDateTime())))
+        if args.skip_import:
+            rate = float("nan")
+            print("import: skipped (--skip-import), measuring the kept store", flush=True)
+            with engine.begin() as conn:  # forget the memberships of the run that kept the store
+                for table in ("segment_members", "segment_events", "segment_state", "segment_refreshes",
+                              "segment_pending"):
+                    conn.exec_driver_sql(f"DELETE FROM {table}")
+                conn.execute(sa.delete(orders).where(orders.c.id > args.orders))
+                store.rebuild_all_stats(conn, NOW)
+        else:
+            started = time.perf_counter()
+            generate(data, args.customers, args.orders)
+            print(f"generated {data.stat().st_size / 2**20:,.0f} MiB of order JSON lines in"
+                  f" {time.perf_counter() - started:.1f} s", flush=True)
+            report = import_file(engine, "orders", data, region="US", now=NOW, batch_size=args.batch_size,
+                                 on_bad=lambda where, reason: print(f"bad: {where}: {reason}"))
+            rate = report.imported / report.seconds
+            print(f"import: {report.imported:,} orders, {report.customers_created:,} customers in"
+                  f" {report.seconds:.1f} s = {rate:,.0f} orders/s (peak memory so far {peak_mib():,.0f} MiB)",
+                  flush=True)
+            with engine.begin() as conn:  # chat history: every fifth customer wrote within 60 days
+                c = customers.c
+                conn.execute(sa.update(customers).where(c.id % 5 == 0).values(
+                    last_inbound_at=sa.literal(NOW - timedelta(days=1), UTCDateTime())))
+                conn.execute(sa.update(customers).where(c.id % 10 == 0).values(
+                    last_inbound_at=sa.literal(NOW - timedelta(days=45), UTCDateTime())))
 
         segments = SegmentEngine(Settings())
         with engine.begin() as conn:
@@ -201,7 +212,7 @@ def main() -> int:
               f" {stored:.3f} s, partial refresh of {partial.customers:,} customers in {partial.seconds:.3f} s"
               f" ({outcome.customers_created} new customers)", flush=True)
         print(f"peak memory: {peak_mib():,.0f} MiB (target < 2048 MiB)", flush=True)
-        print(f"summary: import {report.imported / report.seconds:,.0f} orders/s; floor {floor:.2f} s;"
+        print(f"summary: import {rate:,.0f} orders/s; floor {floor:.2f} s;"
               f" full refresh first {timings['first (all memberships new)']:.2f} s,"
               f" steady {steady:.2f} s ({steady / floor_later:.2f}x floor); 1,000 orders {absorbed:.3f} s;"
               f" peak {peak_mib():,.0f} MiB")

@@ -41,7 +41,7 @@ from segments.attributes import (
 )
 from segments.builtin import BUILTIN_NAMES, BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
 from segments.shopify import attribute_name
-from segments.sqlutil import chunks, ensure_functions, iso_utc, json_object, sample_point
+from segments.sqlutil import bulk_page_cache, chunks, ensure_functions, iso_utc, json_object, sample_point
 from segments.store import flush_pending_stats
 from segments.tables import (
     customer_attributes, customer_order_stats, customer_tags, line_items, orders, product_tags, products, segment_events, segment_members,
@@ -526,6 +526,8 @@ class SegmentEngine:
         full = customer_ids is None
         pending_until = conn.execute(sa.select(sa.func.max(segment_pending.c.since))).scalar()
         tables = _TempTables(conn)
+        cache = bulk_page_cache(conn)
+        cache.__enter__()
         try:
             scope = None
             entered: dict[str, int] = {}
@@ -565,6 +567,7 @@ class SegmentEngine:
                 conn.execute(sa.delete(segment_pending).where(segment_pending.c.customer_id.in_(scope)))
         finally:
             tables.drop_all()
+            cache.__exit__(None, None, None)
 
         counts = {n: 0 for n in names}
         counts.update(conn.execute(sa.select(segment_members.c.segment, sa.func.count())

@@ -21,6 +21,7 @@ from bot.models import utcnow
 from segments import shopify, store
 from segments.shopify import RowError
 from segments.sources import Bad, Progress, Record, read_records
+from segments.sqlutil import bulk_page_cache
 
 log = logging.getLogger(__name__)
 
@@ -82,33 +83,33 @@ def import_file(engine: Engine, kind: str, path: Path, *, region: str, now: date
         report.bad += 1
         complain(where, reason)
 
-    batch: list[tuple[str, object]] = []
-    for item in read_records(path, kind, progress):
-        if isinstance(item, Bad):
+    with engine.connect() as conn, bulk_page_cache(conn):
+        batch: list[tuple[str, object]] = []
+        for item in read_records(path, kind, progress):
             report.records += 1
-            bad(item.where, item.reason)
-            continue
-        report.records += 1
-        try:
-            batch.append((item.where, parse(kind, item, region)))
-        except RowError as exc:
-            bad(item.where, str(exc))
-        if len(batch) >= batch_size:
-            _write_batch(engine, kind, batch, clock(), report, bad)
-            batch = []
-    if batch:
-        _write_batch(engine, kind, batch, clock(), report, bad)
-    if kind == "orders":
-        with engine.begin() as conn:
-            store.flush_pending_stats(conn, clock())
+            if isinstance(item, Bad):
+                bad(item.where, item.reason)
+                continue
+            try:
+                batch.append((item.where, parse(kind, item, region)))
+            except RowError as exc:
+                bad(item.where, str(exc))
+            if len(batch) >= batch_size:
+                _write_batch(conn, kind, batch, clock(), report, bad)
+                batch = []
+        if batch:
+            _write_batch(conn, kind, batch, clock(), report, bad)
+        if kind == "orders":
+            with conn.begin():
+                store.flush_pending_stats(conn, clock())
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write_batch(engine: Engine, kind: str, batch: list[tuple[str, object]], now: datetime,
+def _write_batch(conn: Connection, kind: str, batch: list[tuple[str, object]], now: datetime,
                  report: ImportReport, bad: BadRow) -> None:
     try:
-        with engine.begin() as conn:
+        with conn.begin():
             _account(report, write(conn, kind, [r for _, r in batch], now, defer_stats=True))
         return
     except (sa.exc.IntegrityError, sa.exc.DataError):
@@ -116,7 +117,7 @@ def _write_batch(engine: Engine, kind: str, batch: list[tuple[str, object]], now
     # The database refused the batch: find the record(s) it refuses, keep the others.
     for where, record in batch:
         try:
-            with engine.begin() as conn:
+            with conn.begin():
                 _account(report, write(conn, kind, [record], now, defer_stats=True))
         except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
             bad(where, f"refused by the database: {str(exc.orig).splitlines()[0]}")

@@ -186,7 +186,7 @@ def parse_quantity(value: Any) -> int:
         return 1
     try:
         number = int(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, OverflowError):
         raise RowError(f"quantity {value!r} is not a number") from None
     if number < 0 or number > 10**9:
         raise RowError(f"quantity {value!r} is out of range")
@@ -237,6 +237,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _items(value: Any) -> list:
+    """A JSON list, or nothing (a malformed field is read as absent, never iterated)."""
+    return value if isinstance(value, list) else []
+
+
 def _first_phone(candidates: Iterable[Any], region: str) -> Phone | None:
     for candidate in candidates:
         phone = parse_phone(candidate, region)
@@ -274,11 +279,11 @@ def order_from_json(obj: Any, region: str) -> OrderRecord:
     buyer = Buyer(phone=phone, shopify_customer_id=parse_id(customer.get("id"), "customer id"),
                   first_name=first, last_name=last,
                   email=text(obj.get("email") or obj.get("contact_email") or customer.get("email"), 256))
-    codes = tuple(c for c in (text(_mapping(d).get("code")) for d in obj.get("discount_codes") or ()) if c)
-    items = tuple(_line_item_from_json(position, item) for position, item in enumerate(obj.get("line_items") or ()))
-    fulfillments = [f for f in obj.get("fulfillments") or () if isinstance(f, dict)]
+    codes = tuple(c for c in (text(_mapping(d).get("code")) for d in _items(obj.get("discount_codes"))) if c)
+    items = tuple(_line_item_from_json(position, item) for position, item in enumerate(_items(obj.get("line_items"))))
+    fulfillments = [f for f in _items(obj.get("fulfillments")) if isinstance(f, dict)]
     last_fulfillment = fulfillments[-1] if fulfillments else {}
-    tracking_urls = last_fulfillment.get("tracking_urls") or ()
+    tracking_urls = _items(last_fulfillment.get("tracking_urls"))
     return OrderRecord(
         id=order_id,
         name=text(obj.get("name"), 64),
@@ -407,7 +412,7 @@ def customer_from_json(obj: Any, region: str) -> CustomerRecord:
     if not isinstance(obj, dict):
         raise RowError("not a customer object")
     default = _mapping(obj.get("default_address"))
-    addresses = [_mapping(a).get("phone") for a in obj.get("addresses") or ()]
+    addresses = [_mapping(a).get("phone") for a in _items(obj.get("addresses"))]
     attributes: dict[str, str] = {}
     for key, value in obj.items():
         if key in _CUSTOMER_FIELDS or isinstance(value, (Mapping, list, tuple)):
@@ -415,7 +420,7 @@ def customer_from_json(obj: Any, region: str) -> CustomerRecord:
         name, val = attribute_name(str(key)), text(value)
         if name and val is not None:
             attributes[name] = val
-    for metafield in obj.get("metafields") or ():
+    for metafield in _items(obj.get("metafields")):
         metafield = _mapping(metafield)
         name, val = attribute_name(str(metafield.get("key") or "")), text(metafield.get("value"))
         if name and val is not None:
@@ -465,7 +470,7 @@ def product_from_json(obj: Any) -> ProductRecord:
         raise RowError("not a product object")
     product_id = parse_id(obj.get("id"), "product id", required=True)
     variants = []
-    for variant in obj.get("variants") or ():
+    for variant in _items(obj.get("variants")):
         variant = _mapping(variant)
         variant_id = parse_id(variant.get("id"), "variant id")
         if variant_id is None:

@@ -5,6 +5,7 @@ written as plain SQLAlchemy Core and give identical results on both databases.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Iterable, Iterator, Sequence, TypeVar
 
@@ -167,6 +168,26 @@ def ensure_functions(conn: Connection) -> None:
         raw._wabot_functions = True  # type: ignore[attr-defined]
     except AttributeError:  # the C connection class takes no attributes: registering again is cheap
         pass
+
+
+BULK_CACHE_KIB = 262144  # 256 MiB
+
+
+@contextlib.contextmanager
+def bulk_page_cache(conn: Connection) -> Iterator[None]:
+    """A large SQLite page cache for one bulk job on this connection (SQLite's default is 2 MiB:
+    far too small for indexes of millions of rows), back to the default afterwards so pooled
+    connections do not keep it."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection  # outside SQLAlchemy's transaction: a PRAGMA is no statement of it
+    previous = raw.execute("PRAGMA cache_size").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def aggregate_text(expr: ColumnElement, separator: str = ",") -> ColumnElement:
