@@ -218,3 +218,18 @@ def test_explain_gives_the_values_behind_each_membership(engine, tmp_path, gener
     assert attributes["orders_count"] == len(counted) and attributes["total_spent"] == pytest.approx(total)
     assert attributes["country"] == "US" and len(attributes["rfm"]) == 3
     assert stored["vip"] == explained["vip"]["reason"]
+
+
+def test_the_lookups_of_the_flows_and_the_agent_console_read_the_refresh(engine, tmp_path, generated):
+    from segments.membership import current_segments, segments_with_reasons
+
+    load(engine, tmp_path, generated)
+    expected = storegen.expected_segments(generated, NOW)
+    wa_id = sorted(expected["vip"] & expected["chat_unengaged"])[0]
+    with engine.begin() as conn:
+        SegmentEngine(Settings()).refresh(conn, NOW)
+        customer = customer_store.find(conn, wa_id)
+        names = current_segments(conn, customer.id, NOW)
+        reasons = {r["segment"]: r for r in segments_with_reasons(conn, customer.id)}
+    assert set(names) == {name for name, members in expected.items() if wa_id in members}
+    assert reasons["vip"]["entered_at"] == NOW and reasons["vip"]["reason"]["total_spent"] > 0
