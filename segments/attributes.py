@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from bot.models import UTCDateTime, customers, inbound_messages, outbox
-from segments.sqlutil import aggregate_text, as_float, whole_days_between
+from segments.sqlutil import as_float, sorted_text_agg, whole_days_between
 from segments.store import stats_pending_exist, stats_select
 from segments.tables import customer_order_stats, customer_tags, orders
 
@@ -158,8 +158,7 @@ def _inbound_count_30d(x: At) -> ColumnElement:
 
 def _tags(x: At) -> ColumnElement:
     t = customer_tags.alias("tags_of")
-    ordered = sa.select(t.c.tag).where(t.c.customer_id == x.a.c.customer_id).order_by(t.c.tag).subquery()
-    return sa.select(aggregate_text(ordered.c.tag, ",")).scalar_subquery()
+    return sa.select(sorted_text_agg(t.c.tag)).where(t.c.customer_id == x.a.c.customer_id).scalar_subquery()
 
 
 def _country(x: At) -> ColumnElement:

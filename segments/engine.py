@@ -16,6 +16,7 @@ the key named.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -33,10 +34,10 @@ from sqlalchemy.sql.expression import ColumnElement, FromClause, FunctionElement
 
 from bot.config import SegmentParams, Settings
 from bot.errors import ConfigError, WabotError
-from bot.models import UTCDateTime, customers, inbound_messages
+from bot.models import UTCDateTime, customers, inbound_messages, utcnow
 from segments import builtin
 from segments.attributes import (
-    ATTRIBUTE_EXPRESSIONS, MONEY_ATTRIBUTES, TIME_ATTRIBUTES, At, base_select, base_table, orders_count_since,
+    ATTRIBUTE_EXPRESSIONS, BASE_COLUMNS, MONEY_ATTRIBUTES, TIME_ATTRIBUTES, At, base_select, base_table,
     percentiles,
 )
 from segments.builtin import BUILTIN_NAMES, BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
@@ -284,9 +285,6 @@ class Evaluation:
         return (sa.select(ca.c.value).where(ca.c.customer_id == self.a.c.customer_id,
                                             ca.c.name == attribute_name(name)).scalar_subquery())
 
-    def orders_count_since(self, since: datetime) -> ColumnElement:
-        return orders_count_since(self.x, since, exclusive=False)
-
 
 def selector_match(li: FromClause, kind: str, value: str) -> ColumnElement:
     """Whether a line item matches a product selector. Type, vendor and tags come from the line item
@@ -520,15 +518,15 @@ class SegmentEngine:
     def refresh(self, conn: Connection, now: datetime, customer_ids: Iterable[int] | None = None) -> RefreshResult:
         """Compute every segment at `now` (for all customers, or the given ones) and store the
         membership, recording entries and exits at `now`. Runs in the caller's transaction."""
-        started_wall = time.perf_counter()
+        started_wall, started_at = time.perf_counter(), utcnow()
         ensure_functions(conn)
         flush_pending_stats(conn, now)
         full = customer_ids is None
         pending_until = conn.execute(sa.select(sa.func.max(segment_pending.c.since))).scalar()
         tables = _TempTables(conn)
-        cache = bulk_page_cache(conn)
-        cache.__enter__()
-        try:
+        with contextlib.ExitStack() as cleanup:
+            cleanup.enter_context(bulk_page_cache(conn))
+            cleanup.callback(tables.drop_all)
             scope = None
             entered: dict[str, int] = {}
             exited: dict[str, int] = {}
@@ -542,17 +540,14 @@ class SegmentEngine:
                     conn.execute(sa.insert(scope_table), [{"customer_id": i} for i in chunk])
                 scope = sa.select(scope_table.c.customer_id)
             attrs = tables.create(base_table(TEMP["attrs"]))
-            conn.execute(sa.insert(attrs).from_select([n for n, _ in _base_names()], base_select(conn, now, scope)))
+            conn.execute(sa.insert(attrs).from_select([n for n, _ in BASE_COLUMNS], base_select(conn, now, scope)))
             evaluated = conn.execute(sa.select(sa.func.count()).select_from(attrs)).scalar_one()
 
             if full:
                 ev = Evaluation(self, conn, now, attrs, population=attrs)
-            else:
-                stored = self.last_thresholds(conn)
-                population = None if _has_all(stored) else base_select(conn, now).subquery("population")
-                ev = Evaluation(self, conn, now, attrs, population=population, thresholds=stored)
-                if population is None:
-                    ev.population = base_select(conn, now).subquery("population")  # rfm, if a rule needs it
+            else:  # the thresholds of the last full refresh; any missing one is computed over everyone
+                ev = Evaluation(self, conn, now, attrs, population=base_select(conn, now).subquery("population"),
+                                thresholds=self.last_thresholds(conn))
             names = self.names()
             for name in names:
                 ev.definition(name)
@@ -565,9 +560,6 @@ class SegmentEngine:
                     conn.execute(sa.delete(segment_pending).where(segment_pending.c.since <= pending_until))
             else:
                 conn.execute(sa.delete(segment_pending).where(segment_pending.c.customer_id.in_(scope)))
-        finally:
-            tables.drop_all()
-            cache.__exit__(None, None, None)
 
         counts = {n: 0 for n in names}
         counts.update(conn.execute(sa.select(segment_members.c.segment, sa.func.count())
@@ -575,7 +567,7 @@ class SegmentEngine:
         thresholds = {k: v for k, v in ev.thresholds.items()}
         seconds = time.perf_counter() - started_wall
         conn.execute(sa.insert(segment_refreshes).values(
-            now=now, kind="full" if full else "partial", started_at=now, seconds=seconds,
+            now=now, kind="full" if full else "partial", started_at=started_at, seconds=seconds,
             thresholds=thresholds, counts=counts))
         return RefreshResult(now=now, kind="full" if full else "partial", customers=evaluated,
                              changed=changed_count, counts=counts, entered=entered, exited=exited,
@@ -659,15 +651,6 @@ class SegmentEngine:
                                                    .where(e.id > last_event).group_by(e.segment, e.change)):
             (entered if change == "enter" else exited)[segment] = count
         return changed_count, entered, exited
-
-
-def _has_all(thresholds: dict) -> bool:
-    return all(name in thresholds for name in PERCENTILE_THRESHOLDS)
-
-
-def _base_names():  # noqa: ANN202
-    from segments.attributes import BASE_COLUMNS
-    return BASE_COLUMNS
 
 
 class _TempTables:

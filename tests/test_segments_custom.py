@@ -116,6 +116,7 @@ def members(segments: SegmentEngine, conn: sa.Connection, rule: str, now: dateti
     ('asked("order_status")', {"14155550001", "14155550006"}),
     ('has_tag("wholesale")', {"14155550001"}),
     ('has_tag("VIP list")', {"14155550001"}),
+    ('tags == "vip list,wholesale"', {"14155550001"}),
     ('orders_in_months(12) >= 1', {"14155550003"}),
     ('orders_in_months(11) == 2', {"14155550003"}),
     ('orders_in_months(11, 12) == 3', {"14155550003"}),
