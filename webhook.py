@@ -62,7 +62,7 @@ def receive():
         events = parse_payload(body)
     except PayloadError as exc:
         return error(400, f"not a WhatsApp payload: {exc}")
-    with rt.engine.begin() as conn:
+    with rt.requests_in_flight, rt.engine.begin() as conn:
         new = intake.store(conn, events, utcnow())
     for event in new:
         rt.metrics.inbound.labels(kind=event.kind, type=event.type).inc()

@@ -8,6 +8,7 @@ import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.db import dialect_insert
 from bot.models import customers
 
 
@@ -90,39 +91,48 @@ def find(conn: Connection, key: str) -> Customer | None:
     return Customer.from_row(row) if row else None
 
 
+def _upsert_inbound_statement(conn: Connection):
+    """Built once per dialect: the worker runs it for every message, and building a statement
+    costs far more than executing a cached one."""
+    c = customers.c
+    sent_at = sa.bindparam("sent_at", type_=c.last_inbound_at.type)
+    stmt = dialect_insert(conn, customers).values(
+        wa_id=sa.bindparam("wa_id"), user_id=sa.bindparam("user_id"), profile_name=sa.bindparam("profile_name"),
+        phone_country=sa.bindparam("phone_country"), first_inbound_at=sent_at, last_inbound_at=sent_at,
+        created_at=sa.bindparam("now", type_=c.created_at.type), updated_at=sa.bindparam("now", type_=c.created_at.type),
+    )
+    return stmt.on_conflict_do_update(index_elements=["wa_id"], set_={
+        "profile_name": sa.func.coalesce(stmt.excluded.profile_name, c.profile_name),
+        "user_id": sa.func.coalesce(c.user_id, stmt.excluded.user_id),
+        "first_inbound_at": sa.case((c.first_inbound_at.is_(None), stmt.excluded.first_inbound_at),
+                                    (c.first_inbound_at > stmt.excluded.first_inbound_at, stmt.excluded.first_inbound_at),
+                                    else_=c.first_inbound_at),
+        "last_inbound_at": sa.case((c.last_inbound_at.is_(None), stmt.excluded.last_inbound_at),
+                                   (c.last_inbound_at < stmt.excluded.last_inbound_at, stmt.excluded.last_inbound_at),
+                                   else_=c.last_inbound_at),
+        "updated_at": stmt.excluded.updated_at,
+    }).returning(*customers.c)
+
+
+_UPSERT_INBOUND: dict[str, sa.sql.Executable] = {}
+
+
 def touch_inbound(conn: Connection, *, wa_id: str | None, user_id: str | None, profile_name: str | None,
                   sent_at: datetime, now: datetime) -> Customer:
-    """Create or update the customer who just wrote to us; their window moves forward, never back."""
+    """Create or update the customer who just wrote to us, in one statement; their window moves
+    forward, never back. A username customer without a phone number is keyed by their user id."""
     key = wa_id or user_id
     if not key:
         raise ValueError("a message without a sender")
-    existing = find(conn, key) or (find(conn, user_id) if user_id and user_id != key else None)
-    c = customers.c
-    if existing is None:
-        values = dict(
-            wa_id=key, user_id=user_id, profile_name=profile_name, phone_country=country_of(wa_id),
-            first_inbound_at=sent_at, last_inbound_at=sent_at, created_at=now, updated_at=now,
-        )
-        try:
-            with conn.begin_nested():
-                new_id = conn.execute(sa.insert(customers).values(**values).returning(c.id)).scalar_one()
-        except sa.exc.IntegrityError:  # another worker created them a moment ago
-            existing = find(conn, key)
-            if existing is None:
-                raise
-        else:
-            return get(conn, new_id)
-    updates = dict(
-        first_inbound_at=_earlier(c.first_inbound_at, sent_at),
-        last_inbound_at=_later(c.last_inbound_at, sent_at),
-        updated_at=now,
-    )
-    if profile_name:
-        updates["profile_name"] = profile_name
-    if user_id and not existing.user_id:
-        updates["user_id"] = user_id
-    conn.execute(sa.update(customers).where(c.id == existing.id).values(**updates))
-    return get(conn, existing.id)
+    if not wa_id:
+        known = find(conn, key)
+        key = known.wa_id if known and known.wa_id else key
+    stmt = _UPSERT_INBOUND.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _UPSERT_INBOUND[conn.dialect.name] = _upsert_inbound_statement(conn)
+    row = conn.execute(stmt, {"wa_id": key, "user_id": user_id, "profile_name": profile_name,
+                              "phone_country": country_of(wa_id), "sent_at": sent_at, "now": now}).one()
+    return Customer.from_row(row)
 
 
 def set_opted_out(conn: Connection, customer_id: int, opted_out: bool, now: datetime) -> None:

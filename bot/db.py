@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -42,7 +44,23 @@ def _engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 
+# One lock per SQLite file, shared by every engine of the process. SQLite admits one writer at a
+# time; left to itself, a waiting writer polls with sleeps of 1 to 100 ms (its busy handler), which
+# caps a busy webhook at a few hundred requests a second. Queuing writers of this process on a
+# mutex hands the file over in microseconds; other processes still meet busy_timeout.
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(database: str) -> threading.RLock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(os.path.abspath(database), threading.RLock())
+
+
 def _tune_sqlite(engine: Engine) -> None:
+    lock = _write_lock(engine.url.database or ":memory:")
+    holders: dict[int, bool] = {}
+
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
         # pysqlite's own transaction handling starts transactions lazily, which lets two writers
@@ -57,12 +75,34 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # Writers take the lock up front so they queue on busy_timeout instead of failing;
+        # Writers take the lock up front so they queue instead of failing on lock upgrade;
         # read-only work (pages, refresh queries) must not block the webhook's inserts.
         if conn.get_execution_options().get("readonly"):
             conn.exec_driver_sql("BEGIN")
-        else:
+            return
+        lock.acquire()
+        try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            lock.release()
+            raise
+        holders[id(conn.connection.dbapi_connection)] = True
+
+    dialect = engine.dialect
+
+    def _releasing(finish):  # noqa: ANN001, ANN202
+        def wrapped(connection):  # noqa: ANN001
+            # SQLAlchemy hands over the pool's proxy or the raw DBAPI connection, depending on the path
+            raw = getattr(connection, "dbapi_connection", connection)
+            try:
+                finish(connection)
+            finally:
+                if holders.pop(id(raw), False):
+                    lock.release()
+        return wrapped
+
+    dialect.do_commit = _releasing(dialect.do_commit)
+    dialect.do_rollback = _releasing(dialect.do_rollback)
 
 
 @contextlib.contextmanager
@@ -74,7 +114,8 @@ def reading(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def _dialect_insert(conn: Connection, table: sa.Table):
+def dialect_insert(conn: Connection, table: sa.Table):
+    """The INSERT construct of the connection's dialect, which knows ON CONFLICT."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     if conn.dialect.name == "sqlite":
@@ -86,7 +127,7 @@ def insert_ignoring_conflicts(conn: Connection, table: sa.Table, rows: list[dict
                               returning: sa.Column | None = None):
     """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect; with `returning`, the result
     yields that column of the rows actually inserted."""
-    stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
+    stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
     if returning is not None:
         stmt = stmt.returning(returning)
     if not rows:
@@ -99,7 +140,7 @@ def upsert(conn: Connection, table: sa.Table, rows: list[dict], index_elements: 
     """INSERT ... ON CONFLICT DO UPDATE of the named columns from the proposed row."""
     if not rows:
         return None
-    stmt = _dialect_insert(conn, table)
+    stmt = dialect_insert(conn, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=index_elements,
         set_={name: stmt.excluded[name] for name in update_columns},

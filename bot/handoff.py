@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.db import insert_ignoring_conflicts
+from bot.db import insert_ignoring_conflicts, upsert
 from bot.models import conversations, handoff_log
 
 BOT, PENDING, AGENT = "bot", "pending", "agent"
@@ -69,9 +69,8 @@ def _ensure(conn: Connection, customer_id: int, now: datetime) -> None:
 
 
 def set_fallback_streak(conn: Connection, customer_id: int, streak: int, now: datetime) -> None:
-    _ensure(conn, customer_id, now)
-    conn.execute(sa.update(conversations).where(conversations.c.customer_id == customer_id)
-                 .values(fallback_streak=streak))
+    upsert(conn, conversations, [{"customer_id": customer_id, "state": BOT, "state_changed_at": now,
+                                  "fallback_streak": streak}], ["customer_id"], ["fallback_streak"])
 
 
 def transition(conn: Connection, customer_id: int, to_state: str, *, actor: str, now: datetime,

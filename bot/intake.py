@@ -117,13 +117,17 @@ def claim(engine: Engine, owner: str, now: datetime, limit: int = 50,
 
 def complete(conn: Connection, event_id: int, owner: str, now: datetime) -> bool:
     """Mark an event processed, inside the transaction that applied its effects: exactly once."""
-    t = inbound_events.c
-    result = conn.execute(
-        sa.update(inbound_events)
-        .where(t.id == event_id, t.lease_owner == owner, t.state == "pending")
-        .values(state="done", processed_at=now, lease_until=None, error=None)
-    )
+    result = conn.execute(_COMPLETE, {"event_id": event_id, "owner": owner, "now": now})
     return result.rowcount == 1
+
+
+_COMPLETE = (
+    sa.update(inbound_events)
+    .where(inbound_events.c.id == sa.bindparam("event_id"), inbound_events.c.lease_owner == sa.bindparam("owner"),
+           inbound_events.c.state == "pending")
+    .values(state="done", processed_at=sa.bindparam("now", type_=inbound_events.c.processed_at.type),
+            lease_until=None, error=None)
+)
 
 
 def fail(engine: Engine, claimed: ClaimedEvent, owner: str, now: datetime, error: str) -> None:

@@ -50,9 +50,12 @@ def enqueue(conn: Connection, *, recipient: str, message: Mapping, now: datetime
         "not_before": not_before or now, "created_at": now, "used_fallback": False,
     }
     if dedupe_key is None:
-        return conn.execute(sa.insert(outbox).values(**row).returning(outbox.c.id)).scalar_one()
+        return conn.execute(_INSERT, row).scalar_one()
     inserted = list(insert_ignoring_conflicts(conn, outbox, [row], ["dedupe_key"], returning=outbox.c.id))
     return inserted[0][0] if inserted else None
+
+
+_INSERT = outbox.insert().returning(outbox.c.id)
 
 
 def callback_data(outbox_id: int) -> str:

@@ -32,6 +32,34 @@ def make_transport(settings: Settings, engine: Engine, pool_size: int = 16) -> g
 
 
 
+class InFlight:
+    """Counts webhook requests being handled, so background work in the same process can let
+    them go first."""
+
+    def __init__(self, max_wait: float = 0.05):
+        self._count = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self.max_wait = max_wait
+
+    def __enter__(self) -> "InFlight":
+        with self._lock:
+            self._count += 1
+        return self
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        with self._lock:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Wait until no request is in flight, but never longer than max_wait: under a burst the
+        background still moves, only slower."""
+        with self._lock:
+            self._idle.wait_for(lambda: self._count == 0, timeout=self.max_wait)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -41,6 +69,7 @@ class Runtime:
     # next stage starts at once instead of on its next poll.
     inbound_wake: threading.Event = field(default_factory=threading.Event)
     outbound_wake: threading.Event = field(default_factory=threading.Event)
+    requests_in_flight: "InFlight" = field(default_factory=lambda: InFlight())
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -52,7 +81,7 @@ class Runtime:
 
     def worker(self) -> InboundWorker:
         return InboundWorker(self.engine, self.settings, metrics=self.metrics, segment_lookup=current_segments,
-                             on_enqueued=self.outbound_wake.set)
+                             on_enqueued=self.outbound_wake.set, yield_to_requests=self.requests_in_flight.wait_idle)
 
     def sender(self, concurrency: int = 8) -> Sender:
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)

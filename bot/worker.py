@@ -30,6 +30,9 @@ from flows.replies import ReplyBook
 
 log = logging.getLogger(__name__)
 
+_SET_HANDLED = (sa.update(inbound_messages).where(inbound_messages.c.id == sa.bindparam("row_id"))
+                .values(handled=sa.bindparam("handled")))
+
 # Opting out or back in is honoured (and confirmed) even while a person holds the conversation.
 ALWAYS_ANSWERED = ("stop", "start")
 
@@ -37,7 +40,8 @@ ALWAYS_ANSWERED = ("stop", "start")
 class InboundWorker:
     def __init__(self, engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                  metrics=None, router: IntentRouter | None = None,  # noqa: ANN001
-                 segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None):
+                 segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None,
+                 yield_to_requests: Callable[[], None] | None = None):
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -46,14 +50,20 @@ class InboundWorker:
         self.replies = ReplyBook(settings.file.replies, settings.store.name)
         self.segment_lookup = segment_lookup
         self.on_enqueued = on_enqueued or (lambda: None)
+        # In `wabot serve` the worker shares a process (and SQLite's one writer) with the webhook:
+        # acknowledging Meta comes first, processing may lag a burst by a little.
+        self.yield_to_requests = yield_to_requests or (lambda: None)
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
 
     # -- loop
 
     def run_once(self, limit: int = 50) -> int:
+        """Process one claimed batch, each event in its own short transaction so the webhook's
+        inserts never wait long for the database."""
         claimed = intake.claim(self.engine, self.owner, self.clock(), limit=limit)
         enqueued = False
         for item in claimed:
+            self.yield_to_requests()
             now = self.clock()
             try:
                 with self.engine.begin() as conn:
@@ -62,6 +72,9 @@ class InboundWorker:
             except Exception as exc:
                 log.exception("inbound event %s failed (attempt %s)", item.id, item.attempts)
                 intake.fail(self.engine, item, self.owner, self.clock(), f"{exc.__class__.__name__}: {exc}")
+            if enqueued and item is not claimed[-1] and len(claimed) > 1:
+                self.on_enqueued()  # let the sender start on the first replies of a long batch
+                enqueued = False
         if enqueued:
             self.on_enqueued()
         return len(claimed)
@@ -125,18 +138,19 @@ class InboundWorker:
             return False
 
         streak = handoff.fallback_streak_after(decision.intent, conversation.fallback_streak)
+        previous_streak = conversation.fallback_streak
         if decision.intent != "human" and handoff.wants_human(decision.intent, streak) and not conversation.bot_silent:
             decision = IntentDecision("human", decision.confidence, "fallback_streak", decision.matched)
             self._set_intent(conn, row_id, decision)
 
-        services = FlowServices(self.settings, self.replies, conn, now, self.segment_lookup)
+        services = FlowServices(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer)
         outcome = runner.run_intent(decision, services, customer.wa_id, msg.text)
         paused = self._apply_events(conn, customer.id, outcome.events, decision, now)
-        if not paused and not conversation.bot_silent:
+        if not paused and not conversation.bot_silent and streak != previous_streak:
             handoff.set_fallback_streak(conn, customer.id, streak, now)
 
-        # Recheck with the customer as now stored: a message redelivered days late finds it closed.
-        if not window_open(customers.get(conn, customer.id).last_inbound_at, now):
+        # The customer as stored now: a message redelivered days late finds the window closed.
+        if not window_open(customer.last_inbound_at, now):
             self._handled(conn, row_id, "window_closed")
             return False
         for message in outcome.messages:
@@ -162,7 +176,7 @@ class InboundWorker:
 
     @staticmethod
     def _handled(conn: Connection, row_id: int, handled: str) -> None:
-        conn.execute(sa.update(inbound_messages).where(inbound_messages.c.id == row_id).values(handled=handled))
+        conn.execute(_SET_HANDLED, {"row_id": row_id, "handled": handled})
 
     @staticmethod
     def _set_intent(conn: Connection, row_id: int, decision: IntentDecision) -> None:

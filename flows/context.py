@@ -67,9 +67,14 @@ class FlowServices:
     conn: Connection
     now: datetime
     segment_lookup: SegmentLookup = no_segments
+    customer: Customer | None = None  # already loaded by the caller: saves a lookup per message
 
     def context(self, sender_id: str) -> CustomerContext:
-        customer = customer_store.find(self.conn, sender_id)
+        known = self.customer
+        if known is not None and sender_id in (known.wa_id, known.user_id):
+            customer = known
+        else:
+            customer = customer_store.find(self.conn, sender_id)
         if customer is None:
             return CustomerContext(customer_id=None, wa_id=sender_id, first_name=None, name=None)
         return build_context(customer, conn=self.conn, now=self.now, segment_lookup=self.segment_lookup)

@@ -1,0 +1,236 @@
+"""POST /webhook throughput and latency: wabot against a bare Flask endpoint served the same way.
+
+Drives each server from separate load-generator processes with signed, realistic text-message
+payloads (every one a new message id, so nothing is deduplicated away):
+  1. peak: closed loop, N connections, as fast as the server answers;
+  2. half peak: open loop at half the measured peak; latency counted from the scheduled send
+     time, so a stalled server cannot hide its queueing;
+  3. (wabot only) inbound message -> reply handed to the transport, in the sandbox, at a gentle rate.
+Prints requests/s, p50/p99, and wabot's ratio to the baseline.
+
+    python bench/webhook_throughput.py [--seconds 10] [--connections 8]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import simulate  # noqa: E402
+from bot.signing import meta_signature  # noqa: E402
+
+SECRET = "bench-secret"
+MAX_RATE_PER_CONNECTION = 1500  # prepared requests per connection per second of the peak phase
+TEXTS = ["hi", "where is my order?", "thanks!", "can I reorder the same as last time", "hola", "oi, tudo bem?"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def signed_bodies(worker: int, count: int, wa_prefix: str) -> list[tuple[str, bytes, str]]:
+    """(wa_id, body, signature) triples with unique message ids and customers."""
+    out = []
+    for i in range(count):
+        wa_id = f"{wa_prefix}{worker:02d}{i:07d}"
+        body = json.dumps(simulate.text_payload(wa_id, TEXTS[i % len(TEXTS)], name=f"Customer {i}",
+                                                message_id=f"wamid.bench.{wa_prefix}.{worker}.{i}")).encode()
+        out.append((wa_id, body, meta_signature(SECRET, body)))
+    return out
+
+
+def _post(conn: http.client.HTTPConnection, body: bytes, signature: str) -> int:
+    conn.request("POST", "/webhook", body=body, headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": signature})
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+def closed_loop(port: int, worker: int, seconds: float, start_at: float, queue: mp.Queue) -> None:
+    # Signed ahead of time so the load generator spends its CPU on sending, not on signing.
+    bodies = signed_bodies(worker, int(seconds * MAX_RATE_PER_CONNECTION), "1")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies, errors, i = [], 0, 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = start_at + seconds
+    while time.time() < deadline and i < len(bodies):
+        _, body, sig = bodies[i]
+        t0 = time.perf_counter()
+        status = _post(conn, body, sig)
+        latencies.append(time.perf_counter() - t0)
+        errors += status != 200
+        i += 1
+    if i == len(bodies):
+        print(f"warning: load generator {worker} ran out of prepared requests", file=sys.stderr)
+    queue.put((latencies, errors))
+
+
+def open_loop(port: int, worker: int, rate: float, seconds: float, start_at: float, prefix: str,
+              queue: mp.Queue) -> None:
+    """Send at a fixed rate; latency from the scheduled time (no coordinated omission)."""
+    count = int(rate * seconds)
+    bodies = signed_bodies(worker, count, prefix)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies, errors, sent_at = [], 0, {}
+    for i, (wa_id, body, sig) in enumerate(bodies):
+        scheduled = start_at + i / rate
+        delay = scheduled - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        sent_at[wa_id] = time.time()
+        status = _post(conn, body, sig)
+        latencies.append(time.time() - scheduled)
+        errors += status != 200
+    queue.put((latencies, errors, sent_at))
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run_processes(target, args_for, workers: int) -> list:
+    queue: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=target, args=(*args_for(w), queue)) for w in range(workers)]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server did not become healthy")
+
+
+def measure(name: str, port: int, seconds: float, connections: int) -> dict:
+    start = time.time() + 3.0  # time to sign the requests ahead
+    results = run_processes(closed_loop, lambda w: (port, w, seconds, start), connections)
+    latencies = [x for lat, _ in results for x in lat]
+    errors = sum(e for _, e in results)
+    peak = len(latencies) / seconds
+    half = peak / 2
+    start = time.time() + 3.0
+    per_worker = half / connections
+    open_results = run_processes(open_loop, lambda w: (port, w, per_worker, seconds, start, "2"), connections)
+    open_lat = [x for lat, _, _ in open_results for x in lat]
+    return {
+        "name": name, "peak_rps": peak, "peak_p50_ms": percentile(latencies, 50) * 1000,
+        "peak_p99_ms": percentile(latencies, 99) * 1000, "errors": errors + sum(e for _, e, _ in open_results),
+        "half_rps": half, "half_p50_ms": percentile(open_lat, 50) * 1000, "half_p99_ms": percentile(open_lat, 99) * 1000,
+    }
+
+
+def reply_latency(port: int, db_path: str, rate: float = 20, seconds: float = 5) -> dict:
+    start = time.time() + 0.5
+    results = run_processes(open_loop, lambda w: (port, w, rate, seconds, start, "3"), 1)
+    sent_at = results[0][2]
+    deadline = time.time() + 15
+    replies: dict[str, float] = {}
+    while time.time() < deadline and len(replies) < len(sent_at):
+        time.sleep(0.5)
+        with sqlite3.connect(db_path) as conn:
+            rows = conn.execute("SELECT recipient, min(created_at) FROM sandbox_messages WHERE recipient LIKE '3%' "
+                                "GROUP BY recipient").fetchall()
+        replies = {wa: datetime.fromisoformat(at).timestamp() for wa, at in rows}
+    delays = [replies[wa] - t for wa, t in sent_at.items() if wa in replies]
+    return {"messages": len(sent_at), "answered": len(delays), "p50_ms": percentile(delays, 50) * 1000,
+            "p99_ms": percentile(delays, 99) * 1000}
+
+
+def serve(args: list[str], env: dict) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_healthy(port, proc)
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(30)
+
+
+BARE_SERVER = """
+import sys
+from bot.server import WabotServer
+from bench.bare_app import create_app
+host, port = "127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])
+WabotServer(create_app, host=host, port=port, background=False).run()
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    opts = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("WABOT_")},
+               "PYTHONPATH": str(ROOT), "HOME": tmp, "WABOT_APP_SECRET": SECRET,
+               "WABOT_DATABASE_URL": f"sqlite:///{tmp}/bench.db"}
+        proc, port = serve(["-c", BARE_SERVER], env)
+        try:
+            bare = measure("bare Flask", port, opts.seconds, opts.connections)
+        finally:
+            stop(proc)
+        proc, port = serve(["-m", "bot.cli", "serve"], env)
+        try:
+            wabot = measure("wabot", port, opts.seconds, opts.connections)
+            time.sleep(2)  # let the worker catch up before measuring reply latency
+            replies = reply_latency(port, f"{tmp}/bench.db")
+        finally:
+            stop(proc)
+
+    print(f"\nPOST /webhook, {opts.connections} connections, {opts.seconds:.0f} s per phase, gunicorn gthread "
+          f"(1 process, 8 threads) for both; SQLite; {os.cpu_count()} CPUs\n")
+    print(f"{'':12} {'peak req/s':>11} {'p50 ms':>8} {'p99 ms':>8} | {'half-peak req/s':>15} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'errors':>7}")
+    for r in (bare, wabot):
+        print(f"{r['name']:12} {r['peak_rps']:11.0f} {r['peak_p50_ms']:8.2f} {r['peak_p99_ms']:8.2f} | "
+              f"{r['half_rps']:15.0f} {r['half_p50_ms']:8.2f} {r['half_p99_ms']:8.2f} {r['errors']:7d}")
+    ratio = wabot["peak_rps"] / bare["peak_rps"]
+    print(f"\nratio wabot / bare Flask (peak req/s): {ratio:.2f}   target >= 0.5  "
+          f"{'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
+    print(f"wabot p99 at half peak: {wabot['half_p99_ms']:.1f} ms   target < 50 ms  "
+          f"{'OK' if wabot['half_p99_ms'] < 50 else 'ABOVE TARGET'}")
+    print(f"inbound message -> reply handed to the transport (sandbox, {replies['messages']} messages at 20/s): "
+          f"p50 {replies['p50_ms']:.1f} ms, p99 {replies['p99_ms']:.1f} ms, answered {replies['answered']}   "
+          f"target p50 < 50 ms  {'OK' if replies['p50_ms'] < 50 else 'ABOVE TARGET'}")
+
+
+if __name__ == "__main__":
+    main()
