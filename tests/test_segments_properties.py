@@ -16,6 +16,7 @@ from segments.attributes import percentiles, percentiles_py
 from segments.phones import parse_phone, wa_id_spellings
 from segments.sqlutil import ensure_functions, sample_point, sample_point_py, whole_days_between
 from bot.models import UTCDateTime
+from tests import storegen
 
 json_scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | \
     st.text(max_size=30) | st.sampled_from(["2026-01-01T00:00:00Z", "12.50", "-1", "1e400", "gid://shopify/Order/5"])
@@ -83,8 +84,7 @@ values_lists = st.lists(st.integers(0, 500_000).map(lambda cents: cents / 100), 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=values_lists, qs=st.lists(st.sampled_from([0.0, 0.2, 0.33, 0.5, 0.67, 0.9, 1.0]), min_size=1,
                                           max_size=3))
-def test_sql_percentiles_are_numpy_linear(engine, values, qs):
-    numpy = pytest.importorskip("numpy")
+def test_sql_percentiles_follow_the_documented_method(engine, values, qs):
     table = sa.Table("pct_values", sa.MetaData(), sa.Column("v", sa.Float))
     with engine.begin() as conn:
         table.drop(conn, checkfirst=True)
@@ -92,12 +92,24 @@ def test_sql_percentiles_are_numpy_linear(engine, values, qs):
         conn.execute(sa.insert(table), [{"v": v} for v in values])
         got = percentiles(conn, sa.select(table.c.v), qs)
         table.drop(conn)
-    expected = [float(numpy.percentile(values, q * 100)) for q in qs]
-    assert got == percentiles_py(values, qs)
-    assert got == pytest.approx(expected, rel=0, abs=1e-9)
-    # Exactly numpy where it matters: a threshold never falls between equal neighbours.
-    for q, g, e in zip(qs, got, expected):
-        assert (g in values) == (e in values)
+    assert got == percentiles_py(values, qs) == [storegen.percentile(values, q) for q in qs]
+
+
+@pytest.mark.parametrize("values, q, expected", [  # numpy.percentile(values, 100 * q), method "linear"
+    ([1.0, 2.0, 3.0, 4.0], 0.9, 3.7),
+    ([15.0, 20.0, 35.0, 40.0, 50.0], 0.33, 24.8),
+    ([15.0, 20.0, 35.0, 40.0, 50.0], 0.67, 38.4),
+    ([5.0], 0.9, 5.0),
+    ([3.0, 1.0, 2.0, 2.0, 2.0, 9.0], 0.5, 2.0),
+    ([10.0, 20.0], 0.0, 10.0),
+    ([10.0, 20.0], 1.0, 20.0),
+])
+def test_percentiles_match_numpy(engine, values, q, expected):
+    table = sa.Table("pct_fixed", sa.MetaData(), sa.Column("v", sa.Float))
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(sa.insert(table), [{"v": v} for v in values])
+        assert percentiles(conn, sa.select(table.c.v), [q]) == pytest.approx([expected], abs=1e-12)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
