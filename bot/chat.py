@@ -14,7 +14,7 @@ from typing import Callable, TextIO
 
 import requests
 
-from bot import graph, simulate
+from bot import messages, simulate
 from bot.errors import WabotError
 from bot.signing import meta_signature
 
@@ -70,7 +70,7 @@ class ChatClient:
         for message in self.fetch():
             self.last_seen = max(self.last_seen, message["id"])
             payload = message["payload"]
-            show(graph.preview_of(payload))
+            show(messages.preview_of(payload))
             choices = simulate.choices_of(payload)
             if choices:
                 self.last_choices = choices

@@ -79,8 +79,10 @@ def check_configuration(settings: Settings) -> None:
 def serve(ctx: Context, host: str, port: int, threads: int) -> None:
     """HTTP server, inbound worker, outbox sender and scheduler in one process."""
     from bot.server import WabotServer
+    from flows.checks import check_settings
     from webhook import create_app
 
+    check_settings(ctx.settings)
     settings, secret_line = app_secret_notice(ctx.settings)
     check_configuration(settings)
     engine = db.make_engine(settings.database_url)
@@ -104,7 +106,9 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
 def worker(ctx: Context, concurrency: int) -> None:
     """The inbound worker and the outbox sender, without HTTP."""
     from bot.runtime import Runtime
+    from flows.checks import check_settings
 
+    check_settings(ctx.settings)
     check_configuration(ctx.settings)
     runtime = Runtime.from_settings(ctx.settings)
     db.upgrade(runtime.engine)
@@ -149,9 +153,10 @@ def db_upgrade(ctx: Context) -> None:
 
 def _register_feature_commands() -> None:
     """Commands of the other features live beside their code; each adds its group here."""
+    from flows.cli import actions
     from segments.cli import COMMANDS as segment_commands
 
-    for command in (*segment_commands,):
+    for command in (actions, *segment_commands):
         cli.add_command(command)
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from flows.nlu import IntentsTable
 
 DEFAULT_GRAPH_VERSION = "v26.0"
 from bot.db import DEFAULT_DATABASE_URL
@@ -118,6 +119,13 @@ class PreferencesConfig(_Strict):
     interests: tuple[str, ...] = ()
 
 
+class SaleConfig(_Strict):
+    """The sale flow: who gets early access, and the code that gives it."""
+
+    discount_code: str = ""
+    early_access: tuple[str, ...] = ("sale_shopper",)  # segments that get {discount_code} before everyone
+
+
 class FileConfig(_Strict):
     """The shape of wabot.toml. Unknown keys are rejected with their name."""
 
@@ -127,9 +135,10 @@ class FileConfig(_Strict):
     replies: dict[str, Any] = {}
     campaigns: dict[str, CampaignConfig] = {}
     preferences: PreferencesConfig = PreferencesConfig()
+    sale: SaleConfig = SaleConfig()
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
-    intents: dict[str, Any] = {}
+    intents: IntentsTable = {}  # checked by flows.nlu when the file is read
     rates: dict[str, Any] = {}
 
     @field_validator("replies")

@@ -106,3 +106,33 @@ def transition(conn: Connection, customer_id: int, to_state: str, *, actor: str,
 def touch_agent(conn: Connection, customer_id: int, now: datetime) -> None:
     conn.execute(sa.update(conversations).where(conversations.c.customer_id == customer_id)
                  .values(agent_last_active_at=now))
+
+
+@dataclass(frozen=True)
+class Released:
+    customer_id: int
+    from_state: str
+    agent: str | None
+
+
+def release_timed_out(conn: Connection, now: datetime, timeout: timedelta) -> list[Released]:
+    """Hand back to the bot every pending or claimed conversation whose agent has been silent for
+    `timeout` (since the claim, the agent's last message, or, unclaimed, since it went pending)."""
+    c = conversations.c
+    cutoff = now - timeout
+    silent = sa.func.coalesce(c.agent_last_active_at, c.state_changed_at) <= cutoff
+    rows = conn.execute(sa.select(c.customer_id, c.state, c.agent)
+                        .where(c.state.in_((PENDING, AGENT)), silent).order_by(c.customer_id)).all()
+    reason = f"no agent activity for {int(timeout.total_seconds() // 60)} min"
+    released = []
+    for row in rows:
+        # Conditional on the same silence, so an agent's reply racing the release wins.
+        changed = conn.execute(
+            sa.update(conversations).where(c.customer_id == row.customer_id, c.state == row.state, silent)
+            .values(state=BOT, state_changed_at=now, agent=None, agent_last_active_at=None, fallback_streak=0)
+        ).rowcount
+        if changed == 1:
+            conn.execute(sa.insert(handoff_log).values(customer_id=row.customer_id, from_state=row.state,
+                                                       to_state=BOT, actor="timeout", reason=reason, at=now))
+            released.append(Released(row.customer_id, row.state, row.agent))
+    return released

@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot import graph
+from bot import graph, messages
 from bot.customers import mask
 from bot.db import insert_ignoring_conflicts
 from bot.events import STATUS_RANK, StatusUpdate
@@ -45,7 +45,7 @@ def enqueue(conn: Connection, *, recipient: str, message: Mapping, now: datetime
     row = {
         "customer_id": customer_id, "recipient": recipient, "kind": kind, "category": category,
         "payload": dict(message), "fallback": dict(fallback) if fallback else None,
-        "preview": graph.preview_of(message) if kind != "read" else None,
+        "preview": messages.preview_of(message) if kind != "read" else None,
         "source": source, "dedupe_key": dedupe_key, "state": "queued", "attempts": 0,
         "not_before": not_before or now, "created_at": now, "used_fallback": False,
     }
@@ -281,7 +281,7 @@ class Sender:
             # Meta refused free-form text outside the window; the template may still go, once.
             conn.execute(sa.update(outbox).where(mine).values(
                 state="queued", payload=item.fallback, used_fallback=True, not_before=now,
-                preview=graph.preview_of(item.fallback), **done))
+                preview=messages.preview_of(item.fallback), **done))
             self._count("fallback")
             return
         if error.transient and item.attempts < MAX_ATTEMPTS:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from bot import db, graph
 from bot.config import Settings
+from bot.handoff_release import HandoffReleaser
 from bot.metrics import Metrics
 from bot.outbox import Sender
 from bot.sandbox import SandboxTransport
@@ -83,6 +84,10 @@ class Runtime:
         return InboundWorker(self.engine, self.settings, metrics=self.metrics, segment_lookup=current_segments,
                              on_enqueued=self.outbound_wake.set, yield_to_requests=self.requests_in_flight.wait_idle)
 
+    def handoff_releaser(self) -> HandoffReleaser:
+        return HandoffReleaser(self.engine, self.settings, segment_lookup=current_segments,
+                               on_enqueued=self.outbound_wake.set)
+
     def sender(self, concurrency: int = 8) -> Sender:
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)
         sender = Sender(self.engine, transport, rate_limit=self.settings.rate_limit,
@@ -95,6 +100,9 @@ class Runtime:
         if inbound:
             worker = self.worker()
             self._spawn("wabot-inbound", lambda: worker.run_forever(self._stop, self.inbound_wake))
+            # Until the scheduler owns it: handing silent conversations back to the bot.
+            releaser = self.handoff_releaser()
+            self._spawn("wabot-handoff", lambda: releaser.run_forever(self._stop))
         if outbound:
             sender = self.sender()
             self._spawn("wabot-sender", lambda: sender.run_forever(self._stop, wake=self.outbound_wake))
@@ -114,3 +122,8 @@ class Runtime:
             close()
         self._threads.clear()
         self._closers.clear()
+
+    def close(self) -> None:
+        """Stop the background and release the database connections."""
+        self.stop()
+        self.engine.dispose()

@@ -49,4 +49,4 @@ class WabotServer(BaseApplication):
     def _worker_exit(_server, worker) -> None:  # noqa: ANN001
         app = getattr(worker, "wsgi", None)
         if app is not None and "wabot" in getattr(app, "extensions", {}):
-            app.extensions["wabot"].stop()
+            app.extensions["wabot"].close()

@@ -16,7 +16,7 @@ def _envelope(wa_id: str, name: str | None, message: dict, phone_number_id: str)
                 "value": {
                     "messaging_product": "whatsapp",
                     "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
-                    "contacts": [{"profile": {"name": name or wa_id}, "wa_id": wa_id}],
+                    "contacts": [{"profile": {"name": name}, "wa_id": wa_id} if name else {"wa_id": wa_id}],
                     "messages": [message],
                 },
             }],

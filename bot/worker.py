@@ -17,15 +17,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot import customers, handoff, intake, outbox
 from bot.config import Settings
-from bot.customers import mask
+from bot.customers import Customer, mask
 from bot.db import insert_ignoring_conflicts
 from bot.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate
 from bot.models import inbound_messages, utcnow
 from bot.window import window_open
-from flows import runner
-from flows.actions import OPTED_OUT_SLOT
+from flows import effects, runner
 from flows.context import FlowServices, SegmentLookup, no_segments
 from flows.nlu import IntentDecision, IntentRouter
+from flows.rasa_rest import RasaClient, RasaUnavailable, message_for_rasa
 from flows.replies import ReplyBook
 
 log = logging.getLogger(__name__)
@@ -41,18 +41,19 @@ class InboundWorker:
     def __init__(self, engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
                  metrics=None, router: IntentRouter | None = None,  # noqa: ANN001
                  segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None,
-                 yield_to_requests: Callable[[], None] | None = None):
+                 yield_to_requests: Callable[[], None] | None = None, rasa: RasaClient | None = None):
         self.engine = engine
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
         self.router = router or IntentRouter.from_config(settings.file.intents)
-        self.replies = ReplyBook(settings.file.replies, settings.store.name)
+        self.replies = ReplyBook.from_settings(settings)
         self.segment_lookup = segment_lookup
         self.on_enqueued = on_enqueued or (lambda: None)
         # In `wabot serve` the worker shares a process (and SQLite's one writer) with the webhook:
         # acknowledging Meta comes first, processing may lag a burst by a little.
         self.yield_to_requests = yield_to_requests or (lambda: None)
+        self.rasa = rasa if rasa is not None else (RasaClient(settings.rasa_url) if settings.rasa_url else None)
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
 
     # -- loop
@@ -66,9 +67,15 @@ class InboundWorker:
             self.yield_to_requests()
             now = self.clock()
             try:
+                if self.rasa is not None and self._for_rasa(item.event):
+                    enqueued |= self._via_rasa(item, now)
+                    continue
                 with self.engine.begin() as conn:
                     enqueued |= self.process(conn, item.event, item.received_at, now)
                     intake.complete(conn, item.id, self.owner, now)
+            except RasaUnavailable as exc:
+                log.warning("inbound event %s: %s (attempt %s; retried later)", item.id, exc, item.attempts)
+                intake.fail(self.engine, item, self.owner, self.clock(), f"rasa unavailable: {exc}")
             except Exception as exc:
                 log.exception("inbound event %s failed (attempt %s)", item.id, item.attempts)
                 intake.fail(self.engine, item, self.owner, self.clock(), f"{exc.__class__.__name__}: {exc}")
@@ -109,25 +116,34 @@ class InboundWorker:
             log.info("webhook field %s: %s", event.field_name, event.event or "-")
         return False
 
-    def _message(self, conn: Connection, msg: InboundMessage, received_at: datetime, now: datetime) -> bool:
-        if not msg.sender:
-            log.warning("message %s has no sender; stored only", msg.message_id)
-            return False
+    def _record_inbound(self, conn: Connection, msg: InboundMessage, decision: IntentDecision | None,
+                        received_at: datetime, now: datetime) -> tuple[Customer, int, str | None, bool]:
+        """Store the customer's message: (customer, row id, how it was handled, newly stored)."""
         sent_at = msg.timestamp or received_at
         customer = customers.touch_inbound(conn, wa_id=msg.wa_id, user_id=msg.user_id,
                                            profile_name=msg.profile_name, sent_at=sent_at, now=now)
-        decision = self.router.route(msg.text, msg.reply_id, msg.type) if msg.wants_reply else None
         inserted = list(insert_ignoring_conflicts(conn, inbound_messages, [{
             "wa_message_id": msg.message_id, "customer_id": customer.id, "type": msg.type,
             "text": msg.text, "button_id": msg.reply_id,
             "intent": decision.intent if decision else None, "intent_source": decision.source if decision else None,
             "sent_at": sent_at, "received_at": received_at,
         }], ["wa_message_id"], returning=inbound_messages.c.id))
-        if not inserted:
+        if inserted:
+            if msg.referral is not None:
+                customers.record_referral(conn, customer.id, sent_at)
+            return customer, inserted[0][0], None, True
+        row = conn.execute(sa.select(inbound_messages.c.id, inbound_messages.c.handled)
+                           .where(inbound_messages.c.wa_message_id == msg.message_id)).one()
+        return customer, row.id, row.handled, False
+
+    def _message(self, conn: Connection, msg: InboundMessage, received_at: datetime, now: datetime) -> bool:
+        if not msg.sender:
+            log.warning("message %s has no sender; stored only", msg.message_id)
+            return False
+        decision = self.router.route(msg.text, msg.reply_id, msg.type) if msg.wants_reply else None
+        customer, row_id, _, new = self._record_inbound(conn, msg, decision, received_at, now)
+        if not new:
             return False  # the same message reached us under another event key; answered already
-        row_id = inserted[0][0]
-        if msg.referral is not None:
-            customers.record_referral(conn, customer.id, sent_at)
         if decision is None:
             self._handled(conn, row_id, "no_reply")
             return False
@@ -143,36 +159,89 @@ class InboundWorker:
             decision = IntentDecision("human", decision.confidence, "fallback_streak", decision.matched)
             self._set_intent(conn, row_id, decision)
 
-        services = FlowServices(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer)
-        outcome = runner.run_intent(decision, services, customer.wa_id, msg.text)
-        paused = self._apply_events(conn, customer.id, outcome.events, decision, now)
-        if not paused and not conversation.bot_silent and streak != previous_streak:
+        services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer)
+        outcome = runner.run_intent(decision, services, customer.wa_id, msg.text, msg.reply_id)
+        applied = effects.apply_events(conn, customer.id, outcome.events, now=now, actor="bot",
+                                       reason=f"{decision.intent} ({decision.source})")
+        if not applied.paused and not conversation.bot_silent and streak != previous_streak:
             handoff.set_fallback_streak(conn, customer.id, streak, now)
+        return self._reply(conn, customer, row_id, outcome.messages, now,
+                           source=outcome.action or f"reply:{decision.intent}", intent=decision)
 
+    def _reply(self, conn: Connection, customer: Customer, row_id: int, messages: list[dict], now: datetime,
+               *, source: str, intent: IntentDecision | None) -> bool:
         # The customer as stored now: a message redelivered days late finds the window closed.
         if not window_open(customer.last_inbound_at, now):
             self._handled(conn, row_id, "window_closed")
             return False
-        for message in outcome.messages:
+        for message in messages:
             outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, message=message, now=now,
-                           kind="reply", category="service", source=outcome.action or f"reply:{decision.intent}")
-        self._handled(conn, row_id, "replied" if outcome.messages else "no_reply")
-        log.info("message from %s: intent %s (%s), %d repl%s", mask(customer.wa_id), decision.intent,
-                 decision.source, len(outcome.messages), "y" if len(outcome.messages) == 1 else "ies")
-        return bool(outcome.messages)
+                           kind="reply", category="service", source=source)
+        self._handled(conn, row_id, "replied" if messages else "no_reply")
+        log.info("message from %s: intent %s (%s), %d repl%s", mask(customer.wa_id),
+                 intent.intent if intent else "-", intent.source if intent else source,
+                 len(messages), "y" if len(messages) == 1 else "ies")
+        return bool(messages)
 
-    def _apply_events(self, conn: Connection, customer_id: int, events: list[dict], decision: IntentDecision,
-                      now: datetime) -> bool:
-        """Apply the Rasa events an action returned; True when the conversation was handed off."""
-        paused = False
-        for event in events:
-            kind = event.get("event")
-            if kind == "slot" and event.get("name") == OPTED_OUT_SLOT:
-                customers.set_opted_out(conn, customer_id, bool(event.get("value")), now)
-            elif kind == "pause":
-                paused = handoff.transition(conn, customer_id, handoff.PENDING, actor="bot", now=now,
-                                            reason=f"{decision.intent} ({decision.source})", expect=(handoff.BOT,))
-        return paused
+    # -- Rasa mode
+
+    def _for_rasa(self, event) -> bool:  # noqa: ANN001
+        """Text and taps go to Rasa; media, STOP and START stay with us (opting out is our duty)."""
+        if not isinstance(event, InboundMessage) or not event.sender or not event.wants_reply:
+            return False
+        if not (event.text or event.reply_id):
+            return False
+        return self.router.route(event.text, event.reply_id, event.type).intent not in ALWAYS_ANSWERED + ("media",)
+
+    def _via_rasa(self, item: intake.ClaimedEvent, now: datetime) -> bool:
+        """Store the message, ask Rasa outside any transaction (its actions write to our database
+        through `wabot actions`), then queue the answers and mark the event done.
+
+        Rasa down: the event goes back to the queue with the intake's backoff; on the last attempt
+        the customer gets a polite holding answer and the conversation goes to the agents' queue.
+        """
+        msg: InboundMessage = item.event
+        routed = self.router.route(msg.text, msg.reply_id, msg.type)
+        # Stored with our router's intent (for asked()), marked as answered by Rasa.
+        decision = IntentDecision(routed.intent, routed.confidence, "rasa", routed.matched)
+        with self.engine.begin() as conn:
+            customer, row_id, handled, _ = self._record_inbound(conn, msg, decision, item.received_at, now)
+            if handled is None and handoff.get(conn, customer.id).bot_silent:
+                handled = "silent_handoff"
+                self._handled(conn, row_id, handled)
+            if handled is not None:
+                intake.complete(conn, item.id, self.owner, now)
+                return False
+        metadata = {"message_id": msg.message_id, "type": msg.type}
+        if msg.reply_id:
+            metadata["reply_id"] = msg.reply_id
+        try:
+            answers = self.rasa.send(customer.wa_id, message_for_rasa(msg.text, msg.reply_id, routed), metadata)
+        except RasaUnavailable:
+            if item.attempts < intake.MAX_ATTEMPTS:
+                raise
+            answers = None
+        now = self.clock()
+        with self.engine.begin() as conn:
+            if answers is None:
+                log.warning("Rasa unavailable after %s attempts; holding answer to %s", item.attempts,
+                            mask(customer.wa_id))
+                messages = self._holding_answer(conn, customer, now)
+                handoff.transition(conn, customer.id, handoff.PENDING, actor="bot", now=now,
+                                   reason="assistant unavailable", expect=(handoff.BOT,))
+                source = "reply:assistant_unavailable"
+            else:
+                messages, source = runner.to_graph_messages(answers), "rasa"
+            enqueued = self._reply(conn, customer, row_id, messages, now, source=source, intent=decision)
+            intake.complete(conn, item.id, self.owner, now)
+        return enqueued
+
+    def _holding_answer(self, conn: Connection, customer: Customer, now: datetime) -> list[dict]:
+        services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup)
+        with services.reading() as data:
+            context = data.context(customer.wa_id)
+        rendered = self.replies.render("assistant_unavailable", context.segments, context.values)
+        return runner.to_graph_messages([{"text": rendered.text}]) if rendered else []
 
     @staticmethod
     def _handled(conn: Connection, row_id: int, handled: str) -> None:

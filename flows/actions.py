@@ -1,27 +1,95 @@
 """The flows, written once as rasa-sdk actions.
 
-An action decides what to say and which state changes follow; it never sends. Messages go to the
-CollectingDispatcher, state changes come back as Rasa events (SlotSet, ConversationPaused) that
-the runner applies to our store, or that Rasa keeps when `wabot actions` serves a Rasa assistant.
+An action decides what to say and which state changes follow; it never sends and never writes.
+Messages go to the CollectingDispatcher (text, and buttons whose payloads are our reply ids);
+state changes come back as Rasa events (SlotSet, ConversationPaused). In process the worker
+applies them to our store; served to Rasa, `wabot actions` applies them too (flows/effects.py).
+
+Reply ids are `<intent>:<step>:<argument>` (`reorder:confirm:1001`, `recommend:cart:4711`,
+`preferences:interest:Tea`) or `intent:<name>`, so the router maps every tap to its intent and the
+action reads the rest from the tracker.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, List, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from flows.context import CustomerContext, FlowServices
+from bot import handoff
+from flows import store
+from flows.context import CustomerContext, FlowData, FlowServices
+from flows.replies import Values
 
 OPTED_OUT_SLOT = "opted_out"
+INTEREST_SLOT = "interest"
+FALLBACK_STREAK_SLOT = "fallback_streak"
+
+# A button payload of ours, when it arrives as the message text (Rasa channels do that).
+REPLY_ID = re.compile(r"(?:intent:)?[a-z_]+(?::[^\s]+)+")
+
+Button = tuple[str, str]  # (reply id, title)
+
+
+def reply_id_of(tracker: Tracker) -> str | None:
+    """The id of the button or list row the customer tapped, wherever the channel put it."""
+    latest = tracker.latest_message or {}
+    metadata = latest.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("reply_id"):
+        return str(metadata["reply_id"])
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            if isinstance(metadata, dict) and metadata.get("reply_id"):
+                return str(metadata["reply_id"])
+            break
+    text = (latest.get("text") or "").strip()
+    return text if REPLY_ID.fullmatch(text) else None
+
+
+def reply_args(tracker: Tracker, intent: str) -> list[str]:
+    """`reorder:confirm:1001` -> ["confirm", "1001"] for the reorder action; [] otherwise."""
+    reply_id = reply_id_of(tracker)
+    if not reply_id:
+        return []
+    parts = reply_id.split(":")
+    if parts[0] == "intent":
+        parts = parts[1:]
+    return parts[1:] if parts and parts[0] == intent else []
+
+
+@dataclass
+class Turn:
+    """One action call: who is talking, what we know, and where messages go."""
+
+    action: "WabotAction"
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    data: FlowData
+    customer: CustomerContext
+
+    def say(self, reply: str, buttons: Sequence[Button] = (), values: Values | None = None,
+            **extra: Any) -> None:
+        rendered = self.action.services.replies.render(reply, self.customer.segments, values or self.customer.values)
+        if rendered is None:
+            return
+        kwargs: dict[str, Any] = dict(extra)
+        if buttons:
+            kwargs["buttons"] = [{"title": title, "payload": reply_id} for reply_id, title in buttons]
+        if rendered.segment:
+            # The segment rides along so transcripts can show which variant was used.
+            kwargs["segment"] = rendered.segment
+        self.dispatcher.utter_message(text=rendered.text, **kwargs)
 
 
 class WabotAction(Action):
-    """An action bound to the services of one deployment (replies, store, customer lookup)."""
+    """An action bound to the services of one deployment (replies, settings, store)."""
 
     action_name = ""
-    reply_intent = ""
+    reply = ""
 
     def __init__(self, services: FlowServices):
         self.services = services
@@ -29,49 +97,169 @@ class WabotAction(Action):
     def name(self) -> Text:
         return self.action_name
 
-    def customer(self, tracker: Tracker) -> CustomerContext:
-        return self.services.context(tracker.sender_id)
-
-    def say(self, dispatcher: CollectingDispatcher, intent: str, context: CustomerContext,
-            **extra: Any) -> None:
-        rendered = self.services.replies.render(intent, context.segments, {**context.values(), **extra})
-        if rendered is not None:
-            # The segment rides along in the message so transcripts can show which variant was used.
-            dispatcher.utter_message(text=rendered.text, **({"segment": rendered.segment} if rendered.segment else {}))
-
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        self.say(dispatcher, self.reply_intent, self.customer(tracker))
+        with self.services.reading() as data:
+            turn = Turn(self, dispatcher, tracker, data, data.context(tracker.sender_id))
+            return list(self.act(turn) or [])
+
+    def act(self, turn: Turn) -> list[dict]:
+        turn.say(self.reply)
         return []
 
 
 class ActionGreet(WabotAction):
     action_name = "action_greet"
-    reply_intent = "greet"
+    reply = "greet"
 
 
-class ActionFallback(WabotAction):
-    action_name = "action_fallback"
-    reply_intent = "fallback"
+class ActionOrderStatus(WabotAction):
+    """The last order: what is in it, where it is, and the tracking link."""
+
+    action_name = "action_order_status"
+
+    def act(self, turn: Turn) -> list[dict]:
+        customer = turn.customer
+        order = store.last_order(turn.data.conn, customer.customer_id, turn.data.now) \
+            if customer.customer_id is not None else None
+        if order is None:
+            turn.say("no_orders")
+            return []
+        # Plain text, so the tracking link gets its preview.
+        turn.say("order_status", (), customer.values.with_values(
+            last_order_name=order.name, last_order_items=order.items_text, order_status=order.status,
+            tracking_url=order.tracking_url or order.order_status_url))
+        return []
+
+
+class ActionReorder(WabotAction):
+    """The last order with a Reorder button; the button answers with a cart link of the same items."""
+
+    action_name = "action_reorder"
+
+    def act(self, turn: Turn) -> list[dict]:
+        customer, conn, now = turn.customer, turn.data.conn, turn.data.now
+        if customer.customer_id is None:
+            turn.say("no_orders")
+            return []
+        args = reply_args(turn.tracker, "reorder")
+        if len(args) >= 2 and args[0] == "confirm" and args[1].isdigit():
+            order = store.order_of(conn, customer.customer_id, int(args[1]))
+            if order is not None:
+                link = store.cart_url(self.services.settings.store.shop_domain, order.items)
+                values = customer.values.with_values(last_order_name=order.name,
+                                                     last_order_items=order.items_text, cart_url=link)
+                turn.say("reorder_link" if link else "reorder_unavailable", (), values)
+                return []
+        order = store.last_order(conn, customer.customer_id, now, counted_only=True)
+        if order is None:
+            turn.say("no_orders")
+            return []
+        turn.say("reorder", [(f"reorder:confirm:{order.id}", "Reorder")], customer.values.with_values(
+            last_order_name=order.name, last_order_items=order.items_text,
+            cart_url=store.cart_url(self.services.settings.store.shop_domain, order.items)))
+        return []
+
+
+def _customers(count: int) -> str:
+    return f"{count} customer" if count == 1 else f"{count} customers"
+
+
+def _joined(titles: Sequence[str]) -> str:
+    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+class ActionRecommend(WabotAction):
+    """Cross-sell: what buyers of the customer's products also bought; a tap puts one in a cart."""
+
+    action_name = "action_recommend"
+
+    def act(self, turn: Turn) -> list[dict]:
+        customer, conn, now = turn.customer, turn.data.conn, turn.data.now
+        shop = self.services.settings.store.shop_domain
+        args = reply_args(turn.tracker, "recommend")
+        if len(args) >= 2 and args[0] == "cart" and args[1].isdigit():
+            variant_id = int(args[1])
+            title = store.product_title_of_variant(conn, variant_id)
+            link = store.cart_url(shop, [store.OrderItem(title or "", None, 1, variant_id, None, None)])
+            if title and link:
+                turn.say("recommend_cart", (), customer.values.with_values(product_title=title, cart_url=link))
+                return []
+        found = store.suggestions(conn, customer.customer_id, now, limit=3)
+        if not found:
+            turn.say("no_recommendations")
+            return []
+        rows = [{"title": s.title, "payload": f"recommend:cart:{s.variant_id}",
+                 "description": f"Bought by {_customers(s.co_buyers)} like you" if s.co_buyers
+                 else f"A favourite of {_customers(s.buyers)}"}
+                for s in found if s.variant_id and shop]
+        reply = "recommend" if found[0].co_buyers else "recommend_popular"
+        values = customer.values.with_values(product_title=_joined([s.title for s in found]))
+        rendered = self.services.replies.render(reply, customer.segments, values)
+        if rendered is None:
+            return []
+        extra: dict[str, Any] = {"segment": rendered.segment} if rendered.segment else {}
+        if rows:
+            extra.update(buttons=rows, list_button="See suggestions")
+        turn.dispatcher.utter_message(text=rendered.text, **extra)
+        return []
+
+
+class ActionSale(WabotAction):
+    """Sale news; early access (the discount code) for the segments in [sale] early_access."""
+
+    action_name = "action_sale"
+    reply = "sale"
+
+
+class ActionPreferences(WabotAction):
+    """A list of interests from [preferences]; the tapped one becomes the attribute `interest`."""
+
+    action_name = "action_preferences"
+
+    def act(self, turn: Turn) -> list[dict]:
+        interests = self.services.settings.file.preferences.interests
+        args = reply_args(turn.tracker, "preferences")
+        if len(args) >= 2 and args[0] == "interest":
+            answer = ":".join(args[1:]).strip().casefold()
+            chosen = next((i for i in interests if i.casefold() == answer), None)
+            if chosen is not None:
+                turn.say("preferences_saved")
+                return [SlotSet(INTEREST_SLOT, chosen)]
+        if not interests:
+            turn.say("preferences_unavailable")
+            return []
+        ask_interests(self, turn)
+        return []
+
+
+def ask_interests(action: WabotAction, turn: Turn) -> None:
+    """The list of [preferences] interests; each row's id carries its answer."""
+    interests = action.services.settings.file.preferences.interests
+    rows = [{"title": interest, "payload": f"preferences:interest:{interest}"} for interest in interests]
+    rendered = action.services.replies.render("preferences", turn.customer.segments, turn.customer.values)
+    if rendered is not None:
+        extra = {"segment": rendered.segment} if rendered.segment else {}
+        turn.dispatcher.utter_message(text=rendered.text, buttons=rows, list_button="Choose", **extra)
 
 
 class ActionOptOut(WabotAction):
     """STOP: opted out at once, and told so (the confirmation is a service message, not marketing)."""
 
     action_name = "action_opt_out"
-    reply_intent = "stop"
+    reply = "stop"
 
-    def run(self, dispatcher, tracker, domain):  # noqa: ANN001
-        super().run(dispatcher, tracker, domain)
+    def act(self, turn: Turn) -> list[dict]:
+        turn.say(self.reply)
         return [SlotSet(OPTED_OUT_SLOT, True)]
 
 
 class ActionOptIn(WabotAction):
     action_name = "action_opt_in"
-    reply_intent = "start"
+    reply = "start"
 
-    def run(self, dispatcher, tracker, domain):  # noqa: ANN001
-        super().run(dispatcher, tracker, domain)
+    def act(self, turn: Turn) -> list[dict]:
+        turn.say(self.reply)
         return [SlotSet(OPTED_OUT_SLOT, False)]
 
 
@@ -79,14 +267,36 @@ class ActionHandoff(WabotAction):
     """Hand the conversation to a person: the bot says so once, then stays silent."""
 
     action_name = "action_handoff"
-    reply_intent = "human"
+    reply = "human"
 
-    def run(self, dispatcher, tracker, domain):  # noqa: ANN001
-        super().run(dispatcher, tracker, domain)
+    def act(self, turn: Turn) -> list[dict]:
+        turn.say(self.reply)
         return [ConversationPaused()]
 
 
-ACTIONS: tuple[type[WabotAction], ...] = (ActionGreet, ActionFallback, ActionOptOut, ActionOptIn, ActionHandoff)
+class ActionFallback(WabotAction):
+    """Not understood. The second time in a row, a person takes over (the contract's rule).
+
+    In process the worker applies that rule before routing; served to Rasa, this action is where
+    the rule can be applied, from the streak stored with the conversation.
+    """
+
+    action_name = "action_fallback"
+    reply = "fallback"
+
+    def act(self, turn: Turn) -> list[dict]:
+        streak = handoff.fallback_streak_after("fallback", turn.customer.fallback_streak)
+        if turn.customer.conversation_state == handoff.BOT and handoff.wants_human("fallback", streak):
+            turn.say("human")
+            return [ConversationPaused()]
+        turn.say(self.reply)
+        return [SlotSet(FALLBACK_STREAK_SLOT, streak)]
+
+
+ACTIONS: tuple[type[WabotAction], ...] = (
+    ActionGreet, ActionOrderStatus, ActionReorder, ActionRecommend, ActionSale, ActionPreferences,
+    ActionOptOut, ActionOptIn, ActionHandoff, ActionFallback,
+)
 
 # Which action answers which intent; intents without one are answered from their reply table.
 INTENT_ACTIONS = {
@@ -95,8 +305,13 @@ INTENT_ACTIONS = {
     "reorder": "action_reorder",
     "recommend": "action_recommend",
     "sale": "action_sale",
+    "preferences": "action_preferences",
     "human": "action_handoff",
     "stop": "action_opt_out",
     "start": "action_opt_in",
     "fallback": "action_fallback",
 }
+
+
+def registry(services: FlowServices) -> dict[str, WabotAction]:
+    return {cls.action_name: cls(services) for cls in ACTIONS}

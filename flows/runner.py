@@ -1,5 +1,9 @@
 """Runs the flows in-process: a Tracker built from our own store, the action, and its output
-turned into Graph message bodies and Rasa events for the worker to apply."""
+turned into Graph message bodies and Rasa events for the worker to apply.
+
+The same conversion turns a Rasa server's answers (REST channel) into Graph message bodies, so a
+button is a button whichever side decided to send it.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +14,8 @@ from typing import Any, Iterable, Mapping
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import graph
-from flows.actions import ACTIONS, INTENT_ACTIONS
+from bot import messages
+from flows.actions import INTENT_ACTIONS, registry
 from flows.context import FlowServices
 from flows.nlu import IntentDecision
 
@@ -25,35 +29,59 @@ class FlowOutcome:
     segment: str | None = None  # which segment's reply variant was used
 
 
-def build_tracker(sender_id: str, text: str | None, decision: IntentDecision,
+def build_tracker(sender_id: str, text: str | None, decision: IntentDecision, reply_id: str | None = None,
                   slots: Mapping[str, Any] | None = None) -> Tracker:
+    """A tracker as Rasa would send it: the latest message with its intent and, for a tapped
+    button or list row, its id in the message metadata."""
+    metadata = {"source": decision.source}
+    if reply_id:
+        metadata["reply_id"] = reply_id
     latest = {
         "text": text or "",
         "intent": {"name": decision.intent, "confidence": decision.confidence},
         "intent_ranking": [{"name": decision.intent, "confidence": decision.confidence}],
         "entities": [],
+        "metadata": metadata,
     }
     return Tracker(sender_id=sender_id, slots=dict(slots or {}), latest_message=latest, events=[],
                    paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen")
 
 
 def to_graph_message(dispatched: Mapping[str, Any]) -> dict | None:
-    """A message a rasa-sdk dispatcher collected -> a Graph API message body."""
+    """A message a rasa-sdk dispatcher collected (or a Rasa REST answer) -> a Graph message body.
+
+    Up to three plain buttons become reply buttons; more, buttons with a description, or a message
+    that names its `list_button`, become a list (ten rows at most). Titles are shortened to Meta's limits; ids are the payloads.
+    """
     custom = dispatched.get("custom")
     if isinstance(custom, dict) and custom.get("type") in ("text", "interactive", "template"):
         return dict(custom)
     text = dispatched.get("text")
-    buttons = dispatched.get("buttons") or []
+    image = dispatched.get("image")
+    if not text and image:
+        text = str(image)
     if not text:
         return None
-    if buttons:
-        pairs = [(str(b.get("payload") or b.get("title")), str(b.get("title") or b.get("payload"))) for b in buttons]
-        if len(pairs) <= graph.MAX_BUTTONS:
-            return graph.buttons_message(graph.shorten(text, graph.MAX_BODY),
-                                         [(pid, graph.shorten(title, graph.MAX_BUTTON_TITLE)) for pid, title in pairs])
-        rows = [graph.ListRow(pid, graph.shorten(title, graph.MAX_ROW_TITLE)) for pid, title in pairs[: graph.MAX_LIST_ROWS]]
-        return graph.list_message(graph.shorten(text, graph.MAX_BODY), "Choose", [(None, rows)])
-    return graph.text_message(graph.shorten(text, graph.MAX_TEXT))
+    buttons = [b for b in (dispatched.get("buttons") or []) if isinstance(b, Mapping)]
+    pairs = [(str(b.get("payload") or b.get("title")), str(b.get("title") or b.get("payload")),
+              str(b["description"]) if b.get("description") else None) for b in buttons]
+    pairs = [(pid[: messages.MAX_REPLY_ID], title, description) for pid, title, description in pairs if pid]
+    if not pairs:
+        return messages.text_message(messages.shorten(str(text), messages.MAX_TEXT), preview_url="http" in str(text))
+    body = messages.shorten(str(text), messages.MAX_BODY)
+    wants_list = bool(dispatched.get("list_button")) or any(description for _, _, description in pairs)
+    if len(pairs) <= messages.MAX_BUTTONS and not wants_list:
+        return messages.buttons_message(body, [(pid, messages.shorten(title, messages.MAX_BUTTON_TITLE))
+                                            for pid, title, _ in pairs])
+    rows = [messages.ListRow(pid, messages.shorten(title, messages.MAX_ROW_TITLE),
+                          messages.shorten(description, messages.MAX_ROW_DESCRIPTION) if description else None)
+            for pid, title, description in pairs[: messages.MAX_LIST_ROWS]]
+    label = messages.shorten(str(dispatched.get("list_button") or "Choose"), messages.MAX_BUTTON_TITLE)
+    return messages.list_message(body, label, [(None, rows)])
+
+
+def to_graph_messages(dispatched: Iterable[Mapping[str, Any]]) -> list[dict]:
+    return [m for m in (to_graph_message(d) for d in dispatched) if m is not None]
 
 
 def _run(action, dispatcher, tracker, domain):  # noqa: ANN001
@@ -63,26 +91,22 @@ def _run(action, dispatcher, tracker, domain):  # noqa: ANN001
     return list(result or [])
 
 
-def action_registry(services: FlowServices, extra: Iterable[type] = ()) -> dict[str, Any]:
-    return {cls.action_name: cls(services) for cls in (*ACTIONS, *extra)}
-
-
 def run_intent(decision: IntentDecision, services: FlowServices, sender_id: str, text: str | None,
-               slots: Mapping[str, Any] | None = None) -> FlowOutcome:
+               reply_id: str | None = None, slots: Mapping[str, Any] | None = None) -> FlowOutcome:
     """Answer one decided intent: its action if it has one, else its reply table."""
-    registry = action_registry(services)
+    actions = registry(services)
     dispatcher = CollectingDispatcher()
     action_name = INTENT_ACTIONS.get(decision.intent)
     events: list[dict] = []
-    if action_name in registry:
-        tracker = build_tracker(sender_id, text, decision, slots)
-        events = _run(registry[action_name], dispatcher, tracker, {})
+    if action_name in actions:
+        tracker = build_tracker(sender_id, text, decision, reply_id, slots)
+        events = _run(actions[action_name], dispatcher, tracker, {})
     else:
         action_name = None
-        context = services.context(sender_id)
-        rendered = services.replies.render(decision.intent, context.segments, context.values())
+        with services.reading() as data:
+            context = data.context(sender_id)
+            rendered = services.replies.render(decision.intent, context.segments, context.values)
         if rendered is not None:
             dispatcher.utter_message(text=rendered.text, **({"segment": rendered.segment} if rendered.segment else {}))
-    messages = [m for m in (to_graph_message(d) for d in dispatcher.messages) if m is not None]
     segment = next((d.get("segment") for d in dispatcher.messages if d.get("segment")), None)
-    return FlowOutcome(decision, action_name, messages, events, segment)
+    return FlowOutcome(decision, action_name, to_graph_messages(dispatcher.messages), events, segment)

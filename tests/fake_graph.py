@@ -76,6 +76,10 @@ class FakeGraph:
                 except ValueError:
                     body = {}
                 status, payload, headers = fake._answer(body)
+                if fake.record:  # before answering, so a client that got its answer finds it recorded
+                    with fake._changed:
+                        fake.requests.append(Recorded(self.path, dict(self.headers), body, status))
+                        fake._changed.notify_all()
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -84,10 +88,6 @@ class FakeGraph:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
-                if fake.record:
-                    with fake._changed:
-                        fake.requests.append(Recorded(self.path, dict(self.headers), body, status))
-                        fake._changed.notify_all()
 
         self.server = ThreadingHTTPServer((self.host, 0), Handler)
         self.server.daemon_threads = True

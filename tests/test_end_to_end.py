@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot import graph, outbox, simulate
+from bot import messages, outbox, simulate
 from bot.models import customers, inbound_events, inbound_messages, outbox as outbox_table
 from bot.signing import meta_signature
 from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
@@ -133,9 +133,10 @@ def test_stop_then_a_campaign_style_send_sends_nothing(start_server, fake_graph,
     with engine.begin() as conn:
         customer_id = conn.execute(sa.select(customers.c.id).where(customers.c.wa_id == WA_ID)).scalar()
         campaign = outbox.enqueue(conn, recipient=WA_ID, customer_id=customer_id, kind="campaign",
-                                  category="marketing", message=graph.text_message("20% off today!"),
+                                  category="marketing", message=messages.text_message("20% off today!"),
                                   now=datetime.now(timezone.utc))
-    row = wait_until(lambda: next((r for r in outbox_rows(engine) if r.id == campaign and r.state != "queued"), None))
+    row = wait_until(lambda: next((r for r in outbox_rows(engine)
+                                   if r.id == campaign and r.state not in ("queued", "sending")), None))
     assert (row.state, row.error_title) == ("cancelled", "opted_out")
     assert len(fake_graph.messages()) == 1  # the confirmation only
 
@@ -202,6 +203,7 @@ def test_events_acknowledged_before_a_crash_are_processed_after_restart_once(
     assert client.post("/webhook", data=raw, headers={
         "X-Hub-Signature-256": meta_signature("test-app-secret", raw)}).status_code == 200
     assert fake_graph.requests == []
+    app.extensions["wabot"].close()
 
     first = start_server(fake_graph)
     fake_graph.wait_for(lambda reqs: len(reqs) >= 1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import graph
+from bot import graph, messages
 from tests.conftest import load_fixture
 from tests.fake_graph import graph_error
 
@@ -39,29 +39,29 @@ def test_real_error_bodies():
 
 
 def test_button_limits():
-    ok = graph.buttons_message("Pick one", [("a", "Yes"), ("b", "No"), ("c", "Maybe")])
+    ok = messages.buttons_message("Pick one", [("a", "Yes"), ("b", "No"), ("c", "Maybe")])
     assert len(ok["interactive"]["action"]["buttons"]) == 3
-    with pytest.raises(graph.MessageLimitError, match="1 to 3"):
-        graph.buttons_message("Pick", [(str(i), str(i)) for i in range(4)])
-    with pytest.raises(graph.MessageLimitError, match="longer than 20"):
-        graph.buttons_message("Pick", [("a", "A title far too long to fit")])
+    with pytest.raises(messages.MessageLimitError, match="1 to 3"):
+        messages.buttons_message("Pick", [(str(i), str(i)) for i in range(4)])
+    with pytest.raises(messages.MessageLimitError, match="longer than 20"):
+        messages.buttons_message("Pick", [("a", "A title far too long to fit")])
 
 
 def test_list_limits():
-    rows = [graph.ListRow(f"r{i}", f"Row {i}") for i in range(10)]
-    built = graph.list_message("Choose", "Open", [("Section", rows)])
+    rows = [messages.ListRow(f"r{i}", f"Row {i}") for i in range(10)]
+    built = messages.list_message("Choose", "Open", [("Section", rows)])
     assert sum(len(s["rows"]) for s in built["interactive"]["action"]["sections"]) == 10
-    with pytest.raises(graph.MessageLimitError, match="1 to 10"):
-        graph.list_message("Choose", "Open", [("A", rows), ("B", rows[:1])])
+    with pytest.raises(messages.MessageLimitError, match="1 to 10"):
+        messages.list_message("Choose", "Open", [("A", rows), ("B", rows[:1])])
 
 
 def test_shorten_fits_dynamic_text():
-    assert graph.shorten("Organic Earl Grey Tea 500g", 20) == "Organic Earl Grey T…"
-    assert len(graph.shorten("x" * 50, 20)) == 20
+    assert messages.shorten("Organic Earl Grey Tea 500g", 20) == "Organic Earl Grey T…"
+    assert len(messages.shorten("x" * 50, 20)) == 20
 
 
 def test_template_body():
-    body = graph.template_message("we_miss_you", "en_US", ["Ana", "SAVE10"], quick_reply_payloads=["reorder:1"])
+    body = messages.template_message("we_miss_you", "en_US", ["Ana", "SAVE10"], quick_reply_payloads=["reorder:1"])
     template = body["template"]
     assert template["language"] == {"code": "en_US"}
     assert template["components"][0]["parameters"] == [{"type": "text", "text": "Ana"}, {"type": "text", "text": "SAVE10"}]
@@ -69,16 +69,16 @@ def test_template_body():
 
 
 def test_envelope_addresses_phone_numbers_and_user_ids():
-    phone = graph.envelope("15551234567", graph.text_message("hi"), "outbox:7")
+    phone = graph.envelope("15551234567", messages.text_message("hi"), "outbox:7")
     assert phone["to"] == "15551234567" and "recipient" not in phone
     assert phone["biz_opaque_callback_data"] == "outbox:7" and phone["messaging_product"] == "whatsapp"
-    username = graph.envelope("US.13491208655302741918", graph.text_message("hi"), "outbox:8")
+    username = graph.envelope("US.13491208655302741918", messages.text_message("hi"), "outbox:8")
     assert username["recipient"] == "US.13491208655302741918" and "to" not in username
 
 
 def test_http_transport_sends_the_documented_request(fake_graph):
     transport = graph.HttpTransport(fake_graph.url, "v26.0", "1234", "secret-token")
-    message_id = transport.send(graph.envelope("15551234567", graph.text_message("Hello"), "outbox:1"))
+    message_id = transport.send(graph.envelope("15551234567", messages.text_message("Hello"), "outbox:1"))
     assert message_id.startswith("wamid.")
     sent = fake_graph.requests[-1]
     assert sent.path == "/v26.0/1234/messages"
@@ -94,11 +94,11 @@ def test_http_transport_raises_by_meaning_with_retry_after(fake_graph):
     transport = graph.HttpTransport(fake_graph.url, "v26.0", "1234", "t")
     fake_graph.queued.append(graph_error(130429, "Rate limit hit", status=429, headers={"Retry-After": "7"}))
     with pytest.raises(graph.RateLimitedError) as caught:
-        transport.send(graph.envelope("1555", graph.text_message("x"), None))
+        transport.send(graph.envelope("1555", messages.text_message("x"), None))
     assert caught.value.retry_after == 7.0 and caught.value.code == 130429
 
 
 def test_http_transport_network_failure_is_transient():
     transport = graph.HttpTransport("http://127.0.0.1:9", "v26.0", "1", "t", connect_timeout=0.5)
     with pytest.raises(graph.ServerError):
-        transport.send(graph.envelope("1555", graph.text_message("x"), None))
+        transport.send(graph.envelope("1555", messages.text_message("x"), None))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from bot import customers, graph, outbox
+from bot import customers, graph, messages, outbox
 from bot.events import ErrorInfo, StatusUpdate
 from bot.models import outbox as outbox_table
 from tests.fake_graph import graph_error
@@ -37,7 +37,7 @@ def customer(engine, wa_id="15551234567", **kw):
 
 def enqueue(engine, c, text="Hello", **kw):
     with engine.begin() as conn:
-        return outbox.enqueue(conn, recipient=c.wa_id, customer_id=c.id, message=graph.text_message(text), now=T, **kw)
+        return outbox.enqueue(conn, recipient=c.wa_id, customer_id=c.id, message=messages.text_message(text), now=T, **kw)
 
 
 def row(engine, outbox_id):
@@ -89,7 +89,7 @@ def test_a_permanent_error_is_final_with_its_code(engine, fake_graph):
 
 def test_131047_is_retried_once_as_the_template(engine, fake_graph):
     c = customer(engine)
-    template = graph.template_message("we_miss_you", "en_US", ["Ana"])
+    template = messages.template_message("we_miss_you", "en_US", ["Ana"])
     oid = enqueue(engine, c, kind="campaign", category="marketing", fallback=template)
     fake_graph.queued.append(graph_error(131047, "Re-engagement message"))
     make_sender(engine, fake_graph).drain()

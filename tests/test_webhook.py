@@ -14,7 +14,9 @@ from webhook import create_app
 
 @pytest.fixture
 def app(settings_for, engine):
-    return create_app(settings_for(WABOT_VERIFY_TOKEN="verify-me"))
+    app = create_app(settings_for(WABOT_VERIFY_TOKEN="verify-me"))
+    yield app
+    app.extensions["wabot"].close()
 
 
 @pytest.fixture
@@ -44,8 +46,9 @@ def test_verification_handshake(client):
 
 
 def test_verification_without_a_configured_token_is_refused(settings_for, engine):
-    client = create_app(settings_for()).test_client()
-    assert client.get("/webhook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1").status_code == 403
+    app = create_app(settings_for())
+    assert app.test_client().get("/webhook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1").status_code == 403
+    app.extensions["wabot"].close()
 
 
 BODY = json.dumps(load_fixture("whatsapp", "text__pywa-forwarded.json")).encode()

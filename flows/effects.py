@@ -1,0 +1,70 @@
+"""The Rasa events our actions return, applied to our store.
+
+The one place that turns an action's events into database changes, used by the worker (flows
+run in process) and by `wabot actions` (flows served to a Rasa assistant), so an opt-out, a
+handoff or a preference answer reaches our database whichever way the action ran.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot import customers, handoff
+from bot.db import insert_ignoring_conflicts, upsert
+from bot.models import customers as customers_table
+from flows.actions import FALLBACK_STREAK_SLOT, INTEREST_SLOT, OPTED_OUT_SLOT
+from segments.tables import customer_attributes
+
+# Slots whose values are answers the customer gave, stored as custom attributes for attr().
+ATTRIBUTE_SLOTS = (INTEREST_SLOT,)
+
+
+@dataclass
+class Applied:
+    paused: bool = False  # the conversation went to `pending`
+    opted_out: bool | None = None
+    attributes: dict[str, str | None] = field(default_factory=dict)
+    fallback_streak: int | None = None
+
+
+def ensure_customer(conn: Connection, key: str, now: datetime) -> int:
+    """The customer with this wa_id (or user id), created if Rasa knew them before we did."""
+    found = customers.find(conn, key)
+    if found is not None:
+        return found.id
+    insert_ignoring_conflicts(conn, customers_table, [{
+        "wa_id": key, "phone_country": customers.country_of(key), "created_at": now, "updated_at": now,
+    }], ["wa_id"])
+    return conn.execute(sa.select(customers_table.c.id).where(customers_table.c.wa_id == key)).scalar_one()
+
+
+def set_attribute(conn: Connection, customer_id: int, name: str, value: str | None, now: datetime,
+                  source: str = "chat") -> None:
+    upsert(conn, customer_attributes, [{"customer_id": customer_id, "name": name.lower(), "value": value,
+                                        "source": source, "updated_at": now}],
+           ["customer_id", "name"], ["value", "source", "updated_at"])
+
+
+def apply_events(conn: Connection, customer_id: int, events: Iterable[Mapping], *, now: datetime,
+                 actor: str = "bot", reason: str | None = None) -> Applied:
+    applied = Applied()
+    for event in events:
+        kind, name, value = event.get("event"), event.get("name"), event.get("value")
+        if kind == "slot" and name == OPTED_OUT_SLOT:
+            applied.opted_out = bool(value)
+            customers.set_opted_out(conn, customer_id, applied.opted_out, now)
+        elif kind == "slot" and name in ATTRIBUTE_SLOTS:
+            text = None if value is None else str(value)
+            set_attribute(conn, customer_id, name, text, now)
+            applied.attributes[name] = text
+        elif kind == "slot" and name == FALLBACK_STREAK_SLOT and isinstance(value, int):
+            applied.fallback_streak = value
+            handoff.set_fallback_streak(conn, customer_id, value, now)
+        elif kind == "pause":
+            applied.paused |= handoff.transition(conn, customer_id, handoff.PENDING, actor=actor, now=now,
+                                                 reason=reason, expect=(handoff.BOT,))
+    return applied

@@ -1,0 +1,108 @@
+"""WABOT_RASA_URL: inbound text goes to a Rasa server's REST channel, whose assistant calls our
+flows through `wabot actions`; its answers go out through our outbox, and Rasa being down loses
+no message."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from bot import handoff, simulate
+from bot.models import customers, inbound_events
+from tests.conftest import free_port
+from tests.fake_rasa import FakeRasa
+from tests.test_action_server import start_actions  # noqa: F401 - the fixture
+from tests.test_conversations import wait_texts
+from tests.seed import add_customer, add_order, add_product
+
+TOML = """
+[store]
+name = "Acme Home"
+shop_domain = "acme.myshopify.com"
+"""
+WA_ID = "15550002222"
+
+
+@pytest.fixture
+def buyer(engine) -> int:  # noqa: ANN001
+    from datetime import datetime, timedelta, timezone
+
+    with engine.begin() as conn:
+        customer_id = add_customer(conn, WA_ID, "Rosa")
+        add_product(conn, 1, "Coffee", [11])
+        add_order(conn, 8001, customer_id, [(1, 11, "Coffee", 2, "9.00")], name="#8001",
+                  created_at=datetime.now(timezone.utc) - timedelta(days=5))
+    return customer_id
+
+
+def test_text_and_taps_go_through_rasa_and_its_answers_through_our_outbox(start_server, start_actions, fake_graph,
+                                                                         engine, buyer):  # noqa: ANN001, F811
+    actions = start_actions(TOML)
+    rasa = FakeRasa(actions.url).start()
+    try:
+        server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=rasa.url)
+        server.post(simulate.text_payload(WA_ID, "hi", name="Rosa"))
+        assert wait_texts(fake_graph, WA_ID, 1) == ["Hi Rosa! Welcome to Acme Home. How can we help today?"]
+        assert rasa.received[0]["sender"] == WA_ID and rasa.received[0]["message"] == "hi"
+
+        server.post(simulate.text_payload(WA_ID, "reorder"))
+        wait_texts(fake_graph, WA_ID, 2)
+        assert simulate.choices_of(fake_graph.messages(WA_ID)[1].body) == [("reorder:confirm:8001", "Reorder")]
+        server.post(simulate.reply_payload(WA_ID, "reorder:confirm:8001", "Reorder"))
+        assert wait_texts(fake_graph, WA_ID, 3)[2].endswith("https://acme.myshopify.com/cart/11:2")
+        tap = rasa.received[2]
+        assert tap["message"] == "/reorder" and tap["metadata"]["reply_id"] == "reorder:confirm:8001"
+
+        # The handoff happens in the action server; the worker then stops asking Rasa.
+        server.post(simulate.text_payload(WA_ID, "human please"))
+        assert "member of our team" in wait_texts(fake_graph, WA_ID, 4)[3]
+        with engine.connect() as conn:
+            assert handoff.get(conn, buyer).state == handoff.PENDING
+        asked = len(rasa.received)
+        server.post(simulate.text_payload(WA_ID, "hello?"))
+        time.sleep(1.0)
+        assert len(rasa.received) == asked and len(fake_graph.messages(WA_ID)) == 4
+    finally:
+        rasa.stop()
+
+
+def test_stop_is_ours_even_with_rasa(start_server, fake_graph, engine, buyer):  # noqa: ANN001
+    server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{free_port()}")
+    server.post(simulate.text_payload(WA_ID, "STOP"))
+    assert "unsubscribed" in wait_texts(fake_graph, WA_ID, 1)[0]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(customers.c.opted_out).where(customers.c.id == buyer)).scalar() is True
+
+
+def test_a_message_waits_for_rasa_to_come_back(start_server, start_actions, fake_graph, engine, buyer):  # noqa: ANN001, F811
+    actions = start_actions(TOML)
+    port = free_port()
+    server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{port}")
+    server.post(simulate.text_payload(WA_ID, "where is my order"))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            attempts = conn.execute(sa.select(inbound_events.c.attempts)).scalar()
+        if attempts and attempts >= 2:
+            break
+        time.sleep(0.2)
+    assert attempts >= 2 and fake_graph.messages(WA_ID) == []
+    rasa = FakeRasa(actions.url, port=port).start()
+    try:
+        assert "#8001" in wait_texts(fake_graph, WA_ID, 1, timeout=20)[0]
+    finally:
+        rasa.stop()
+
+
+@pytest.mark.slow
+def test_rasa_down_for_good_gets_a_polite_answer_and_a_person(start_server, fake_graph, engine, buyer):  # noqa: ANN001
+    server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{free_port()}")
+    server.post(simulate.text_payload(WA_ID, "do you ship to Canada?"))
+    text = wait_texts(fake_graph, WA_ID, 1, timeout=60)[0]
+    assert text == ("Sorry Rosa, our assistant is briefly unavailable. I've passed your message to our team "
+                    "and they'll answer here.")
+    with engine.connect() as conn:
+        assert handoff.get(conn, buyer).state == handoff.PENDING
+        assert conn.execute(sa.select(inbound_events.c.state, inbound_events.c.attempts)).one() == ("done", 5)
+    assert "Traceback" not in server.log()

@@ -1,0 +1,40 @@
+"""The /sandbox page in a real browser: chat as a customer, see the bot's replies."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from tests.browser import page, screenshot  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def test_chat_as_a_new_customer(start_server, page):  # noqa: F811
+    server = start_server()  # no token: the sandbox transport
+    page.goto(f"{server.url}/sandbox")
+    page.get_by_label("New number").fill("+1 555 010 9999")
+    page.get_by_role("button", name="Add").click()
+    page.get_by_label("Message").fill("hi")
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log")
+    log.get_by_text(re.compile(r"Welcome to")).wait_for(timeout=10000)
+    assert "hi" in log.inner_text()
+    assert page.get_by_label("Customer").input_value() == "15550109999"
+    screenshot(page, "sandbox")
+
+
+def test_sandbox_is_not_served_with_a_real_transport(start_server, fake_graph):
+    server = start_server(fake_graph)
+    assert requests.get(f"{server.url}/sandbox", timeout=5).status_code == 404
+    assert requests.post(f"{server.url}/sandbox/api/send", json={"wa_id": "15550000000", "text": "hi"},
+                         timeout=5).status_code == 404
+
+
+def test_sandbox_send_validates_its_input(start_server):
+    server = start_server()
+    bad = requests.post(f"{server.url}/sandbox/api/send", json={"wa_id": "abc", "text": "hi"}, timeout=5)
+    assert bad.status_code == 400 and "digits" in bad.json()["error"]
+    empty = requests.post(f"{server.url}/sandbox/api/send", json={"wa_id": "15550000000"}, timeout=5)
+    assert empty.status_code == 400
