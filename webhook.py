@@ -139,5 +139,7 @@ def _feature_blueprints():
     """Blueprints of the other features, each in its own module."""
     from bot.agent_api import agent_api
     from bot.sandbox_api import sandbox_api
+    from segments.api import segments_api
+    from segments.webhooks import shopify
 
-    return [sandbox_api, agent_api]
+    return [sandbox_api, agent_api, shopify, segments_api]

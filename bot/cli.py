@@ -64,6 +64,13 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
     return settings.with_app_secret(secret), f"no WABOT_APP_SECRET: development secret stored in {path}"
 
 
+def check_configuration(settings: Settings) -> None:
+    """Refuse, before anything starts, a configuration a feature cannot use (a bad segment rule...)."""
+    from segments.engine import SegmentEngine
+
+    SegmentEngine(settings)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -77,6 +84,7 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
 
     check_settings(ctx.settings)
     settings, secret_line = app_secret_notice(ctx.settings)
+    check_configuration(settings)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     engine.dispose()
@@ -101,6 +109,7 @@ def worker(ctx: Context, concurrency: int) -> None:
     from flows.checks import check_settings
 
     check_settings(ctx.settings)
+    check_configuration(ctx.settings)
     runtime = Runtime.from_settings(ctx.settings)
     db.upgrade(runtime.engine)
     stop = threading.Event()
@@ -145,8 +154,9 @@ def db_upgrade(ctx: Context) -> None:
 def _register_feature_commands() -> None:
     """Commands of the other features live beside their code; each adds its group here."""
     from flows.cli import actions
+    from segments.cli import COMMANDS as segment_commands
 
-    for command in (actions,):
+    for command in (actions, *segment_commands):
         cli.add_command(command)
 
 
