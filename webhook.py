@@ -70,7 +70,8 @@ def receive():
         rt.metrics.duplicates.inc(len(events) - len(new))
     if new:
         rt.inbound_wake.set()
-    return jsonify(stored=len(new), duplicates=len(events) - len(new))
+    # Built by hand: Meta reads only the status, and this is the hottest line of the product.
+    return Response(f'{{"duplicates": {len(events) - len(new)}, "stored": {len(new)}}}', mimetype="application/json")
 
 
 @ops.get("/healthz")
@@ -139,5 +140,7 @@ def _feature_blueprints():
     from bot.agent_api import agent_api
     from bot.campaign_api import campaign_api
     from bot.sandbox_api import sandbox_api
+    from segments.api import segments_api
+    from segments.webhooks import shopify
 
-    return [sandbox_api, agent_api, campaign_api]
+    return [sandbox_api, agent_api, shopify, segments_api, campaign_api]

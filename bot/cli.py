@@ -64,6 +64,15 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
     return settings.with_app_secret(secret), f"no WABOT_APP_SECRET: development secret stored in {path}"
 
 
+def check_configuration(settings: Settings) -> None:
+    """Refuse, before anything starts, a configuration a feature cannot use (a bad segment rule...)."""
+    from bot.campaign_runs import check_audiences
+    from segments.engine import SegmentEngine
+
+    SegmentEngine(settings)
+    check_audiences(settings)  # a campaign naming an unknown segment or a bad rule
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -71,18 +80,26 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
 @pass_context
 def serve(ctx: Context, host: str, port: int, threads: int) -> None:
     """HTTP server, inbound worker, outbox sender and scheduler in one process."""
-    from bot.server import WabotServer
+    run_server(ctx.settings, host, port, threads)
+
+
+def prepare(settings: Settings) -> Settings:
+    """Check the configuration, settle the app secret and bring the schema up to date."""
     from flows.checks import check_settings
-    from webhook import create_app
 
-    from bot.campaign_runs import check_audiences
-
-    check_settings(ctx.settings)
-    settings, secret_line = app_secret_notice(ctx.settings)
-    check_audiences(settings)  # a campaign naming an unknown segment or a bad rule stops us here
+    check_settings(settings)
+    check_configuration(settings)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     engine.dispose()
+    return settings
+
+
+def run_server(settings: Settings, host: str, port: int, threads: int = 8, notes: tuple[str, ...] = ()) -> None:
+    from bot.server import WabotServer
+    from webhook import create_app
+
+    settings, secret_line = app_secret_notice(prepare(settings))
     transport = "sandbox transport (messages are recorded, not sent)" if settings.sandbox else \
         f"Graph API {settings.graph_url}/{settings.graph_version}"
 
@@ -90,9 +107,40 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
         click.echo(f"wabot serving on http://{host}:{port} — {describe_database(settings.database_url)}, {transport}")
         click.echo(secret_line)
         if settings.sandbox:
-            click.echo(f"chat with it: wabot chat --as 15551234567 --url http://{host}:{port}")
+            click.echo(f"chat in the browser: http://{host}:{port}/sandbox — or: wabot chat --as 15551234567 "
+                       f"--url http://{host}:{port}")
+        for note in notes:
+            click.echo(note)
 
     WabotServer(lambda: create_app(settings), host=host, port=port, threads=threads, on_started=started).run()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed the demo store only.")
+@pass_context
+def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
+    """Seed a demo store (customers, orders, chat history) and run `serve`."""
+    from bot.demo import seed
+    from bot.models import utcnow
+
+    settings = prepare(ctx.settings)
+    engine = db.make_engine(settings.database_url)
+    summary = seed(engine, settings, utcnow())
+    engine.dispose()
+    in_segments = ", ".join(f"{name} {count}" for name, count in summary.segments.items() if count)
+    lines = (
+        f"demo store seeded: {summary.products} products, {summary.customers} customers, {summary.orders} orders, "
+        f"{summary.messages} chat messages ({describe_database(settings.database_url)})",
+        f"segments: {in_segments}",
+        "try: " + "; ".join(f"{persona} {wa_id}" for persona, wa_id in summary.sample_wa_ids.items()),
+    )
+    if no_serve:
+        for line in lines:
+            click.echo(line)
+        return
+    run_server(settings, host, port, notes=lines)
 
 
 @cli.command()
@@ -101,11 +149,8 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
 def worker(ctx: Context, concurrency: int) -> None:
     """The inbound worker and the outbox sender, without HTTP."""
     from bot.runtime import Runtime
-    from flows.checks import check_settings
 
-    check_settings(ctx.settings)
-    runtime = Runtime.from_settings(ctx.settings)
-    db.upgrade(runtime.engine)
+    runtime = Runtime.from_settings(prepare(ctx.settings))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -149,8 +194,9 @@ def _register_feature_commands() -> None:
     """Commands of the other features live beside their code; each adds its group here."""
     from bot.campaign_cli import COMMANDS as campaign_commands
     from flows.cli import actions
+    from segments.cli import COMMANDS as segment_commands
 
-    for command in (actions, *campaign_commands):
+    for command in (actions, *segment_commands, *campaign_commands):
         cli.add_command(command)
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot import selectors
 from bot.errors import ConfigError
+from flows.nlu import IntentsTable
 
 DEFAULT_GRAPH_VERSION = "v26.0"
 from bot.db import DEFAULT_DATABASE_URL
@@ -339,7 +340,7 @@ class FileConfig(_Strict):
     sale: SaleConfig = SaleConfig()
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
-    intents: dict[str, Any] = {}
+    intents: IntentsTable = {}  # checked by flows.nlu when the file is read
     rates: RatesConfig = RatesConfig()
 
     @field_validator("replies")

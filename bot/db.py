@@ -77,16 +77,17 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         # Writers take the lock up front so they queue instead of failing on lock upgrade;
         # read-only work (pages, refresh queries) must not block the webhook's inserts.
+        raw = conn.connection.dbapi_connection
         if conn.get_execution_options().get("readonly"):
-            conn.exec_driver_sql("BEGIN")
+            raw.execute("BEGIN")
             return
         lock.acquire()
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            raw.execute("BEGIN IMMEDIATE")
         except BaseException:
             lock.release()
             raise
-        holders[id(conn.connection.dbapi_connection)] = True
+        holders[id(raw)] = True
 
     dialect = engine.dialect
 

@@ -17,7 +17,7 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.db import insert_ignoring_conflicts
+from bot.db import dialect_insert, insert_ignoring_conflicts
 from bot.events import Event, from_record
 from bot.models import inbound_events
 
@@ -38,12 +38,19 @@ def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> l
     if not unique:
         return []
     rows = [_row(key, event, received_at, "pending") for key, event in unique.items()]
-    result = insert_ignoring_conflicts(conn, inbound_events, rows, ["event_key"], returning=inbound_events.c.event_key)
-    inserted = {row[0] for row in result}
+    statement = _INSERT_NEW.get(conn.dialect.name)
+    if statement is None:  # built once: this runs on every webhook request
+        statement = _INSERT_NEW[conn.dialect.name] = (
+            dialect_insert(conn, inbound_events).on_conflict_do_nothing(index_elements=["event_key"])
+            .returning(inbound_events.c.event_key))
+    inserted = {row[0] for row in conn.execute(statement, rows)}
     clashes = {key: event for key, event in unique.items() if key not in inserted}
     if clashes:
         _keep_different_content(conn, clashes, received_at)
     return [event for key, event in unique.items() if key in inserted]
+
+
+_INSERT_NEW: dict[str, sa.sql.Executable] = {}
 
 
 def _row(key: str, event: Event, received_at: datetime, state: str) -> dict:

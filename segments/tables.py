@@ -137,3 +137,76 @@ segment_events = sa.Table(
     sa.Index("ix_segment_events_segment_at", "segment", "at"),
     sa.Index("ix_segment_events_customer", "customer_id"),
 )
+
+# Per-customer aggregates of counted orders, kept up to date by ingestion (the customers an order
+# batch touches are recomputed from their orders). Money is kept in integer cents so sums and
+# percentiles are exact and identical on SQLite and PostgreSQL.
+customer_order_stats = sa.Table(
+    "customer_order_stats",
+    metadata,
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("orders_count", sa.Integer, nullable=False),
+    sa.Column("total_cents", sa.BigInteger, nullable=False),
+    sa.Column("discounted_count", sa.Integer, nullable=False),
+    sa.Column("first_order_at", UTCDateTime(), nullable=False),
+    sa.Column("last_order_at", UTCDateTime(), nullable=False),
+    # The most recent counted order that has a shipping address.
+    sa.Column("ship_country", sa.String(2)),
+    sa.Column("ship_province", sa.String(128)),
+    sa.Column("ship_city", sa.String(128)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_customer_order_stats_last_order_at", "last_order_at"),
+)
+
+# Customers whose order aggregates are out of date: a bulk import marks them and recomputes them
+# set-wise at its end (or the next refresh does, if the import died half-way).
+order_stats_pending = sa.Table(
+    "order_stats_pending",
+    metadata,
+    sa.Column("customer_id", BigId, primary_key=True, autoincrement=False),
+)
+
+# Customers whose facts changed since the last segment refresh (orders, customer data): a partial
+# refresh (`SegmentEngine.refresh_changed`) recomputes only them.
+segment_pending = sa.Table(
+    "segment_pending",
+    metadata,
+    sa.Column("customer_id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("since", UTCDateTime(), nullable=False),
+)
+
+# Per customer, the segments and the facts behind them as the last refresh saw them: a refresh
+# compares one string per customer and rewrites membership only for customers whose string changed.
+segment_state = sa.Table(
+    "segment_state",
+    metadata,
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("signature", sa.Text, nullable=False),
+)
+
+# One row per refresh: when, at which `now`, the percentile thresholds it used, and its counts.
+segment_refreshes = sa.Table(
+    "segment_refreshes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("now", UTCDateTime(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # full | partial
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("thresholds", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+    sa.Column("counts", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+)
+
+# Shopify webhook deliveries seen, by X-Shopify-Webhook-Id (or X-Shopify-Event-Id): a redelivery
+# is acknowledged without being applied twice. A delivery that could not be applied keeps its body.
+shopify_webhooks = sa.Table(
+    "shopify_webhooks",
+    metadata,
+    sa.Column("webhook_id", sa.String(128), primary_key=True),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("resource_id", sa.BigInteger),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # applied | ignored | failed
+    sa.Column("error", sa.Text),
+    sa.Column("payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+)

@@ -1,0 +1,15 @@
+"""`--now` and `?now=`: ISO 8601; a time without an offset is UTC (the contract's rule)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def parse_now(raw: str) -> datetime:
+    text = raw.strip()
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{raw!r} is not an ISO 8601 time, such as 2026-06-01T12:00:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
