@@ -2,27 +2,22 @@
 --json output. Bearer WABOT_ADMIN_TOKEN; without one configured, 401."""
 from __future__ import annotations
 
-import hmac
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request
 
 from bot import db
 from bot.errors import WabotError
 from bot.models import utcnow
+from segments.api import admin_authorised
+from segments.timeparse import parse_now
 
 campaign_api = Blueprint("campaign_api", __name__, url_prefix="/api/campaigns")
 
 
-def _authorised() -> bool:
-    token = current_app.extensions["wabot"].settings.admin_token
-    given = request.headers.get("Authorization", "")
-    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip(), token)
-
-
 @campaign_api.before_request
 def _require_admin():  # noqa: ANN202
-    if not _authorised():
+    if not admin_authorised():
         return jsonify(error="admin token required (Authorization: Bearer WABOT_ADMIN_TOKEN)"), 401
     return None
 
@@ -41,10 +36,9 @@ def _now() -> datetime:
     if not raw:
         return utcnow()
     try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise WabotError(f"now: {raw!r} is not an ISO 8601 time, such as 2026-06-01T12:00:00Z") from None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return parse_now(raw)
+    except ValueError as exc:
+        raise WabotError(f"now: {exc}") from None
 
 
 @campaign_api.errorhandler(WabotError)

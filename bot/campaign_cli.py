@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 
@@ -14,14 +14,15 @@ from bot.models import utcnow
 
 
 def parse_now(raw: str | None) -> datetime | None:
-    """ISO 8601; a time without an offset is UTC."""
+    """ISO 8601; a time without an offset is UTC. A bad value is a one-line error."""
+    from segments.timeparse import parse_now as parse
+
     if raw is None:
         return None
     try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise WabotError(f"--now: {raw!r} is not an ISO 8601 time, such as 2026-06-01T12:00:00Z") from None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return parse(raw)
+    except ValueError as exc:
+        raise WabotError(f"--now: {exc}") from None
 
 
 def _settings():  # noqa: ANN202

@@ -33,6 +33,7 @@ from bot.models import outbox as outbox_table
 from bot.pricing import RateCard, estimate
 from bot.reorder import REORDER_BUTTON_TITLE, DuePrompt, Purchase, ReorderRules, choose_prompts
 from bot.selectors import ProductFacts, tags_of
+from segments.engine import SegmentEngine
 from segments.tables import line_items, orders, products, segment_events
 
 log = logging.getLogger(__name__)
@@ -53,27 +54,15 @@ class SegmentAudiences:
     """Campaign audiences from the segment engine (segments/engine.py)."""
 
     def __init__(self, settings: Settings):
-        self.settings = settings
-        self._engine = None
+        self.engine = SegmentEngine(settings)
 
     def member_ids(self, conn: Connection, now: datetime, *, segment: str | None = None,
                    rule: str | None = None) -> sa.Select:
-        if self._engine is None:
-            try:
-                from segments.engine import SegmentEngine
-            except ImportError:
-                raise WabotError("campaign audiences need the segment engine (segments/engine.py), "
-                                 "which is not installed") from None
-            self._engine = SegmentEngine(self.settings)
-        return self._engine.member_ids(conn, now, segment=segment, rule=rule)
+        return self.engine.member_ids(conn, now, segment=segment, rule=rule)
 
 
 def check_audiences(settings: Settings) -> None:
     """Every campaign's segment exists and its rule parses; raise ConfigError naming the campaign."""
-    try:
-        from segments.engine import SegmentEngine
-    except ImportError:
-        return  # the segment engine is needed to run a campaign at all, and says so then
     engine = SegmentEngine(settings)
     for name, config in settings.file.campaigns.items():
         try:

@@ -43,6 +43,7 @@ from bot.config import Settings, crontab_for_apscheduler
 from bot.db import insert_ignoring_conflicts
 from bot.handoff_release import HandoffReleaser
 from bot.models import utcnow
+from segments.engine import SegmentEngine
 from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
@@ -75,19 +76,14 @@ def every(minutes: int) -> IntervalTrigger:
 
 def job_specs(settings: Settings, campaigns: Campaigns, engine: Engine) -> list[JobSpec]:
     """The jobs this configuration needs, in the order `tick` runs them."""
-    specs: list[JobSpec] = []
-    try:
-        from segments.engine import SegmentEngine
-    except ImportError:
-        log.warning("segment engine not installed: no segment refresh and no entry-triggered campaigns")
-    else:
-        segment_engine = SegmentEngine(settings)
+    segment_engine = SegmentEngine(settings)
 
-        def refresh(conn: Connection, now: datetime) -> dict:
-            result = segment_engine.refresh(conn, now)
-            return {"refresh": result.as_dict(), "triggered": campaigns.run_triggered(conn, now)}
+    def refresh(conn: Connection, now: datetime) -> dict:
+        # Entries recorded by the refresh trigger their campaigns in the same transaction.
+        result = segment_engine.refresh(conn, now)
+        return {"refresh": result.as_dict(), "triggered": campaigns.run_triggered(conn, now)}
 
-        specs.append(JobSpec(SEGMENTS_JOB, every(15), True, refresh))
+    specs: list[JobSpec] = [JobSpec(SEGMENTS_JOB, every(15), True, refresh)]
     # Conversations whose agent went silent go back to the bot (bot.handoff.release_timed_out),
     # and a customer left waiting is told so.
     releaser = HandoffReleaser(engine, settings, segment_lookup=current_segments)
@@ -168,7 +164,11 @@ class SchedulerService:
         for spec in self.specs.values():
             job = existing.pop(spec.id, None)
             if job is None:
-                first = spec.trigger.get_next_fire_time(None, minute)
+                # A cron from the start of this minute (a campaign set for 10:00 and first seen
+                # at 10:00:20 still goes today); a polling job one interval after its first
+                # sight, so that a first start does not, say, recompute every segment at once.
+                start = now + spec.trigger.interval if isinstance(spec.trigger, IntervalTrigger) else minute
+                first = spec.trigger.get_next_fire_time(None, start)
                 scheduler.add_job(run_scheduled, trigger=spec.trigger, args=(spec.id,), id=spec.id, name=spec.id,
                                   next_run_time=first, replace_existing=True)
             elif repr(job.trigger) != repr(spec.trigger):
