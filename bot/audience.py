@@ -8,7 +8,7 @@ already count towards the messaging tier, and the values their message is filled
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Iterable, Iterator, Protocol, Sequence
 
 import sqlalchemy as sa
@@ -136,7 +136,3 @@ def load_ids(conn: Connection, ids: Iterable[int], now: datetime, *, reached: sa
 
 def nobody() -> sa.Select:
     return sa.select(customers.c.id).where(sa.false())
-
-
-def days(n: int) -> timedelta:
-    return timedelta(days=n)

@@ -237,6 +237,7 @@ def reorder_run(now_text: str | None, dry_run: bool, as_json: bool) -> None:
 @click.option("--now", "now_text", default=None, help="Run the jobs due at this time (ISO 8601; default: now).")
 def tick(now_text: str | None) -> None:
     """Run once every scheduled job due at T, then drain the outbox."""
+    from bot.outbox import depth
     from bot.scheduler import SchedulerService
 
     settings = _settings()
@@ -250,8 +251,6 @@ def tick(now_text: str | None) -> None:
         click.echo(f"{job_id}: failed: {error}", err=True)
     _drain(settings, engine, now)
     with db.reading(engine) as conn:
-        from bot.outbox import depth
-
         click.echo(f"outbox drained; {depth(conn)} message(s) still queued (waiting to retry or not due yet)")
     if failures:
         raise WabotError(f"{len(failures)} job(s) failed: {', '.join(failures)}")

@@ -24,7 +24,8 @@ from bot import messages, outbox
 from bot.audience import AudienceRow, AudienceSource, load, load_ids, nobody, tier_state
 from bot.campaign_stats import campaign_stats, choose_winner
 from bot.campaign_tables import campaign_runs, campaign_sends, campaign_state
-from bot.campaigns import CampaignPlan, Decision, MessageSpec, Offer, Plan, campaign_buttons, message_for, plan
+from bot.campaigns import (TIER_WINDOW, CampaignPlan, Decision, MessageSpec, Offer, Plan, TierState,
+                           campaign_buttons, message_for, plan)
 from bot.config import CampaignConfig, Settings
 from bot.db import insert_ignoring_conflicts, upsert
 from bot.errors import ConfigError, WabotError
@@ -462,10 +463,8 @@ def _reorder_button(context: Mapping[str, object]) -> tuple[tuple[str, str], ...
     return ((f"reorder:confirm:{context.get('order_id', '')}", REORDER_BUTTON_TITLE),)
 
 
-def _after(tier, result: Plan, now: datetime):  # noqa: ANN001, ANN202
+def _after(tier: TierState, result: Plan, now: datetime) -> TierState:
     """The tier after a plan's template sends, for the next bucket of the same pass."""
-    from bot.campaigns import TIER_WINDOW, TierState
-
     taken = sum(1 for d in result.sends() if d.form == "template")
     return TierState(tier.limit, tuple(sorted((*tier.releases, *([now + TIER_WINDOW] * taken)))))
 
