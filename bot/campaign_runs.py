@@ -32,9 +32,9 @@ from bot.errors import ConfigError, WabotError
 from bot.models import customers
 from bot.models import outbox as outbox_table
 from bot.pricing import RateCard, estimate
-from bot.reorder import REORDER_BUTTON_TITLE, DuePrompt, Purchase, ReorderRules, choose_prompts
-from bot.selectors import ProductFacts, tags_of
-from segments.engine import SegmentEngine
+from bot.reorder import REORDER_BUTTON_TITLE, DuePrompt, Purchase, ReorderRules, choose_prompts, product_key
+from segments.engine import SegmentEngine, selector_match
+from segments.rules import parse_selector
 from segments.tables import line_items, orders, products, segment_events
 
 log = logging.getLogger(__name__)
@@ -389,19 +389,23 @@ class Campaigns:
     # ------------------------------------------------------------ reorder prompts
 
     def purchases(self, conn: Connection, now: datetime) -> list[Purchase]:
+        """Counted order lines of customers with a WhatsApp id, each with the days of the first
+        `[reorder.days]` selector it matches (the segment engine's selector semantics)."""
         o, li, p, c = orders.c, line_items.c, products.c, customers.c
+        watched = [(parse_selector(text), days) for text, days in self.settings.file.reorder.days.items()]
+        days = (sa.case(*[(selector_match(line_items, sel.kind, sel.value), n) for sel, n in watched], else_=None)
+                if watched else sa.null())
         query = (
-            sa.select(o.customer_id, o.id, o.name, o.created_at, li.product_id, li.variant_id, li.sku,
-                      sa.func.coalesce(p.title, li.title).label("title"),
-                      sa.func.coalesce(p.product_type, li.product_type).label("product_type"),
-                      sa.func.coalesce(p.vendor, li.vendor).label("vendor"), p.tags)
+            sa.select(o.customer_id, o.id, o.name, o.created_at, li.product_id, li.sku,
+                      sa.func.coalesce(p.title, li.title).label("title"), days.label("days"))
             .select_from(orders.join(line_items, li.order_id == o.id).join(customers, c.id == o.customer_id)
                          .outerjoin(products, p.id == li.product_id))
             .where(o.counted, o.created_at <= now, o.created_at > now - PURCHASE_HORIZON, c.wa_id.is_not(None))
         )
-        return [Purchase(r.customer_id, r.id, r.name, r.created_at,
-                         ProductFacts(r.product_id, r.variant_id, r.sku, r.title, r.product_type, r.vendor,
-                                      tags_of(r.tags)))
+        if self.settings.file.reorder.default_days is None:
+            query = query.where(days.is_not(None))  # only the products the selectors name are watched
+        return [Purchase(r.customer_id, r.id, r.name, r.created_at, product_key(r.product_id, r.sku, r.title),
+                         r.title, r.days)
                 for r in conn.execute(query)]
 
     def due_prompts(self, conn: Connection, now: datetime) -> tuple[list[DuePrompt], list[DuePrompt]]:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot import selectors
 from bot.errors import ConfigError
 from flows.nlu import IntentsTable
 
@@ -239,11 +238,13 @@ class ReorderConfig(_Strict):
     @field_validator("days")
     @classmethod
     def _selectors(cls, value: dict[str, int]) -> dict[str, int]:
+        from segments.rules import RuleError, parse_selector
+
         for key, days in value.items():
             try:
-                selectors.parse(key)
-            except ValueError as exc:
-                raise ValueError(str(exc)) from None
+                parse_selector(key)
+            except RuleError as exc:
+                raise ValueError(f"{key!r}: {exc.reason}") from None
             if days <= 0:
                 raise ValueError(f"{key!r} must be a positive number of days")
         return value

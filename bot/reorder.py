@@ -1,7 +1,7 @@
 """Which reorder prompts are due: pure, from purchase history, the [reorder] settings and `now`.
 
 For each customer and watched product (matched by a `[reorder.days]` selector, or any product when
-`default_days` is set) the next purchase is due at the last purchase plus the customer's own median
+`default_days` is set; the matching itself is done in SQL by the caller) the next purchase is due at the last purchase plus the customer's own median
 interval between purchases of it, when they bought it at least twice, else the product's
 `[reorder.days]`, else `default_days`. A prompt is due from then until `max_overdue_days` later;
 once per purchase cycle (the cycle is the last order that contained the product), at most one a
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Iterable, Literal
 
-from bot import selectors
 from bot.config import ReorderConfig
 
 # Two orders of one product less than a day apart are one purchase (a split or corrected order).
@@ -25,13 +24,17 @@ REORDER_BUTTON_TITLE = "Reorder"
 
 @dataclass(frozen=True, slots=True)
 class Purchase:
-    """One counted order line: who bought what, when."""
+    """One counted order line: who bought what, when, and the `[reorder.days]` of the first
+    selector the product matches (None when none does). Matching is the segment engine's, in
+    SQL, so `type:Dog Food` here means what it means in `bought("type:Dog Food")`."""
 
     customer_id: int
     order_id: int
     order_name: str | None
     at: datetime
-    product: selectors.ProductFacts
+    product_key: str | None  # "product:<id>", else "sku:<sku>", else "title:<title>"
+    title: str | None
+    days: int | None
 
 
 @dataclass(frozen=True)
@@ -65,30 +68,29 @@ class DuePrompt:
                 "last_order_name": self.order_name or ""}
 
 
-def product_key(product: selectors.ProductFacts) -> str | None:
-    if product.product_id is not None:
-        return f"product:{product.product_id}"
-    if product.sku:
-        return f"sku:{product.sku.strip().lower()}"
-    if product.title:
-        return f"title:{product.title.strip().lower()}"
+def product_key(product_id: int | None, sku: str | None, title: str | None) -> str | None:
+    if product_id is not None:
+        return f"product:{product_id}"
+    if sku:
+        return f"sku:{sku.strip().lower()}"
+    if title:
+        return f"title:{title.strip().lower()}"
     return None
 
 
 class ReorderRules:
-    """[reorder] compiled once: which products are watched, and their usual interval."""
+    """[reorder] as the due-date rule uses it: the usual interval of a product, and how late a
+    prompt may still go."""
 
     def __init__(self, config: ReorderConfig):
         self.config = config
-        self.selectors = [(selectors.parse(text), timedelta(days=days)) for text, days in config.days.items()]
         self.default = timedelta(days=config.default_days) if config.default_days else None
         self.max_overdue = timedelta(days=config.max_overdue_days)
 
-    def product_interval(self, product: selectors.ProductFacts) -> tuple[timedelta, str] | None:
-        """The first matching selector's days (in the order they are written), else default_days."""
-        for selector, days in self.selectors:
-            if selector.matches(product):
-                return days, "product"
+    def product_interval(self, days: int | None) -> tuple[timedelta, str] | None:
+        """The matching selector's days, else default_days; None when the product is not watched."""
+        if days is not None:
+            return timedelta(days=days), "product"
         if self.default is not None:
             return self.default, "default"
         return None
@@ -96,20 +98,12 @@ class ReorderRules:
     def due(self, purchases: Iterable[Purchase], now: datetime) -> list[DuePrompt]:
         """Every (customer, product) whose next purchase is due at `now`, at most max_overdue late."""
         history: dict[tuple[int, str], list[Purchase]] = {}
-        watched: dict[tuple[int, str], tuple[timedelta, str]] = {}
         for purchase in purchases:
-            if purchase.at > now:
+            if purchase.at > now or purchase.product_key is None:
                 continue
-            key = product_key(purchase.product)
-            if key is None:
+            if self.product_interval(purchase.days) is None:
                 continue
-            slot = (purchase.customer_id, key)
-            if slot not in watched:
-                interval = self.product_interval(purchase.product)
-                if interval is None:
-                    continue
-                watched[slot] = interval
-            history.setdefault(slot, []).append(purchase)
+            history.setdefault((purchase.customer_id, purchase.product_key), []).append(purchase)
 
         found: list[DuePrompt] = []
         for (customer_id, key), bought in history.items():
@@ -123,12 +117,11 @@ class ReorderRules:
                 gaps = [b - a for a, b in zip(purchase_times, purchase_times[1:])]
                 interval, basis = median(gaps), "own"
             else:
-                interval, basis = watched[(customer_id, key)]
+                interval, basis = self.product_interval(last.days)  # type: ignore[misc]
             due_at = purchase_times[-1] + interval
             if due_at <= now <= due_at + self.max_overdue:
-                found.append(DuePrompt(customer_id, key, last.product.title or key.split(":", 1)[1],
-                                       last.order_id, last.order_name, purchase_times[-1], interval,
-                                       basis, due_at))  # type: ignore[arg-type]
+                found.append(DuePrompt(customer_id, key, last.title or key.split(":", 1)[1], last.order_id,
+                                       last.order_name, purchase_times[-1], interval, basis, due_at))  # type: ignore[arg-type]
         return found
 
 

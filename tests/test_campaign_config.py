@@ -8,7 +8,6 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import selectors
 from bot.config import crontab_for_apscheduler, parse_file_config
 from bot.errors import ConfigError
 
@@ -58,7 +57,8 @@ def test_a_good_campaign():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"reorder": {"days": {"colour:red": 3}}}, "reorder.days: 'colour:red' is not a product selector"),
+    ({"reorder": {"days": {"colour:red": 3}}}, "reorder.days: 'colour:red': unknown selector kind 'colour'"),
+    ({"reorder": {"days": {"product:abc": 3}}}, "reorder.days: 'product:abc': product: takes a numeric"),
     ({"reorder": {"days": {"type:Dog Food": 0}}}, "must be a positive number of days"),
     ({"reorder": {"text": "{discount_code}"}}, "reorder: text: unknown placeholder {discount_code}"),
     ({"policy": {"blocked_marketing_countries": ["USA"]}}, "'USA' is not a two-letter country code"),
@@ -78,19 +78,6 @@ def test_rates_and_policy_are_normalised():
                                 "policy": {"blocked_marketing_countries": ["us"]}})
     assert set(config.rates.markets) == {"BR"}
     assert config.policy.blocked_marketing_countries == ("US",)
-
-
-def test_selectors():
-    assert selectors.parse("type:Dog Food") == selectors.Selector("type", "dog food")
-    assert selectors.parse("product:123").matches(selectors.ProductFacts(product_id=123))
-    item = selectors.ProductFacts(product_id=1, sku="DF-1", title="Crunchy Dog Food 5kg", product_type="Dog Food",
-                                  vendor="Acme", tags=selectors.tags_of("Pets, Food"))
-    for text in ("sku:df-1", "type:DOG FOOD", "vendor:acme", "tag:pets", "title:dog food"):
-        assert selectors.parse(text).matches(item), text
-    assert not selectors.parse("title:cat").matches(item)
-    for bad in ("dog food", "type:", "product:abc", "colour:red"):
-        with pytest.raises(ValueError):
-            selectors.parse(bad)
 
 
 # ---------------------------------------------------------------- cron weekdays, standard numbering

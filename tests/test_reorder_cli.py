@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.models import conversations, customers
 from tests.conftest import ROOT, make_env
 from tests.fake_graph import refuse_outside_window
+from segments.tables import product_tags
 from tests.seed import add_customer, add_order, add_product
 
 UTC = timezone.utc
@@ -32,6 +33,7 @@ template = { name = "reorder_reminder", body = ["{first_name}", "{product_title}
 
 [reorder.days]
 "type:Dog Food" = 28
+"tag:cats" = 20
 """
 
 
@@ -46,6 +48,8 @@ def shop(engine):
     with engine.begin() as conn:
         add_product(conn, 10, "Dog Food 5kg", [11], product_type="Dog Food")
         add_product(conn, 20, "Leash", [21], product_type="Accessories")
+        add_product(conn, 30, "Cat Litter", [31], product_type="Litter")
+        conn.execute(sa.insert(product_tags).values(product_id=30, tag="cats"))  # matched by "tag:cats"
 
         def person(key: str, wa_id: str, orders: list[float], last_inbound: datetime | None = None, **facts) -> None:
             cid = add_customer(conn, wa_id, key.title(), last_inbound_at=last_inbound, now=NOW)
@@ -66,6 +70,9 @@ def shop(engine):
                                                      state_changed_at=NOW))
         cid = add_customer(conn, "15550000007", "Gus", now=NOW)  # bought a leash only
         add_order(conn, 9900, cid, [(20, 21, "Leash", 1, "12.00")], created_at=day(-40))
+        hal = add_customer(conn, "15550000008", "Hal", now=NOW)  # cat litter every 20 days, by its tag
+        add_order(conn, 9901, hal, [(30, 31, "Cat Litter", 1, "9.00")], created_at=day(-20))
+        people["hal"] = (hal, "15550000008", 9901)
     return people
 
 
@@ -83,9 +90,9 @@ def test_reorder_run_sends_each_due_prompt_once(engine, database_url, tmp_path, 
     fake_graph.responder = refuse_outside_window(last_inbound.get, lambda: NOW)
 
     report = wabot(["reorder", "run", "--now", NOW.isoformat(), "--json"], env)
-    assert (report["prompts"], report["eligible"], report["freeform"], report["template"]) == (4, 2, 1, 1)
+    assert (report["prompts"], report["eligible"], report["freeform"], report["template"]) == (5, 3, 1, 2)
     assert report["skipped"] == {"opted_out": 1, "in_handoff": 1}
-    assert report["outbox"] == {"sent": 2}
+    assert report["outbox"] == {"sent": 3}
     ana_id, ana, ana_order = shop["ana"]
     _, bob, bob_order = shop["bob"]
     [to_ana] = fake_graph.messages(to=ana)
@@ -100,19 +107,21 @@ def test_reorder_run_sends_each_due_prompt_once(engine, database_url, tmp_path, 
                                                                         {"type": "text", "text": "Dog Food 5kg"}]}
     assert template["components"][1] == {"type": "button", "sub_type": "quick_reply", "index": "0",
                                          "parameters": [{"type": "payload", "payload": f"reorder:confirm:{bob_order}"}]}
-    assert len(fake_graph.messages()) == 2
+    [to_hal] = fake_graph.messages(to=shop["hal"][1])
+    assert to_hal.body["template"]["components"][0]["parameters"][1] == {"type": "text", "text": "Cat Litter"}
+    assert len(fake_graph.messages()) == 3
 
     again = wabot(["reorder", "run", "--now", (NOW + timedelta(hours=2)).isoformat(), "--json"], env)
     assert again["eligible"] == 0
     tomorrow = wabot(["reorder", "run", "--now", (NOW + timedelta(days=1)).isoformat(), "--json"], env)
-    assert tomorrow["eligible"] == 0 and len(fake_graph.messages()) == 2  # once per purchase cycle
+    assert tomorrow["eligible"] == 0 and len(fake_graph.messages()) == 3  # once per purchase cycle
 
 
 def test_reorder_run_dry_run_and_errors(engine, database_url, tmp_path, fake_graph, shop):
     (tmp_path / "wabot.toml").write_text(TOML)
     env = make_env(database_url, tmp_path, fake_graph, WABOT_CONFIG=str(tmp_path / "wabot.toml"))
     dry = wabot(["reorder", "run", "--now", NOW.isoformat(), "--dry-run", "--json"], env)
-    assert dry["prompts"] == 4 and "run_id" not in dry and fake_graph.messages() == []
+    assert dry["prompts"] == 5 and "run_id" not in dry and fake_graph.messages() == []
     bad = subprocess.run([sys.executable, "-m", "bot.cli", "reorder", "run", "--now", "yesterday"], env=env,
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [

@@ -8,18 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import ReorderConfig
-from bot.reorder import Purchase, ReorderRules, choose_prompts
-from bot.selectors import ProductFacts, tags_of
+from bot.reorder import Purchase, ReorderRules, choose_prompts, product_key
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
-DOG_FOOD = ProductFacts(product_id=10, sku="DF", title="Dog Food 5kg", product_type="Dog Food")
-CAT_TOY = ProductFacts(product_id=20, title="Cat Toy", product_type="Toys", tags=tags_of("cats"))
-MUG = ProductFacts(product_id=30, title="Mug", product_type="Kitchen")
+# (product key, title, the [reorder.days] its first matching selector gives; None: no selector matches)
+DOG_FOOD = ("product:10", "Dog Food 5kg", 28)
+CAT_TOY = ("product:20", "Cat Toy", 60)
+MUG = ("product:30", "Mug", None)
 RULES = ReorderRules(ReorderConfig(days={"type:Dog Food": 28, "tag:cats": 60}, max_overdue_days=14, text="x"))
 
 
-def bought(customer: int, product: ProductFacts, *days: float, first_order: int = 1) -> list[Purchase]:
-    return [Purchase(customer, first_order + i, f"#{first_order + i}", T0 + timedelta(days=d), product)
+def bought(customer: int, product: tuple, *days: float, first_order: int = 1) -> list[Purchase]:
+    key, title, interval = product
+    return [Purchase(customer, first_order + i, f"#{first_order + i}", T0 + timedelta(days=d), key, title, interval)
             for i, d in enumerate(days)]
 
 
@@ -78,6 +79,13 @@ def test_one_prompt_a_customer_the_most_overdue_not_yet_prompted():
     assert [p.customer_id for p in choose_prompts(due, now, prompted_cycles=set(), prompted_recently={1})] == [2]
 
 
+def test_product_keys():
+    assert product_key(7, "SKU-1", "Mug") == "product:7"
+    assert product_key(None, " SKU-1 ", "Mug") == "sku:sku-1"
+    assert product_key(None, None, "Big Mug") == "title:big mug"
+    assert product_key(None, None, None) is None
+
+
 def test_prompt_values_and_button():
     [prompt] = RULES.due(bought(1, DOG_FOOD, 0), day(28))
     assert prompt.button_id == "reorder:confirm:1" and prompt.cycle == "product:10@1"
@@ -88,13 +96,13 @@ def test_prompt_values_and_button():
 @given(st.lists(st.tuples(st.integers(1, 4), st.sampled_from([DOG_FOOD, CAT_TOY, MUG]), st.integers(0, 200)),
                 max_size=40), st.integers(0, 260))
 def test_due_prompts_follow_the_rules(rows, today):
-    purchases = [Purchase(c, i, None, day(d), p) for i, (c, p, d) in enumerate(rows)]
+    purchases = [Purchase(c, i, None, day(d), p[0], p[1], p[2]) for i, (c, p, d) in enumerate(rows)]
     now = day(today)
     due = RULES.due(purchases, now)
     for prompt in due:
         assert prompt.due_at <= now <= prompt.due_at + timedelta(days=14)
         own = sorted({p.at for p in purchases if p.customer_id == prompt.customer_id
-                      and f"product:{p.product.product_id}" == prompt.product_key and p.at <= now})
+                      and p.product_key == prompt.product_key and p.at <= now})
         assert prompt.last_purchase_at == own[-1]
         if len(own) >= 2:
             assert prompt.interval == statistics.median([b - a for a, b in zip(own, own[1:])])
