@@ -13,7 +13,6 @@ window_closed_no_template, blocked_country, quiet_hours (deferred), tier_limit (
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
@@ -26,6 +25,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 from bot.config import CampaignConfig, CampaignVariant, PolicyConfig, TemplateRef
 from bot.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
 from flows.replies import fill, with_defaults
+from segments.sqlutil import sample_point_py
 
 SKIP_REASONS = ("opted_out", "no_consent", "in_handoff", "frequency_cap", "quiet_hours", "already_sent",
                 "window_closed_no_template", "no_wa_id", "blocked_country", "tier_limit")
@@ -135,9 +135,10 @@ class Plan:
 
 def sample_point(seed: str, key: str) -> float:
     """A stable point in [0, 1) for one customer: the same for the same seed and wa_id forever,
-    so the sample only grows as the audience grows and nobody ever changes variant."""
-    digest = hashlib.blake2b(f"{seed}\x00{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2.0 ** 64
+    so the sample only grows as the audience grows and nobody ever changes variant. It is the
+    rule language's `sample(FRACTION, "seed")`, so `test_fraction = 0.1` with seed "s" samples
+    the same customers as `sample(0.1, "s")`."""
+    return sample_point_py(seed, key) or 0.0
 
 
 def sample_assignment(seed: str, key: str, fraction: float, variants: int) -> int | None:

@@ -305,3 +305,15 @@ def test_preview_cost_prices_only_paid_templates():
     # free-form (1) and the ad referral (3) are free; a US and a Brazilian marketing template are paid
     assert (cost["charged"], cost["free"]) == (2, 2)
     assert cost["by_country"] == {"BR": 0.0625, "US": 0.025}
+
+
+def test_the_test_sample_is_the_rule_languages_sample():
+    from segments.sqlutil import sample_point_py
+
+    keys = [f"1555{n:07d}" for n in range(2000)]
+    sampled = {k for k in keys if in_spring_test(k) is not None}
+    assert sampled == {k for k in keys if sample_point_py("spring", k) < 0.25}
+
+
+def in_spring_test(key: str):  # noqa: ANN201
+    return sample_assignment("spring", key, 0.25, 2)
