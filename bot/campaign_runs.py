@@ -186,7 +186,7 @@ class Campaigns:
         cycle = now.isoformat()
         return Batch(name, "campaign", campaign, result, {r.recipient.customer_id: r for r in rows},
                      cycle=lambda d: cycle, buttons=lambda d: buttons, context=lambda d: {},
-                     extra_values={"discount_code": config.discount_code})
+                     extra_values={"discount_code": self.settings.discount_code(config)})
 
     def report(self, batch: Batch) -> dict:
         sends = batch.result.sends()
@@ -335,7 +335,7 @@ class Campaigns:
                           buttons=lambda d: _reorder_button(context[d.customer_id]) if name == REORDER else
                           campaign_buttons(name, config.buttons),
                           context=lambda d: context[d.customer_id],
-                          extra_values={"discount_code": config.discount_code} if config else {})
+                          extra_values={"discount_code": self.settings.discount_code(config)} if config else {})
             queued = self._enqueue(conn, batch, result.sends(), now)
             for d in result.decisions:
                 row = by_customer[d.customer_id]

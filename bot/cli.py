@@ -71,6 +71,8 @@ def check_configuration(settings: Settings) -> None:
 
     SegmentEngine(settings)
     check_audiences(settings)  # a campaign naming an unknown segment or a bad rule
+    for warning in settings.warnings():
+        log.warning(warning)
 
 
 @cli.command()

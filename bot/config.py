@@ -217,11 +217,12 @@ class CampaignConfig(_Strict):
                 if variant.template.category not in (None, self.category):
                     raise ValueError(f"{where}.template.category {variant.template.category!r} differs from "
                                      f"the campaign's category {self.category!r}".lstrip("."))
-            uses_code = "{discount_code}" in (variant.text or "") or any(
-                "{discount_code}" in p for p in (variant.template.body if variant.template else ()))
-            if uses_code and not self.discount_code:
-                raise ValueError("{discount_code} is used but discount_code is not set")
         return self
+
+    @property
+    def uses_discount_code(self) -> bool:
+        return any("{discount_code}" in (v.text or "") or any("{discount_code}" in p for p in
+                   (v.template.body if v.template else ())) for v in self.message_variants)
 
     @property
     def message_variants(self) -> tuple[CampaignVariant, ...]:
@@ -386,6 +387,16 @@ class Settings:
     @property
     def policy(self) -> PolicyConfig:
         return self.file.policy
+
+    def discount_code(self, campaign: "CampaignConfig | None") -> str:
+        """A campaign's own code, else the store's sale code ([sale] discount_code)."""
+        return (campaign.discount_code if campaign else "") or self.file.sale.discount_code
+
+    def warnings(self) -> list[str]:
+        """Configuration that loads but will not do what its author meant."""
+        return [f"[campaigns.{name}] uses {{discount_code}} but neither its discount_code nor [sale] discount_code "
+                "is set: it will be sent empty" for name, campaign in self.file.campaigns.items()
+                if campaign.uses_discount_code and not self.discount_code(campaign)]
 
     def with_app_secret(self, secret: str) -> "Settings":
         return replace(self, app_secret=secret)

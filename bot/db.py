@@ -164,7 +164,7 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), "heads")
+    command.upgrade(alembic_config(engine), "head")
 
 
 def ping(engine: Engine) -> bool:

@@ -33,7 +33,6 @@ def refused(data: dict) -> str:
     ({"segment": "a", "text": "x", "schedule": "0 10 * * 9"}, "day of week '9'"),
     ({"segment": "a", "text": "Hi {name}"}, "text: unknown placeholder {name}"),
     ({"segment": "a", "template": {"name": "t", "body": ["{product_title}"]}}, "template.body[0]: unknown placeholder"),
-    ({"segment": "a", "text": "{discount_code}"}, "discount_code is not set"),
     ({"segment": "a", "text": "x", "variants": [{"text": "y"}], "test_fraction": 0.1}, "not both"),
     ({"segment": "a", "variants": [{"text": "y"}, {"text": "z"}]}, "variants need test_fraction"),
     ({"segment": "a", "variants": [{"text": "y"}, {}], "test_fraction": 0.1}, "needs text, template or both"),

@@ -1,6 +1,6 @@
 """Segments: order aggregates, refresh state, Shopify webhook deliveries
 
-Revision ID: 0003_segments
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 """
@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0003_segments'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

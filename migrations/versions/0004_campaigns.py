@@ -1,15 +1,15 @@
 """campaigns: runs, per-recipient ledger, campaign state, scheduled runs, APScheduler jobs; outbox claim index
 
-Revision ID: 0005_campaigns
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0005_campaigns'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
