@@ -124,10 +124,10 @@ def run_server(settings: Settings, host: str, port: int, threads: int = 8, notes
 @pass_context
 def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
     """Seed a demo store (customers, orders, chat history) and run `serve`."""
-    from bot.demo import seed
+    from bot.demo import demo_settings, seed
     from bot.models import utcnow
 
-    settings = prepare(ctx.settings)
+    settings = prepare(demo_settings(ctx.settings))
     engine = db.make_engine(settings.database_url)
     summary = seed(engine, settings, utcnow())
     engine.dispose()
@@ -137,6 +137,8 @@ def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
         f"{summary.messages} chat messages ({describe_database(settings.database_url)})",
         f"segments: {in_segments}",
         "try: " + "; ".join(f"{persona} {wa_id}" for persona, wa_id in summary.sample_wa_ids.items()),
+        f"agent console: http://{host}:{port}/agent" + ("" if settings.agent_tokens else
+                                                        " (set WABOT_AGENT_TOKENS=name:token to sign in)"),
     )
     if no_serve:
         for line in lines:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import random
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from bot import intake, simulate
-from bot.config import Settings
+from bot.config import Settings, StoreConfig
 from bot.events import parse_payload
 from bot.worker import InboundWorker
 from segments import importer
@@ -113,6 +113,7 @@ def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], l
                 items = [favourite] + rng.sample(PRODUCTS, rng.randint(0, 2))
                 if persona in ("vip", "former_vip"):
                     items += [PRODUCTS[10], PRODUCTS[11]]
+                items = list(dict.fromkeys(items))  # one line per product
                 lines = []
                 for position, (pid, title, ptype, vendor, price, _) in enumerate(items):
                     qty = 2 if pid == 1001 and persona == "vip" else 1
@@ -146,6 +147,15 @@ def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], l
     for wa_id, name in writers:
         chat.append((wa_id, name, "hi, is my order on its way?", now - timedelta(hours=1)))
     return products, customers, orders, chat
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Without a wabot.toml of the user's own, the demo is Acme Home: cart links need a shop domain."""
+    if settings.config_path is not None:
+        return settings
+    store = StoreConfig(name="Acme Home", currency="USD", timezone="America/New_York",
+                        shop_domain="acme.myshopify.com", default_region="US")
+    return replace(settings, file=settings.file.model_copy(update={"store": store}))
 
 
 def seed(engine: Engine, settings: Settings, now: datetime) -> DemoSummary:

@@ -60,10 +60,9 @@ BUILT_IN: dict[str, dict[str, tuple[str, ...]]] = {
     "reorder_link": {"default": ("Here's your cart with the same items, ready to check out: {cart_url}",)},
     "reorder_unavailable": {"default": ("Sorry {first_name}, I can't rebuild that order as a cart. Type HUMAN "
                                         "and our team will help you reorder.",)},
-    "recommend": {"default": ("Customers who bought what you have also loved {product_title}. Tap one to get "
-                              "it in your cart.",)},
-    "recommend_popular": {"default": ("Our customers' favourites right now include {product_title}. Tap one to "
-                                      "get it in your cart.",)},
+    # No "tap one" here: the list of suggestions says that itself, and without a shop domain there is none.
+    "recommend": {"default": ("Customers who bought what you have also loved {product_title}.",)},
+    "recommend_popular": {"default": ("Our customers' favourites right now include {product_title}.",)},
     "recommend_cart": {"default": ("Here's {product_title} in your cart, ready to check out: {cart_url}",)},
     "no_recommendations": {"default": ("I don't have a suggestion for you yet, {first_name}. Type HUMAN and our "
                                        "team will gladly help.",)},
