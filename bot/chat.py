@@ -66,8 +66,10 @@ class ChatClient:
         response.raise_for_status()
         return response.json()["messages"]
 
-    def poll(self, show: Callable[[str], None]) -> None:
-        for message in self.fetch():
+    def poll(self, show: Callable[[str], None]) -> int:
+        """Print what arrived since the last poll; returns how many messages that was."""
+        arrived = self.fetch()
+        for message in arrived:
             self.last_seen = max(self.last_seen, message["id"])
             payload = message["payload"]
             show(messages.preview_of(payload))
@@ -75,21 +77,52 @@ class ChatClient:
             if choices:
                 self.last_choices = choices
                 show("   " + "  ".join(f"/{i} {title}" for i, (_, title) in enumerate(choices, 1)))
+        return len(arrived)
 
 
-def run(client: ChatClient, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, interval: float = 0.3) -> None:
+class Arrivals:
+    """Counts the replies the poller has printed, so a scripted chat can wait for them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def add(self, count: int) -> None:
+        if count:
+            with self.changed:
+                self.count += count
+                self.changed.notify_all()
+
+    def settle(self, since: int, first_timeout: float, quiet: float) -> None:
+        """Wait for a reply after `since` (up to first_timeout: a customer in handoff gets none),
+        then until none has come for `quiet` seconds."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.count > since, timeout=first_timeout):
+                return
+            seen = self.count
+            while self.changed.wait_for(lambda: self.count > seen, timeout=quiet):
+                seen = self.count
+
+
+def run(client: ChatClient, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, interval: float = 0.3,
+        scripted: bool | None = None, reply_timeout: float = 5.0) -> None:
+    """Send each line of stdin, print replies as they arrive. Piped (scripted) input waits for the
+    replies to one line before sending the next, so `/1` taps the button of the reply before it."""
     def show(text: str) -> None:
         out.write(f"bot> {text}\n")
         out.flush()
 
+    if scripted is None:
+        scripted = not stdin.isatty()
     client.start_at_end()
     stop = threading.Event()
     failures: list[BaseException] = []
+    arrivals = Arrivals()
 
     def poller() -> None:
         while not stop.is_set():
             try:
-                client.poll(show)
+                arrivals.add(client.poll(show))
             except Exception as exc:  # reported once the user's loop ends
                 failures.append(exc)
                 stop.set()
@@ -105,10 +138,14 @@ def run(client: ChatClient, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout,
             if stop.is_set():
                 break
             if line.strip():
+                before = arrivals.count
                 client.say(line.rstrip("\n"))
+                if scripted:
+                    arrivals.settle(before, reply_timeout, interval * 3)
     except KeyboardInterrupt:
         pass
-    time.sleep(interval * 3)  # let the last replies arrive
+    if not scripted:
+        time.sleep(interval * 3)  # let the last replies arrive
     stop.set()
     thread.join(2)
     if failures:

@@ -141,6 +141,9 @@ def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
                                                         " (set WABOT_AGENT_TOKENS=name:token to sign in)"),
     )
     if no_serve:
+        if ctx.settings.config_path is None:
+            lines += ("serve it with `wabot demo` (seeding is idempotent) to keep the demo's store settings: "
+                      "plain `wabot serve` uses ./wabot.toml or the built-in defaults",)
         for line in lines:
             click.echo(line)
         return

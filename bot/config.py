@@ -394,9 +394,12 @@ class Settings:
 
     def warnings(self) -> list[str]:
         """Configuration that loads but will not do what its author meant."""
-        return [f"[campaigns.{name}] uses {{discount_code}} but neither its discount_code nor [sale] discount_code "
-                "is set: it will be sent empty" for name, campaign in self.file.campaigns.items()
-                if campaign.uses_discount_code and not self.discount_code(campaign)]
+        found = [f"[campaigns.{name}] uses {{discount_code}} but neither its discount_code nor [sale] discount_code "
+                 "is set: it will be sent empty" for name, campaign in self.file.campaigns.items()
+                 if campaign.uses_discount_code and not self.discount_code(campaign)]
+        if not self.store.shop_domain.strip():
+            found.append("[store] shop_domain is not set: reorder and recommendation replies cannot offer cart links")
+        return found
 
     def with_app_secret(self, secret: str) -> "Settings":
         return replace(self, app_secret=secret)

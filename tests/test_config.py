@@ -33,6 +33,12 @@ def test_the_contract_example_warns_about_its_missing_discount_code():
     assert shipped.warnings() == []
 
 
+def test_a_store_without_shop_domain_is_warned_that_cart_links_are_off(tmp_path):
+    path = tmp_path / "wabot.toml"
+    path.write_text("[store]\nname = 'Tea Corner'\n")
+    assert any("shop_domain" in w for w in load_settings({"WABOT_CONFIG": str(path)}).warnings())
+
+
 @pytest.mark.parametrize("toml, message", [
     ("[store]\ncolour = 'blue'\n", "unknown key 'store.colour'"),
     ("[stores]\nname = 'x'\n", "unknown key 'stores'"),
