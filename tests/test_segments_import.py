@@ -315,6 +315,21 @@ def test_the_real_shopify_payloads_import(engine, tmp_path):
         assert sorted(conn.execute(sa.select(product_tags.c.tag)).scalars()) == ["example", "mens", "t-shirt"]
 
 
+def test_customers_and_products_import_commands(engine, database_url, tmp_path):
+    shopify = FIXTURES / "shopify"
+    for kind, name, count in (("products", "products_create-or-update__shopify-docs-example__api-2025-01.json", 1),
+                              ("customers", "customers_create__shopify-docs-example__api-2026-04.json", 1)):
+        result = run_cli(database_url, tmp_path, kind, "import", str(shopify / name))
+        assert result.returncode == 0, result.stderr
+        assert f"imported {count} {kind} from" in result.stdout
+    missing = run_cli(database_url, tmp_path, "customers", "import", str(tmp_path / "nope.csv"))
+    assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in missing.stderr
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(customers.c.first_name)).scalars().all() == ["Bob"]
+        assert sorted(conn.execute(sa.select(product_tags.c.tag)).scalars()) == ["example", "mens", "t-shirt"]
+
+
 def test_progress_bar_only_on_a_terminal(database_url, tmp_path):
     path = tmp_path / "orders.jsonl"
     path.write_text("".join(json.dumps(b) + "\n" for b in orders_json(
