@@ -22,15 +22,14 @@ import hashlib
 import json
 import operator
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time as clock_time, timedelta
 from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FromClause, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from bot.config import SegmentParams, Settings
 from bot.errors import ConfigError, WabotError
@@ -40,9 +39,10 @@ from segments.attributes import (
     ATTRIBUTE_EXPRESSIONS, BASE_COLUMNS, MONEY_ATTRIBUTES, TIME_ATTRIBUTES, At, base_select, base_table,
     percentiles,
 )
-from segments.builtin import BUILTIN_NAMES, BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
+from segments.builtin import BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
 from segments.shopify import attribute_name
-from segments.sqlutil import bulk_page_cache, chunks, ensure_functions, iso_utc, json_object, sample_point
+from segments.sqlutil import (bulk_page_cache, chunks, ensure_functions, iso_utc, json_bool, json_object,
+                              sample_point)
 from segments.store import flush_pending_stats
 from segments.tables import (
     customer_attributes, customer_order_stats, customer_tags, line_items, orders, product_tags, products, segment_events, segment_members,
@@ -80,25 +80,6 @@ class RefreshResult:
         return {"now": self.now.isoformat(), "kind": self.kind, "customers": self.customers,
                 "changed": self.changed, "counts": self.counts, "entered": self.entered, "exited": self.exited,
                 "thresholds": self.thresholds, "seconds": round(self.seconds, 3)}
-
-
-class json_bool(FunctionElement):
-    """A boolean as a JSON true/false (SQLite would otherwise store 1/0)."""
-
-    type = sa.JSON()
-    inherit_cache = True
-    name = "json_bool"
-
-
-@compiles(json_bool, "sqlite")
-def _json_bool_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    inner = compiler.process(list(element.clauses)[0], **kw)
-    return f"(CASE WHEN {inner} THEN json('true') WHEN NOT {inner} THEN json('false') END)"
-
-
-@compiles(json_bool, "postgresql")
-def _json_bool_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return compiler.process(list(element.clauses)[0], **kw)
 
 
 BOOL_ATTRIBUTES = frozenset({"opted_out", "consent", "window_open"})

@@ -650,7 +650,7 @@ class _Parser:
                 keyword = self.advance()
                 self.advance()
                 if keyword.text in keywords:
-                    raise self.fail(f"days= is given twice", keyword.start)
+                    raise self.fail("days= is given twice", keyword.start)
                 if keyword.text != "days" or name not in ("bought", "asked"):
                     allowed = " (did you mean days?)" if name in ("bought", "asked") and \
                         difflib.get_close_matches(keyword.text, ["days"], cutoff=0.6) else ""

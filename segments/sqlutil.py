@@ -10,10 +10,10 @@ import hashlib
 from typing import Iterable, Iterator, Sequence, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import FunctionElement
 
 T = TypeVar("T")
 
@@ -31,13 +31,6 @@ def chunks(items: Sequence[T] | Iterable[T], size: int = CHUNK) -> Iterator[list
         yield batch
 
 
-def dialect_insert(conn: Connection, table: sa.Table):
-    """INSERT with ON CONFLICT clauses, in the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def insert_from_select_ignoring(conn: Connection, table: sa.Table, columns: list[str], select: sa.Select,
                                 index_elements: list[str]) -> None:
     """INSERT INTO table (columns) SELECT ... skipping rows whose key is already there."""
@@ -49,104 +42,72 @@ def insert_from_select_ignoring(conn: Connection, table: sa.Table, columns: list
     conn.execute(stmt)
 
 
-class whole_days_between(FunctionElement):
-    """Whole days from `start` to `end` (two UTC timestamps), rounded down, to the millisecond exact."""
+def dialect_function(name: str, type_: sa.types.TypeEngine, doc: str, **templates: str) -> type[FunctionElement]:
+    """A SQL function element written once per dialect: in each template `{0}`, `{1}`... are the
+    compiled arguments and `{all}` all of them joined by commas."""
+    element = type(name, (FunctionElement,), {"type": type_, "inherit_cache": True, "name": name, "__doc__": doc})
 
-    type = sa.Integer()
-    inherit_cache = True
-    name = "whole_days_between"
+    def compiler_for(template: str):  # noqa: ANN202
+        def compile_(element, compiler, **kw):  # noqa: ANN001, ANN202
+            args = [compiler.process(clause, **kw) for clause in element.clauses]
+            return template.format(*args, all=", ".join(args))
+        return compile_
+
+    for dialect, template in templates.items():
+        compiles(element, dialect)(compiler_for(template))
+    return element
 
 
-@compiles(whole_days_between, "sqlite")
-def _days_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    start, end = list(element.clauses)
+whole_days_between = dialect_function(
+    "whole_days_between", sa.Integer(),
+    "Whole days from `start` to `end` (two UTC timestamps), rounded down, to the millisecond exact.",
     # julianday() is a float; rounding the difference to whole milliseconds first makes exact
     # multiples of a day come out exact.
-    return (f"(CAST(ROUND((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
-            f" * 86400000.0) AS INTEGER) / 86400000)")
+    sqlite="(CAST(ROUND((julianday({1}) - julianday({0})) * 86400000.0) AS INTEGER) / 86400000)",
+    postgresql="CAST(FLOOR(EXTRACT(EPOCH FROM ({1} - {0})) / 86400) AS INTEGER)",
+)
 
+iso_utc = dialect_function(
+    "iso_utc", sa.String(), "A UTC timestamp as ISO 8601 text ending in Z (for the JSON reasons), or NULL.",
+    sqlite="strftime('%Y-%m-%dT%H:%M:%SZ', {0})",
+    postgresql="to_char({0}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+)
 
-@compiles(whole_days_between, "postgresql")
-def _days_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    start, end = list(element.clauses)
-    return (f"CAST(FLOOR(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
-            f" / 86400) AS INTEGER)")
+json_object = dialect_function(
+    "json_object", sa.JSON(), "A JSON object from alternating keys and values, built by the database.",
+    sqlite="json_object({all})",
+    postgresql="jsonb_build_object({all})",
+)
 
+json_bool = dialect_function(
+    "json_bool", sa.JSON(), "A boolean as a JSON true/false (SQLite would otherwise store 1/0).",
+    sqlite="(CASE WHEN {0} THEN json('true') WHEN NOT {0} THEN json('false') END)",
+    postgresql="{0}",
+)
 
-class iso_utc(FunctionElement):
-    """A UTC timestamp as ISO 8601 text ending in Z (for the JSON reasons), or NULL."""
+as_float = dialect_function(
+    "as_float", sa.Float(),
+    "A number as a double: IEEE arithmetic on both databases, so ratios come out bit-identical.",
+    sqlite="CAST({0} AS REAL)",
+    postgresql="CAST({0} AS DOUBLE PRECISION)",
+)
 
-    type = sa.String()
-    inherit_cache = True
-    name = "iso_utc"
+sample_point = dialect_function(
+    "wabot_sample_point", sa.Float(),
+    "A customer's stable position in [0, 1) for a seed: the first 32 bits of md5(seed \":\" key). "
+    "Depends only on the seed and the key, so a sample keeps its members as the audience grows.",
+    sqlite="wabot_sample_point({all})",  # a Python function registered per connection (ensure_functions)
+    postgresql="(CAST((CAST(CAST(('x' || substr(md5({0} || ':' || {1}), 1, 8)) AS bit(32)) AS BIGINT) & 4294967295)"
+               " AS DOUBLE PRECISION) / CAST(4294967296 AS DOUBLE PRECISION))",
+)
 
-
-@compiles(iso_utc, "sqlite")
-def _iso_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {compiler.process(list(element.clauses)[0], **kw)})"
-
-
-@compiles(iso_utc, "postgresql")
-def _iso_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return f"to_char({compiler.process(list(element.clauses)[0], **kw)}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-
-class json_object(FunctionElement):
-    """A JSON object from alternating keys and values, built by the database."""
-
-    type = sa.JSON()
-    inherit_cache = True
-    name = "json_object"
-
-
-@compiles(json_object, "sqlite")
-def _json_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object, "postgresql")
-def _json_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return f"jsonb_build_object({compiler.process(element.clauses, **kw)})"
-
-
-class as_float(FunctionElement):
-    """A number as a double: IEEE arithmetic on both databases, so ratios come out bit-identical."""
-
-    type = sa.Float()
-    inherit_cache = True
-    name = "as_float"
-
-
-@compiles(as_float, "sqlite")
-def _float_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return f"CAST({compiler.process(list(element.clauses)[0], **kw)} AS REAL)"
-
-
-@compiles(as_float, "postgresql")
-def _float_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return f"CAST({compiler.process(list(element.clauses)[0], **kw)} AS DOUBLE PRECISION)"
-
-
-class sample_point(FunctionElement):
-    """A customer's stable position in [0, 1) for a seed: the first 32 bits of md5(seed ":" key).
-    Depends only on the seed and the key, so a sample keeps its members as the audience grows."""
-
-    type = sa.Float()
-    inherit_cache = True
-    name = "wabot_sample_point"
-
-
-@compiles(sample_point, "sqlite")
-def _sample_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    return f"wabot_sample_point({compiler.process(element.clauses, **kw)})"  # registered per connection
-
-
-@compiles(sample_point, "postgresql")
-def _sample_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    seed, key = list(element.clauses)
-    digest = f"md5({compiler.process(seed, **kw)} || ':' || {compiler.process(key, **kw)})"
-    return (f"(CAST((CAST(CAST(('x' || substr({digest}, 1, 8)) AS bit(32)) AS BIGINT) & 4294967295)"
-            f" AS DOUBLE PRECISION) / CAST(4294967296 AS DOUBLE PRECISION))")
+sorted_text_agg = dialect_function(
+    "sorted_text_agg", sa.String(), "The values of a text column joined by commas, in alphabetical order.",
+    # SQLite before 3.44 has no ORDER BY inside aggregates; the callers read one customer's tags
+    # through the (customer_id, tag) primary key, which yields them in order.
+    sqlite="group_concat({0}, ',')",
+    postgresql="string_agg({0}, ',' ORDER BY {0})",
+)
 
 
 def sample_point_py(seed: str, key: str | None) -> float | None:
@@ -188,24 +149,3 @@ def bulk_page_cache(conn: Connection) -> Iterator[None]:
         yield
     finally:
         raw.execute(f"PRAGMA cache_size = {int(previous)}")
-
-
-class sorted_text_agg(FunctionElement):
-    """The values of a text column joined by commas, in alphabetical order."""
-
-    type = sa.String()
-    inherit_cache = True
-    name = "sorted_text_agg"
-
-
-@compiles(sorted_text_agg, "sqlite")
-def _agg_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    # SQLite before 3.44 has no ORDER BY inside aggregates; the callers read one customer's tags
-    # through the (customer_id, tag) primary key, which yields them in order.
-    return f"group_concat({compiler.process(list(element.clauses)[0], **kw)}, ',')"
-
-
-@compiles(sorted_text_agg, "postgresql")
-def _agg_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    column = compiler.process(list(element.clauses)[0], **kw)
-    return f"string_agg({column}, ',' ORDER BY {column})"

@@ -17,11 +17,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
+from bot.db import dialect_insert
 from bot.models import utcnow
 from bot.signing import shopify_signature_valid
 from segments.importer import write
 from segments.shopify import RowError, customer_from_json, order_from_json, product_from_json
-from segments.sqlutil import dialect_insert
 from segments.tables import shopify_webhooks
 
 log = logging.getLogger(__name__)
