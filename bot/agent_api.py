@@ -11,7 +11,7 @@ import hmac
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy.engine import Connection
 
 from bot import customers, db, handoff, inbox, messages, outbox
@@ -64,8 +64,14 @@ def _agent() -> str:
     return request.environ["wabot.agent"]
 
 
-def _customer(conn: Connection, wa_id: str) -> Customer | None:
-    return customers.find(conn, wa_id)
+def _customer(conn: Connection, wa_id: str) -> Customer:
+    """The conversation's customer; a JSON 404 (ending the request) when there is none."""
+    customer = customers.find(conn, wa_id)
+    if customer is None:
+        response, status = _error(404, "not_found", f"no customer {wa_id}")
+        response.status_code = status
+        abort(response)
+    return customer
 
 
 # ---------------------------------------------------------------- reading
@@ -98,8 +104,6 @@ def show_conversation(wa_id: str):
     now = utcnow()
     with db.reading(rt.engine) as conn:
         customer = _customer(conn, wa_id)
-        if customer is None:
-            return _error(404, "not_found", f"no customer {wa_id}")
         return jsonify(inbox.conversation(conn, customer, now, rt.settings.store.currency))
 
 
@@ -134,8 +138,6 @@ def claim(wa_id: str):
     now = utcnow()
     with _runtime().engine.begin() as conn:
         customer = _customer(conn, wa_id)
-        if customer is None:
-            return _error(404, "not_found", f"no customer {wa_id}")
         current = handoff.get(conn, customer.id)
         if current.state == handoff.AGENT and current.agent == agent:
             return jsonify(state=current.state, agent=agent)
@@ -154,8 +156,6 @@ def release(wa_id: str):
     now = utcnow()
     with _runtime().engine.begin() as conn:
         customer = _customer(conn, wa_id)
-        if customer is None:
-            return _error(404, "not_found", f"no customer {wa_id}")
         current = handoff.get(conn, customer.id)
         if current.state == handoff.AGENT and current.agent != agent:
             return _error(409, "claimed_by_other", f"{current.agent} has this conversation", agent=current.agent)
@@ -205,8 +205,6 @@ def send_message(wa_id: str):
     now = utcnow()
     with rt.engine.begin() as conn:
         customer = _customer(conn, wa_id)
-        if customer is None:
-            return _error(404, "not_found", f"no customer {wa_id}")
         current = handoff.get(conn, customer.id)
         if current.state == handoff.AGENT and current.agent != agent:
             return _error(409, "claimed_by_other", f"{current.agent} has this conversation", agent=current.agent)

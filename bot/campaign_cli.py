@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from datetime import datetime
 
 import click
@@ -259,19 +257,14 @@ def tick(now_text: str | None) -> None:
 @click.command("scheduler")
 def scheduler() -> None:
     """Run the scheduler alone (jobs persisted in the database); `wabot worker` sends."""
-    from bot.cli import describe_database
+    from bot.cli import describe_database, prepare, run_until_signalled
     from bot.scheduler import SchedulerService
 
-    settings = _settings()
-    engine = _engine(settings)
-    service = SchedulerService(settings, engine, campaigns=_campaigns(settings))
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    service.start()
-    click.echo(f"wabot scheduler running {len(service.specs)} job(s) — {describe_database(settings.database_url)}")
-    stop.wait()
-    service.stop()
+    settings = prepare(_settings())  # the same start checks as serve and worker
+    service = SchedulerService(settings, db.make_engine(settings.database_url), campaigns=_campaigns(settings))
+    run_until_signalled(service.start, service.stop,
+                        f"wabot scheduler running {len(service.specs)} job(s) — "
+                        f"{describe_database(settings.database_url)}")
 
 
 COMMANDS = (campaigns_group, reorder_group, tick, scheduler)

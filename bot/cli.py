@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Callable
 
 import click
 
@@ -158,13 +159,19 @@ def worker(ctx: Context, concurrency: int) -> None:
     from bot.runtime import Runtime
 
     runtime = Runtime.from_settings(prepare(ctx.settings))
-    stop = threading.Event()
+    run_until_signalled(runtime.start_background, runtime.stop,
+                        f"wabot worker running — {describe_database(ctx.settings.database_url)}")
+
+
+def run_until_signalled(start: Callable[[], None], stop: Callable[[], None], banner: str) -> None:
+    """Start a background service, say so, and stop it cleanly on SIGINT or SIGTERM."""
+    signalled = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    runtime.start_background()
-    click.echo(f"wabot worker running — {describe_database(ctx.settings.database_url)}")
-    stop.wait()
-    runtime.stop()
+        signal.signal(signum, lambda *_: signalled.set())
+    start()
+    click.echo(banner)
+    signalled.wait()
+    stop()
 
 
 @cli.command()

@@ -206,7 +206,7 @@ def test_a_bad_reply_table_stops_the_server_at_start(tmp_path, database_url):  #
     env = make_env(database_url, tmp_path)
     (tmp_path / "wabot.toml").write_text('[replies.greet]\nvips = "Hi {first_name}"\n')
     env["WABOT_CONFIG"] = str(tmp_path / "wabot.toml")
-    for command in (["actions"], ["serve"], ["worker"]):
+    for command in (["actions"], ["serve"], ["worker"], ["scheduler"]):
         done = subprocess.run([sys.executable, "-m", "bot.cli", *command], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, command

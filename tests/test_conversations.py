@@ -232,6 +232,10 @@ def test_the_agent_api_needs_a_known_token(start_server, fake_graph, store):  # 
     assert requests.get(f"{server.url}/api/conversations", timeout=5).status_code == 401
     assert api(server, "GET", "/api/conversations?state=lost").status_code == 400
     assert api(server, "GET", "/api/conversations/19999999999").status_code == 404
+    for method, path, body in [("GET", "", None), ("POST", "/claim", None), ("POST", "/release", None),
+                               ("POST", "/messages", {"text": "hello"})]:
+        unknown = api(server, method, f"/api/conversations/19999999999{path}", json=body)
+        assert unknown.status_code == 404 and unknown.json()["error"] == "not_found", (method, path)
     bad = api(server, "POST", f"/api/conversations/{VIP}/messages", json={"text": " "})
     assert bad.status_code == 400
     assert api(server, "GET", "/api/agent").json() == {"agent": "ana"}

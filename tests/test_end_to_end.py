@@ -213,6 +213,34 @@ def test_events_acknowledged_before_a_crash_are_processed_after_restart_once(
     assert len(fake_graph.messages()) == 1
 
 
+def test_wabot_worker_answers_what_the_http_app_stored(engine, fake_graph, settings_for, database_url, tmp_path):
+    # The scaled deployment: `gunicorn 'webhook:create_app()'` only stores; `wabot worker` answers.
+    import json
+    import signal
+
+    from tests.conftest import start_process
+    from webhook import create_app
+
+    app = create_app(settings_for(fake_graph))
+    raw = json.dumps(simulate.text_payload(WA_ID, "hi", message_id="wamid.for-the-worker")).encode()
+    assert app.test_client().post("/webhook", data=raw, headers={
+        "X-Hub-Signature-256": meta_signature("test-app-secret", raw)}).status_code == 200
+    app.extensions["wabot"].close()
+    assert fake_graph.requests == []
+
+    log_path = tmp_path / "worker.log"
+    worker = start_process(["worker"], make_env(database_url, tmp_path, fake_graph), tmp_path, log_path)
+    try:
+        fake_graph.wait_for(lambda reqs: any(r.body.get("type") for r in reqs), timeout=30)
+        assert [m.recipient for m in fake_graph.messages()] == [WA_ID]
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(20) == 0, log_path.read_text()
+        assert "wabot worker running" in log_path.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
 def test_chat_command_prints_replies(start_server, database_url, tmp_path):
     server = start_server()  # sandbox transport: no token
     env = make_env(database_url, tmp_path)
