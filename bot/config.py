@@ -67,15 +67,11 @@ REORDER_PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "product_
 
 
 def _check_placeholders(text: str, allowed: tuple[str, ...], what: str) -> None:
-    from flows.replies import placeholders_in
+    from flows.replies import placeholder_problem
 
-    try:
-        names = placeholders_in(text)
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from None
-    for name in names:
-        if name not in allowed:
-            raise ValueError(f"{what}: unknown placeholder {{{name}}}; known here: {', '.join(allowed)}")
+    problem = placeholder_problem(text, allowed)
+    if problem:
+        raise ValueError(f"{what}: {problem}")
 
 
 class TemplateRef(_Strict):

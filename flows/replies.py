@@ -116,6 +116,17 @@ def placeholders_in(template: str) -> list[str]:
     return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
 
 
+def placeholder_problem(template: str, allowed: Iterable[str]) -> str | None:
+    """Why `template` cannot be filled from the `allowed` placeholders, or None when it can."""
+    try:
+        names = placeholders_in(template)
+    except ValueError as exc:  # an unmatched brace
+        return str(exc)
+    allowed = tuple(allowed)
+    unknown = next((name for name in names if name not in allowed), None)
+    return None if unknown is None else f"unknown placeholder {{{unknown}}}; known: {', '.join(allowed)}"
+
+
 def known_segments(settings: "Settings") -> tuple[str, ...]:
     """The contract's built-in segments plus the store's own [segments.*]."""
     return BUILT_IN_SEGMENTS + tuple(name for name in settings.file.segments if name not in BUILT_IN_SEGMENTS)
@@ -150,14 +161,9 @@ class ReplyBook:
     def _check_placeholders(self) -> None:
         for intent, table in self.tables.items():
             for segment, template in table.items():
-                try:
-                    names = placeholders_in(template)
-                except ValueError as exc:
-                    raise ConfigError(f"[replies.{intent}] {segment}: {exc}") from None
-                for name in names:
-                    if name not in PLACEHOLDERS:
-                        raise ConfigError(f"[replies.{intent}] {segment}: unknown placeholder {{{name}}}; "
-                                          f"known: {', '.join(PLACEHOLDERS)}")
+                problem = placeholder_problem(template, PLACEHOLDERS)
+                if problem:
+                    raise ConfigError(f"[replies.{intent}] {segment}: {problem}")
 
     def check_segments(self, known: Iterable[str]) -> None:
         """Raise naming the first reply or priority entry that names a segment that does not exist."""

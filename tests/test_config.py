@@ -48,6 +48,8 @@ def test_a_store_without_shop_domain_is_warned_that_cart_links_are_off(tmp_path)
     ("[segments.x]\nrule = 'orders_count >'\n", "segments.x"),
     ("[replies.greet]\nvips = 'hi {first_name}'\n", "unknown segment 'vips'"),
     ("[replies.greet]\ndefault = 'hi {name}'\n", "unknown placeholder {name}"),
+    ("[replies.greet]\ndefault = 'hi {first_name'\n", "[replies.greet] default: "),
+    ("[campaigns.x]\nsegment = 'vip'\ntext = 'hi {nom}'\n", "campaigns.x: text: unknown placeholder {nom}"),
     ("store = [\n", "not valid TOML"),
 ])
 def test_bad_configuration_is_refused_naming_the_key(tmp_path, toml, message):
