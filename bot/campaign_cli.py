@@ -9,18 +9,7 @@ import click
 from bot import db
 from bot.errors import WabotError
 from bot.models import utcnow
-
-
-def parse_now(raw: str | None) -> datetime | None:
-    """ISO 8601; a time without an offset is UTC. A bad value is a one-line error."""
-    from segments.timeparse import parse_now as parse
-
-    if raw is None:
-        return None
-    try:
-        return parse(raw)
-    except ValueError as exc:
-        raise WabotError(f"--now: {exc}") from None
+from segments.timeparse import NOW
 
 
 def _settings():  # noqa: ANN202
@@ -109,12 +98,12 @@ def campaigns_group() -> None:
 
 @campaigns_group.command("preview")
 @click.argument("name")
-@click.option("--now", "now_text", default=None, help="Plan at this time (ISO 8601; default: now).")
+@click.option("--now", type=NOW, default=None, help="Plan at this time (ISO 8601; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def campaigns_preview(name: str, now_text: str | None, as_json: bool) -> None:
+def campaigns_preview(name: str, now: datetime | None, as_json: bool) -> None:
     """Who would get what now, who is skipped and why, and what it would cost."""
     settings = _settings()
-    now = parse_now(now_text) or utcnow()
+    now = now or utcnow()
     engine = _engine(settings)
     with db.reading(engine) as conn:
         data = _campaigns(settings).preview(conn, name, now)
@@ -123,13 +112,12 @@ def campaigns_preview(name: str, now_text: str | None, as_json: bool) -> None:
 
 @campaigns_group.command("run")
 @click.argument("name")
-@click.option("--now", "now_text", default=None, help="Run at this time (ISO 8601; default: now).")
+@click.option("--now", type=NOW, default=None, help="Run at this time (ISO 8601; default: now).")
 @click.option("--dry-run", is_flag=True, help="Plan and report; record and send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def campaigns_run(name: str, now_text: str | None, dry_run: bool, as_json: bool) -> None:
+def campaigns_run(name: str, now: datetime | None, dry_run: bool, as_json: bool) -> None:
     """Plan the campaign, queue its messages and send them (waits for the outbox to drain)."""
     settings = _settings()
-    now = parse_now(now_text)
     engine = _engine(settings)
     campaigns = _campaigns(settings)
     with engine.begin() as conn:
@@ -147,12 +135,11 @@ def campaigns_run(name: str, now_text: str | None, dry_run: bool, as_json: bool)
 
 @campaigns_group.command("promote")
 @click.argument("name")
-@click.option("--now", "now_text", default=None, help="Promote at this time (ISO 8601; default: now).")
+@click.option("--now", type=NOW, default=None, help="Promote at this time (ISO 8601; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def campaigns_promote(name: str, now_text: str | None, as_json: bool) -> None:
+def campaigns_promote(name: str, now: datetime | None, as_json: bool) -> None:
     """Send the tested campaign's best variant (by reply rate) to the rest of its audience."""
     settings = _settings()
-    now = parse_now(now_text)
     engine = _engine(settings)
     campaigns = _campaigns(settings)
     with engine.begin() as conn:
@@ -207,13 +194,12 @@ def reorder_group() -> None:
 
 
 @reorder_group.command("run")
-@click.option("--now", "now_text", default=None, help="Run at this time (ISO 8601; default: now).")
+@click.option("--now", type=NOW, default=None, help="Run at this time (ISO 8601; default: now).")
 @click.option("--dry-run", is_flag=True, help="Plan and report; record and send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def reorder_run(now_text: str | None, dry_run: bool, as_json: bool) -> None:
+def reorder_run(now: datetime | None, dry_run: bool, as_json: bool) -> None:
     """Send the reorder prompts that are due."""
     settings = _settings()
-    now = parse_now(now_text)
     engine = _engine(settings)
     with engine.begin() as conn:
         data = _campaigns(settings).run_reorder(conn, now or utcnow(), dry_run=dry_run)
@@ -232,14 +218,13 @@ def reorder_run(now_text: str | None, dry_run: bool, as_json: bool) -> None:
 # ---------------------------------------------------------------- wabot tick / scheduler
 
 @click.command("tick")
-@click.option("--now", "now_text", default=None, help="Run the jobs due at this time (ISO 8601; default: now).")
-def tick(now_text: str | None) -> None:
+@click.option("--now", type=NOW, default=None, help="Run the jobs due at this time (ISO 8601; default: now).")
+def tick(now: datetime | None) -> None:
     """Run once every scheduled job due at T, then drain the outbox."""
     from bot.outbox import depth
     from bot.scheduler import SchedulerService
 
     settings = _settings()
-    now = parse_now(now_text)
     engine = _engine(settings)
     service = SchedulerService(settings, engine, campaigns=_campaigns(settings))
     results, failures = service.tick(now or utcnow())

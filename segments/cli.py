@@ -14,7 +14,7 @@ from bot import db
 from bot.errors import WabotError
 from bot.models import customers, utcnow
 from segments.importer import ImportReport, file_size, import_file
-from segments.timeparse import parse_now
+from segments.timeparse import NOW
 
 
 def _context():  # noqa: ANN202
@@ -28,21 +28,6 @@ def _engine():  # noqa: ANN202
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     return settings, engine
-
-
-class NowParam(click.ParamType):
-    name = "TIME"
-
-    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_now(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-NOW = NowParam()
 
 
 # -- imports ------------------------------------------------------------------------------------

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import click
+
+from bot.errors import WabotError
+
 
 def parse_now(raw: str) -> datetime:
     text = raw.strip()
@@ -13,3 +17,20 @@ def parse_now(raw: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+class NowParam(click.ParamType):
+    """`--now` of the commands; a bad value is the one-line `wabot: error: --now: ...`."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_now(value)
+        except ValueError as exc:
+            raise WabotError(f"--now: {exc}") from None
+
+
+NOW = NowParam()

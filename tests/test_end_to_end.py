@@ -254,6 +254,9 @@ def test_chat_command_prints_replies(start_server, database_url, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["chat", "--as", "+1 555"], "digits"),
     (["db", "upgrade"], "unknown key"),
+    (["campaigns", "preview"], "Missing argument 'NAME'"),
+    (["segments", "refresh", "--now", "tomorrow"], "wabot: error: --now: 'tomorrow' is not an ISO 8601 time"),
+    (["no-such-command"], "No such command"),
 ])
 def test_commands_fail_with_one_line(args, message, database_url, tmp_path):
     (tmp_path / "bad.toml").write_text("[store]\nname = 'x'\ncolour = 'blue'\n")
