@@ -22,6 +22,23 @@ from segments.tables import customer_tags
 UTC = timezone.utc
 PREFIXES = {"US": "1212555", "BR": "5511987", "DE": "4915123", "IN": "9198765"}
 
+# The store and sending policy the campaign tests configure, and that `oracle` assumes.
+NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 New York, 11:00 São Paulo, 15:00 Berlin, 19:30 India
+QUIET = (time(18, 0), time(8, 0))
+STORE_ZONE = "America/New_York"
+CAP = 2
+POLICY_TOML = f"""
+[store]
+name = "Acme"
+timezone = "{STORE_ZONE}"
+
+[policy]
+consent = "opt_in"
+max_marketing_per_7d = {CAP}
+quiet_hours = ["18:00", "08:00"]
+daily_unique_limit = 100000
+"""
+
 
 @dataclass
 class StoreCustomer:
@@ -146,3 +163,10 @@ def expected(person: StoreCustomer, now: datetime, *, has_text: bool, has_templa
     if quiet and quiet_end(now, local_zone(person.wa_id, store_zone), *quiet):
         return "defer", form
     return "send", form
+
+
+def oracle(store: Store, now: datetime, *, has_text: bool = True, has_template: bool = True,
+           **kwargs) -> dict[int, tuple[str, str | None]]:
+    """`expected` for everyone in the audience, under POLICY_TOML."""
+    return {p.id: expected(p, now, has_text=has_text, has_template=has_template, quiet=QUIET, store_zone=STORE_ZONE,
+                           cap=CAP, **kwargs) for p in store.people if p.in_audience}

@@ -3,7 +3,7 @@ API (which refuses free-form text outside the window with 131047, as Meta does).
 are plain customer tags, so these tests do not depend on the segment engine."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -16,23 +16,12 @@ from bot.errors import WabotError
 from bot.models import customers, inbound_messages, outbox
 from bot.outbox import Sender
 from segments.tables import orders
-from tests.campaign_store import TagAudience, expected, generate, local_zone, quiet_end
+from tests.campaign_store import (NOW, POLICY_TOML, QUIET, TagAudience, expected, generate, local_zone, oracle,
+                                  quiet_end)
 from tests.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
-NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 New York, 11:00 São Paulo, 15:00 Berlin, 19:30 India
-QUIET = (time(18, 0), time(8, 0))
-TOML = """
-[store]
-name = "Acme"
-timezone = "America/New_York"
-
-[policy]
-consent = "opt_in"
-max_marketing_per_7d = 2
-quiet_hours = ["18:00", "08:00"]
-daily_unique_limit = 100000
-
+TOML = POLICY_TOML + """
 [campaigns.spring]
 segment = "audience"
 text = "Hi {first_name}, spring is here at {store_name}"
@@ -75,9 +64,6 @@ def delivered_forms(fake_graph, start: int = 0) -> dict[str, list[str]]:
     return forms
 
 
-def oracle(store, now, **kwargs):
-    return {p.id: expected(p, now, quiet=QUIET, store_zone="America/New_York", cap=2, **kwargs)
-            for p in store.people if p.in_audience}
 
 
 def test_every_decision_matches_the_contract_and_a_second_run_sends_nothing(engine, world, fake_graph):

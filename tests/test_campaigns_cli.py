@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -16,25 +16,13 @@ import sqlalchemy as sa
 from bot.campaign_tables import campaign_sends
 from bot.models import inbound_messages, outbox
 from segments.tables import customer_tags
-from tests.campaign_store import expected, generate, local_zone, quiet_end
+from tests.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
 from tests.conftest import ROOT, make_env
 from tests.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
-NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 New York, 11:00 São Paulo, 15:00 Berlin, 19:30 India
 INDIA_MORNING = datetime(2026, 3, 11, 2, 30, tzinfo=UTC)  # 08:00 in India
-QUIET = (time(18, 0), time(8, 0))
-TOML = """
-[store]
-name = "Acme"
-timezone = "America/New_York"
-
-[policy]
-consent = "opt_in"
-max_marketing_per_7d = 2
-quiet_hours = ["18:00", "08:00"]
-daily_unique_limit = 100000
-
+TOML = POLICY_TOML + """
 [segments.audience]
 rule = 'has_tag("audience")'
 
@@ -74,9 +62,6 @@ def wabot(env: dict, *args: str) -> dict:
     return json.loads(result.stdout)
 
 
-def oracle(store, now):  # noqa: ANN001, ANN201
-    return {p.id: expected(p, now, has_text=True, has_template=True, quiet=QUIET, store_zone="America/New_York",
-                           cap=2) for p in store.people if p.in_audience}
 
 
 def of_campaign(record, template: str, text: str) -> bool:  # noqa: ANN001
