@@ -103,7 +103,7 @@ def busiest_second(times: list[int]) -> int:
 
 def generate(engine: sa.Engine, n: int, seed: int = 1) -> None:
     rng = random.Random(seed)
-    rows, tags = [], []
+    rows = []
     for i in range(n):
         k = i % len(PREFIXES)
         opened = rng.random() < 0.3  # 30% wrote in the last day: free-form, free

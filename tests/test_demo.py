@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from bot.models import customers, inbound_messages
 from segments.tables import orders, segment_members
-from tests.conftest import ROOT, make_env
+from tests.conftest import make_env
 
 
 def run_demo(database_url, tmp_path):

@@ -382,7 +382,7 @@ import uuid  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from urllib.parse import quote as url_quote  # noqa: E402
 
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from bot import db  # noqa: E402

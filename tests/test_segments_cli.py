@@ -15,7 +15,6 @@ import requests
 import sqlalchemy as sa
 
 from bot import customers as customer_store
-from bot.models import customers
 from segments.tables import segment_events, segment_refreshes
 from tests import storegen
 from tests.conftest import make_env

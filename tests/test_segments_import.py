@@ -3,18 +3,16 @@ the phone join, the real Shopify payloads, progress on a terminal only, flat mem
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import pty
 import subprocess
 import sys
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from bot.models import customers
@@ -23,7 +21,7 @@ from segments.importer import import_file
 from segments.tables import (
     customer_attributes, customer_order_stats, customer_tags, line_items, orders, product_tags, products, variants,
 )
-from tests.conftest import FIXTURES, ROOT, make_env
+from tests.conftest import FIXTURES, make_env
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
 
