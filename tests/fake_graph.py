@@ -1,18 +1,16 @@
 """A local fake of the Graph API's /messages endpoint: a real HTTP server, not a mock of a library.
 
 It records every request and answers like Meta does: a message id, or an error object with the
-status and headers a test scripts. Used by the tests and by bench/campaign_fanout.py.
+status and headers a test scripts.
 """
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-Response = tuple[int, dict, dict]  # status, JSON body, headers
+from tests.json_server import JsonServer, Response
 
 
 @dataclass
@@ -60,38 +58,15 @@ class FakeGraph:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        fake = self
+        self._http = JsonServer(self._handle, host=self.host)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # noqa: ANN002
-                pass
-
-            def do_POST(self):  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = {}
-                status, payload, headers = fake._answer(body)
-                if fake.record:  # before answering, so a client that got its answer finds it recorded
-                    with fake._changed:
-                        fake.requests.append(Recorded(self.path, dict(self.headers), body, status))
-                        fake._changed.notify_all()
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer((self.host, 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    def _handle(self, path: str, headers: dict, body: dict) -> Response:
+        status, payload, extra = self._answer(body)
+        if self.record:  # before answering, so a client that got its answer finds it recorded
+            with self._changed:
+                self.requests.append(Recorded(path, headers, body, status))
+                self._changed.notify_all()
+        return status, payload, extra
 
     def _answer(self, body: dict) -> Response:
         with self._lock:
@@ -110,15 +85,14 @@ class FakeGraph:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.server.server_address[1]}"
+        return self._http.url
 
     def start(self) -> "FakeGraph":
-        self.thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._http.stop()
 
     def messages(self, to: str | None = None) -> list[Recorded]:
         """Message sends (not read receipts), optionally to one recipient."""

@@ -3,12 +3,11 @@ real action server. It plays Rasa's part in the protocol (NLU by a lookup table,
 with tracker and domain, the answers in the REST channel's shape) and records what it received."""
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+
+from tests.json_server import JsonServer, Response
 
 # "NLU": a message (or `/intent` payload) -> the action a Rasa story would run.
 ACTIONS = {"hi": "action_greet", "/greet": "action_greet", "reorder": "action_reorder", "/reorder": "action_reorder",
@@ -24,39 +23,22 @@ class FakeRasa:
     received: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        fake = self
+        self._http = JsonServer(self._handle, port=self.port)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # noqa: ANN002
-                pass
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                fake.received.append(body)
-                data = json.dumps(fake.answer(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def _handle(self, path: str, headers: dict, body: dict) -> Response:
+        self.received.append(body)
+        return 200, self.answer(body), {}
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self._http.url
 
     def start(self) -> "FakeRasa":
-        self.thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._http.stop()
 
     def answer(self, body: dict) -> list[dict]:
         sender, text = body["sender"], body.get("message", "")
