@@ -13,13 +13,14 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from bot import db, devsecret, intake
-from bot.config import Settings, load_settings
-from bot.errors import PayloadError
-from bot.events import parse_payload
-from bot.models import utcnow
+from bot.core import db, devsecret
+from bot.conversation import intake
+from bot.core.config import Settings, load_settings
+from bot.core.errors import PayloadError
+from bot.whatsapp.events import parse_payload
+from bot.core.times import utcnow
 from bot.runtime import Runtime
-from bot.signing import meta_signature_valid
+from bot.core.signing import meta_signature_valid
 
 log = logging.getLogger("wabot.webhook")
 
@@ -137,10 +138,10 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
 
 def _feature_blueprints():
     """Blueprints of the other features, each in its own module."""
-    from bot.agent_api import agent_api
-    from bot.campaign_api import campaign_api
-    from bot.sandbox_api import sandbox_api
-    from segments.api import segments_api
-    from segments.webhooks import shopify
+    from bot.web.agents import agent_api
+    from bot.web.campaigns import campaign_api
+    from bot.web.sandbox import sandbox_api
+    from bot.web.segments import segments_api
+    from bot.web.shopify import shopify
 
     return [sandbox_api, agent_api, shopify, segments_api, campaign_api]

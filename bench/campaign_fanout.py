@@ -6,7 +6,7 @@ fast local fake of the Graph API running in its own process.
 Prints, side by side:
 - planning time (audience read from the segment engine + one decision per customer) and the time
   to record the run (ledger and outbox rows);
-- the fake server's own ceiling on this machine: the same HTTP client (bot.graph.HttpTransport,
+- the fake server's own ceiling on this machine: the same HTTP client (bot.whatsapp.graph.HttpTransport,
   the same number of connections) sending as fast as it can, with no database and no limit;
 - the sustained send rate with WABOT_RATE_LIMIT-style pacing at --rate, from the fake server's
   receive timestamps, and the most messages it received in any sliding second (must not exceed
@@ -34,11 +34,12 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import db, graph, messages  # noqa: E402
-from bot.campaign_runs import Campaigns  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.models import customers  # noqa: E402
-from bot.outbox import Sender, concurrency_for  # noqa: E402
+from bot.core import db  # noqa: E402
+from bot.whatsapp import graph, messages
+from bot.campaigns.runs import Campaigns  # noqa: E402
+from bot.core.config import load_settings  # noqa: E402
+from bot.core.tables import customers  # noqa: E402
+from bot.pipeline.sender import Sender, concurrency_for  # noqa: E402
 from segments.tables import customer_tags  # noqa: E402
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=timezone.utc)

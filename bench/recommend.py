@@ -1,4 +1,4 @@
-"""Cross-sell suggestions: the one-query version (flows/store.py:suggestions) against a baseline
+"""Cross-sell suggestions: the one-query version (segments/orders.py:suggestions) against a baseline
 that walks the neighbours in Python, one query per neighbour, on the same synthetic shop.
 
     python bench/recommend.py [--customers 5000] [--products 300] [--samples 100]
@@ -24,9 +24,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import db  # noqa: E402
-from bot.models import customers  # noqa: E402
-from flows import store  # noqa: E402
+from bot.core import db  # noqa: E402
+from bot.core.tables import customers  # noqa: E402
+from segments import orders as store  # noqa: E402
 from segments.tables import line_items, orders, products  # noqa: E402
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
@@ -107,7 +107,7 @@ def main() -> None:
         one_query, ours = timed(lambda c: [s.product_id for s in store.suggestions(conn, c, NOW)], samples)
         loops, theirs = timed(lambda c: baseline(conn, c), samples)
     agree = sum(1 for a, b in zip(ours, theirs) if a[:1] == b[:1]) / len(samples)
-    for name, took in (("one query (flows/store.py)", one_query), ("python loop baseline", loops)):
+    for name, took in (("one query (segments/orders.py)", one_query), ("python loop baseline", loops)):
         print(f"{name:28s} median {statistics.median(took):7.2f} ms   p95 {sorted(took)[int(len(took) * .95) - 1]:7.2f} ms")
     print(f"ratio baseline/one query: {statistics.median(loops) / statistics.median(one_query):.1f}x; "
           f"same top suggestion for {agree:.0%} of customers")

@@ -42,9 +42,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import db  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.models import UTCDateTime, customers  # noqa: E402
+from bot.core import db  # noqa: E402
+from bot.core.config import Settings  # noqa: E402
+from bot.core.tables import UTCDateTime, customers  # noqa: E402
 from segments import store  # noqa: E402
 from segments.engine import SegmentEngine  # noqa: E402
 from segments.importer import import_file  # noqa: E402

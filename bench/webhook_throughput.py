@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import simulate  # noqa: E402
-from bot.signing import meta_signature  # noqa: E402
+from bot.whatsapp import simulate  # noqa: E402
+from bot.core.signing import meta_signature  # noqa: E402
 
 SECRET = "bench-secret"
 MAX_RATE_PER_CONNECTION = 1500  # prepared requests per connection per second of the peak phase
@@ -185,7 +185,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 BARE_SERVER = """
 import sys
-from bot.server import WabotServer
+from bot.web.server import WabotServer
 from bench.bare_app import create_app
 port = int(sys.argv[sys.argv.index("--port") + 1])
 WabotServer(create_app, host="127.0.0.1", port=port, background=False).run()
@@ -195,7 +195,7 @@ WabotServer(create_app, host="127.0.0.1", port=port, background=False).run()
 # 'webhook:create_app()'` runs in a scaled deployment, where `wabot worker` processes elsewhere.
 REQUEST_PATH_SERVER = """
 import sys
-from bot.server import WabotServer
+from bot.web.server import WabotServer
 from webhook import create_app
 port = int(sys.argv[sys.argv.index("--port") + 1])
 WabotServer(create_app, host="127.0.0.1", port=port, background=False).run()

@@ -12,13 +12,14 @@ from typing import Callable
 
 from sqlalchemy.engine import Engine
 
-from bot import db, graph
-from bot.config import Settings
-from bot.handoff_release import HandoffReleaser
-from bot.metrics import Metrics
-from bot.outbox import Sender, concurrency_for
-from bot.sandbox import SandboxTransport
-from bot.worker import InboundWorker
+from bot.core import db
+from bot.whatsapp import graph
+from bot.core.config import Settings
+from bot.pipeline.handoff_release import HandoffReleaser
+from bot.pipeline.metrics import Metrics
+from bot.pipeline.sender import Sender, concurrency_for
+from bot.pipeline.sandbox import SandboxTransport
+from bot.pipeline.worker import InboundWorker
 from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,8 @@ class Runtime:
         """Run the inbound worker and the sender on threads of this process (and, for `serve`,
         the scheduler)."""
         if scheduler:
-            from bot.campaign_runs import check_audiences
-            from bot.scheduler import SchedulerService
+            from bot.campaigns.runs import check_audiences
+            from bot.pipeline.scheduler import SchedulerService
 
             check_audiences(self.settings)
             service = SchedulerService(self.settings, self.engine, on_enqueued=self.outbound_wake.set)

@@ -22,10 +22,10 @@ from typing import Any, Callable, Optional
 from rasa_sdk.executor import ActionExecutor, ActionExecutorRunResult
 from sqlalchemy.engine import Engine
 
-from bot import customers, handoff
-from bot.config import Settings
-from bot.customers import mask
-from bot.models import utcnow
+from bot.conversation import customers, handoff
+from bot.core.config import Settings
+from bot.conversation.customers import mask
+from bot.core.times import utcnow
 from flows import effects
 from flows.actions import FALLBACK_STREAK_SLOT, WabotAction, registry
 from flows.context import FlowServices, SegmentLookup, no_segments

@@ -19,8 +19,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import handoff
-from flows import store
+from bot.conversation import handoff
+from segments import orders as store
 from flows.context import CustomerContext, FlowData, FlowServices
 from flows.replies import Values
 

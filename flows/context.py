@@ -14,13 +14,14 @@ from typing import Callable, ContextManager, Iterator
 
 from sqlalchemy.engine import Connection, Engine
 
-from bot import customers as customer_store
-from bot import db, handoff
-from bot.config import Settings
-from bot.customers import Customer
-from bot.models import utcnow
-from bot.window import window_expires_at, window_open
-from flows import store
+from bot.conversation import customers as customer_store
+from bot.core import db
+from bot.conversation import handoff
+from bot.core.config import Settings
+from bot.conversation.customers import Customer
+from bot.core.times import utcnow
+from bot.whatsapp.window import window_expires_at, window_open
+from segments import orders as store
 from flows.replies import ReplyBook, Values
 
 # A hook so the segment layer says which segments a customer is in, without flows importing the

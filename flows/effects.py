@@ -13,9 +13,9 @@ from typing import Iterable, Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot import customers, handoff
-from bot.db import insert_ignoring_conflicts, upsert
-from bot.models import customers as customers_table
+from bot.conversation import customers, handoff
+from bot.core.db import insert_ignoring_conflicts, upsert
+from bot.core.tables import customers as customers_table
 from flows.actions import FALLBACK_STREAK_SLOT, INTEREST_SLOT, OPTED_OUT_SLOT
 from segments.tables import customer_attributes
 

@@ -34,7 +34,7 @@ from typing import Annotated, Any, Callable, Iterable, Mapping, Sequence
 
 from pydantic import AfterValidator
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from flows import lexicon, real_words
 
 INTENTS = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "human", "stop", "start",

@@ -14,10 +14,10 @@ import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.config import Settings
+    from bot.core.config import Settings
 
 PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "last_order_items", "order_status",
                 "tracking_url", "cart_url", "product_title", "discount_code")

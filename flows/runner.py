@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import messages
+from bot.whatsapp import messages
 from flows.actions import INTENT_ACTIONS, registry
 from flows.context import FlowServices
 from flows.nlu import IntentDecision

@@ -5,7 +5,7 @@ import os
 
 from alembic import context
 
-from bot import db
+from bot.core import db
 from bot.schema import metadata
 
 config = context.config

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from bot.models import UTCDateTime, customers, inbound_messages, outbox
+from bot.core.tables import UTCDateTime, customers, inbound_messages, outbox
 from segments.sqlutil import as_float, sorted_text_agg, whole_days_between
 from segments.store import stats_pending_exist, stats_select
 from segments.tables import customer_order_stats, customer_tags, orders

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from bot.config import SegmentParams
+from bot.core.config import SegmentParams
 
 
 class Facts(Protocol):

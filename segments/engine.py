@@ -31,9 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from bot.config import SegmentParams, Settings
-from bot.errors import ConfigError, WabotError
-from bot.models import UTCDateTime, customers, inbound_messages, utcnow
+from bot.core.config import SegmentParams, Settings
+from bot.core.errors import ConfigError, WabotError
+from bot.core.tables import UTCDateTime, customers, inbound_messages
+from bot.core.times import utcnow
 from segments import builtin
 from segments.attributes import (
     ATTRIBUTE_EXPRESSIONS, BASE_COLUMNS, MONEY_ATTRIBUTES, TIME_ATTRIBUTES, At, base_select, base_table,

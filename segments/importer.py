@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.models import utcnow
+from bot.core.times import utcnow
 from segments import shopify, store
 from segments.shopify import RowError
 from segments.sources import Bad, Progress, Record, read_records

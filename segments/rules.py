@@ -37,8 +37,8 @@ from typing import Protocol, Union
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.errors import WabotError
-from bot.models import UTCDateTime
+from bot.core.errors import WabotError
+from bot.core.tables import UTCDateTime
 
 MAX_RULE_LENGTH = 10_000
 MAX_NESTING = 50  # parentheses and `not`s inside one another

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Callable, Iterator, Mapping
 
 import ijson
 
-from bot.errors import WabotError
+from bot.core.errors import WabotError
 
 Progress = Callable[[int], None]  # called with the number of bytes read so far
 

@@ -13,8 +13,8 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.db import dialect_insert, insert_ignoring_conflicts, upsert
-from bot.models import customers
+from bot.core.db import dialect_insert, insert_ignoring_conflicts, upsert
+from bot.core.tables import customers
 from segments.phones import country_of, wa_id_spellings
 from segments.shopify import CustomerRecord, OrderRecord, ProductRecord
 from segments.sqlutil import chunks

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from bot.models import BigId, UTCDateTime, metadata
+from bot.core.tables import BigId, UTCDateTime, metadata
 
 Money = sa.Numeric(14, 2)
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import click
 
-from bot.errors import WabotError
+from bot.core.errors import WabotError
 
 
 def parse_now(raw: str) -> datetime:

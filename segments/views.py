@@ -15,7 +15,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.models import customers
+from bot.core.tables import customers
 from segments.engine import SegmentEngine
 from segments.phones import display
 

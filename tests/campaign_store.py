@@ -2,7 +2,7 @@
 rules look at, written straight into the database, and an independent oracle of what the contract
 says each of them should get.
 
-The oracle is written from the contract's words, not from bot/campaigns.py: it reads time zones
+The oracle is written from the contract's words, not from bot/campaigns/planner.py: it reads time zones
 with phonenumbers' own `time_zones_for_number` and counts windows and caps itself.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import phonenumbers
 import sqlalchemy as sa
 from phonenumbers import timezone as phone_timezone
 
-from bot.models import conversations, customers, outbox
+from bot.core.tables import conversations, customers, outbox
 from segments.tables import customer_tags
 
 UTC = timezone.utc

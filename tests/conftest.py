@@ -18,9 +18,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot import db
-from bot.config import load_settings
-from bot.signing import meta_signature
+from bot.core import db
+from bot.core.config import load_settings
+from bot.core.signing import meta_signature
 from tests.fake_graph import FakeGraph
 
 ROOT = Path(__file__).resolve().parent.parent

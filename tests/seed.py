@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.models import customers
+from bot.core.tables import customers
 from segments.tables import line_items, orders, products, segment_members, variants
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

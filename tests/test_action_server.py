@@ -10,8 +10,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot import handoff
-from bot.models import customers, handoff_log
+from bot.conversation import handoff
+from bot.core.tables import customers, handoff_log
 from segments.tables import customer_attributes
 from tests.conftest import free_port, load_fixture, make_env, start_process
 from tests.seed import add_customer, add_order, add_product, add_segment

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import simulate
+from bot.whatsapp import simulate
 from tests.conftest import ROOT
 from tests.seed import add_customer, add_order, add_product, add_segment
 from tests.test_conversations import TOML, wait_texts
@@ -88,7 +88,7 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
 def test_with_the_window_closed_the_reply_box_is_a_template_picker(start_server, fake_graph, engine, browser):  # noqa: ANN001
     from playwright.sync_api import expect
 
-    from bot import handoff
+    from bot.conversation import handoff
 
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:

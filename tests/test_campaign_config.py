@@ -8,8 +8,8 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import crontab_for_apscheduler, parse_file_config
-from bot.errors import ConfigError
+from bot.core.config import crontab_for_apscheduler, parse_file_config
+from bot.core.errors import ConfigError
 
 
 def campaign(**fields):

@@ -13,8 +13,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot.campaign_tables import campaign_sends
-from bot.models import inbound_messages, outbox
+from bot.campaigns.tables import campaign_sends
+from bot.core.tables import inbound_messages, outbox
 from segments.tables import customer_tags
 from tests.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
 from tests.conftest import ROOT, make_env

@@ -1,4 +1,4 @@
-"""The campaign planner (bot/campaigns.py): one decision per customer, by the contract's rules."""
+"""The campaign planner (bot/campaigns/planner.py): one decision per customer, by the contract's rules."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.campaigns import (DEFER_REASONS, SKIP_REASONS, CampaignPlan, Offer, QuietHours, Recipient, TierState,
-                           customer_zone_name, message_for, plan, sample_point, sample_assignment)
-from bot.config import CampaignConfig, PolicyConfig, TemplateRef
+from bot.campaigns.planner import DEFER_REASONS, SKIP_REASONS, CampaignPlan, Offer, QuietHours, Recipient, TierState, customer_zone_name, message_for, plan, sample_point, sample_assignment
+from bot.core.config import CampaignConfig, PolicyConfig, TemplateRef
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 11:00 in New York (EDT), 12:00 in São Paulo
@@ -294,8 +293,8 @@ def test_free_entry_point_window_follows_the_ad_referral():
 
 
 def test_preview_cost_prices_only_paid_templates():
-    from bot.config import RatesConfig
-    from bot.pricing import RateCard, estimate
+    from bot.core.config import RatesConfig
+    from bot.campaigns.pricing import RateCard, estimate
 
     people = [recipient(1, NY, last_inbound_at=OPEN), recipient(2, "12125550111", last_inbound_at=CLOSED),
               recipient(3, SP, last_inbound_at=CLOSED, last_referral_at=NOW - timedelta(hours=5)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 
-from bot.chat import ChatClient, run
+from bot.cli.chat import ChatClient, run
 
 
 class SlowBot(ChatClient):

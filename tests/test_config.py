@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import check_configuration
-from bot.config import load_settings
-from bot.errors import ConfigError
+from bot.cli.main import check_configuration
+from bot.core.config import load_settings
+from bot.core.errors import ConfigError
 from flows.checks import check_settings
 from tests.conftest import FIXTURES, ROOT, make_env
 

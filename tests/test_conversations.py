@@ -9,9 +9,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot import handoff, simulate
-from bot.handoff_release import HandoffReleaser
-from bot.models import conversations, customers, handoff_log, inbound_messages, outbox
+from bot.conversation import handoff
+from bot.whatsapp import simulate
+from bot.pipeline.handoff_release import HandoffReleaser
+from bot.core.tables import conversations, customers, handoff_log, inbound_messages, outbox
 from tests.seed import add_customer, add_order, add_product, add_segment
 
 TOML = """
@@ -148,7 +149,7 @@ def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, sto
     time.sleep(0.8)
     assert len(fake_graph.messages(BUYER)) == 2
 
-    # The window closes: free text is refused (bot/window.py decides), a template goes.
+    # The window closes: free text is refused (bot/whatsapp/window.py decides), a template goes.
     with engine.begin() as conn:
         conn.execute(sa.update(customers).where(customers.c.wa_id == BUYER)
                      .values(last_inbound_at=now() - timedelta(hours=25)))

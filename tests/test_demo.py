@@ -6,7 +6,7 @@ import sys
 
 import sqlalchemy as sa
 
-from bot.models import customers, inbound_messages
+from bot.core.tables import customers, inbound_messages
 from segments.tables import orders, segment_members
 from tests.conftest import make_env
 

@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot import messages, outbox, simulate
-from bot.models import customers, inbound_events, inbound_messages, outbox as outbox_table
-from bot.signing import meta_signature
+from bot.whatsapp import messages, simulate
+from bot.conversation import outbox
+from bot.core.tables import customers, inbound_events, inbound_messages, outbox as outbox_table
+from bot.core.signing import meta_signature
 from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
 from tests.fake_graph import graph_error
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from bot import handoff
-from bot.config import Settings, parse_file_config
-from flows import effects, runner, store
+from bot.conversation import handoff
+from bot.core.config import Settings, parse_file_config
+from flows import effects, runner
+from segments import orders as store
 from flows.context import FlowServices
 from flows.nlu import IntentDecision
 from flows.replies import ReplyBook
@@ -77,7 +78,7 @@ def body(message: dict) -> str:
 
 
 def choices(message: dict) -> list[tuple[str, str]]:
-    from bot.simulate import choices_of
+    from bot.whatsapp.simulate import choices_of
 
     return choices_of(message)
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import Settings, parse_file_config
-from bot.errors import ConfigError
+from bot.core.config import Settings, parse_file_config
+from bot.core.errors import ConfigError
 from flows.checks import check_settings
 from flows.replies import PLACEHOLDERS, ReplyBook, Values
 

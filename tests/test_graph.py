@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import graph, messages
+from bot.whatsapp import graph, messages
 from tests.conftest import load_fixture
 from tests.fake_graph import graph_error
 

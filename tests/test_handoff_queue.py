@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from bot import handoff, inbox
-from bot.config import Settings, parse_file_config
-from bot.handoff_release import HandoffReleaser
-from bot.models import handoff_log, outbox
+from bot.conversation import handoff, inbox
+from bot.core.config import Settings, parse_file_config
+from bot.pipeline.handoff_release import HandoffReleaser
+from bot.core.tables import handoff_log, outbox
 from tests.seed import NOW, add_customer, add_segment
 
 

@@ -5,9 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from bot import intake, simulate
-from bot.events import parse_payload
-from bot.models import inbound_events
+from bot.conversation import intake
+from bot.whatsapp import simulate
+from bot.whatsapp.events import parse_payload
+from bot.core.tables import inbound_events
 
 T = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bench import intents as bench
 from bench.real_words import targets_digest
-from bot.config import Settings, parse_file_config
-from bot.errors import ConfigError
-from bot.worker import InboundWorker
+from bot.core.config import Settings, parse_file_config
+from bot.core.errors import ConfigError
+from bot.pipeline.worker import InboundWorker
 from flows import lexicon, real_words
 from flows.nlu import INTENTS, IntentDecision, IntentRouter, _parse_cue, intent_of_reply_id, normalise, squash
 

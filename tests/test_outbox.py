@@ -6,9 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from bot import customers, graph, messages, outbox
-from bot.events import ErrorInfo, StatusUpdate
-from bot.models import outbox as outbox_table
+from bot.conversation import customers, outbox
+from bot.pipeline.sender import SEND_LEASE, RateLimiter, Sender
+from bot.whatsapp import graph, messages
+from bot.whatsapp.events import ErrorInfo, StatusUpdate
+from bot.core.tables import outbox as outbox_table
 from tests.fake_graph import graph_error
 
 T = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -24,7 +26,7 @@ class Clock:
 
 def make_sender(engine, fake_graph, clock=None, rate=1000.0):
     transport = graph.HttpTransport(fake_graph.url, "v26.0", "1234", "tok")
-    return outbox.Sender(engine, transport, rate_limit=rate, concurrency=4, clock=clock or Clock(T))
+    return Sender(engine, transport, rate_limit=rate, concurrency=4, clock=clock or Clock(T))
 
 
 def customer(engine, wa_id="15551234567", **kw):
@@ -148,7 +150,7 @@ def test_a_crashed_senders_rows_return_to_the_queue(engine, fake_graph):
     oid = enqueue(engine, c)
     crashed = make_sender(engine, fake_graph)
     assert len(crashed.claim(T)) == 1
-    later = Clock(T + outbox.SEND_LEASE + timedelta(seconds=1))
+    later = Clock(T + SEND_LEASE + timedelta(seconds=1))
     make_sender(engine, fake_graph, later).drain()
     assert row(engine, oid).state == "sent"
 
@@ -200,7 +202,7 @@ def test_rate_limiter_never_exceeds_its_rate():
         with lock:
             fake_time[0] += round(seconds * 1e9)
 
-    limiter = outbox.RateLimiter(10, clock=lambda: fake_time[0], sleep=sleep)
+    limiter = RateLimiter(10, clock=lambda: fake_time[0], sleep=sleep)
     for _ in range(35):
         limiter.acquire()
         moments.append(fake_time[0])

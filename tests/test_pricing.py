@@ -1,10 +1,10 @@
-"""The rate card and the cost estimate of a preview (bot/pricing.py)."""
+"""The rate card and the cost estimate of a preview (bot/campaigns/pricing.py)."""
 from __future__ import annotations
 
 import pytest
 
-from bot.config import MarketRates, parse_file_config
-from bot.pricing import DEFAULT_MARKETS, REST_OF_WORLD, Priced, RateCard, estimate
+from bot.core.config import MarketRates, parse_file_config
+from bot.campaigns.pricing import DEFAULT_MARKETS, REST_OF_WORLD, Priced, RateCard, estimate
 
 CARD = RateCard.from_config(parse_file_config({}).rates)
 

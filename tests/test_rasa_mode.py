@@ -8,8 +8,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from bot import handoff, simulate
-from bot.models import customers, inbound_events
+from bot.conversation import handoff
+from bot.whatsapp import simulate
+from bot.core.tables import customers, inbound_events
 from tests.conftest import free_port
 from tests.fake_rasa import FakeRasa
 from tests.test_action_server import start_actions  # noqa: F401 - the fixture

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot.models import conversations, customers
+from bot.core.tables import conversations, customers
 from tests.conftest import ROOT, make_env
 from tests.fake_graph import refuse_outside_window
 from segments.tables import product_tags

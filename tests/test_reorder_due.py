@@ -1,4 +1,4 @@
-"""Reorder prompts (bot/reorder.py): due dates from the customer's own rhythm, the product's, or the default."""
+"""Reorder prompts (bot/campaigns/reorder.py): due dates from the customer's own rhythm, the product's, or the default."""
 from __future__ import annotations
 
 import statistics
@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import ReorderConfig
-from bot.reorder import Purchase, ReorderRules, choose_prompts, product_key
+from bot.core.config import ReorderConfig
+from bot.campaigns.reorder import Purchase, ReorderRules, choose_prompts, product_key
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
 # (product key, title, the [reorder.days] its first matching selector gives; None: no selector matches)

@@ -385,8 +385,8 @@ from urllib.parse import quote as url_quote  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from bot import db  # noqa: E402
-from bot.models import UTCDateTime  # noqa: E402
+from bot.core import db  # noqa: E402
+from bot.core.tables import UTCDateTime  # noqa: E402
 
 NUMBER_ATTRS = sorted(n for n, k in ATTRIBUTES.items() if k == "number")
 TEXT_ATTRS = sorted(n for n, k in ATTRIBUTES.items() if k == "text")

@@ -1,4 +1,4 @@
-"""The scheduler (bot/scheduler.py): jobs in the database, `tick` at a given time, and runs that are
+"""The scheduler (bot/pipeline/scheduler.py): jobs in the database, `tick` at a given time, and runs that are
 neither lost nor repeated around a crash. In-process; the restart of a real `wabot scheduler`
 process is in test_scheduler_restart.py."""
 from __future__ import annotations
@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from bot import graph
-from bot.campaign_runs import Campaigns
-from bot.campaign_tables import apscheduler_jobs, campaign_runs, campaign_sends, scheduled_runs
-from bot.outbox import Sender
-from bot.scheduler import DEFERRED_JOB, REORDER_JOB, SchedulerService, campaign_job
+from bot.whatsapp import graph
+from bot.campaigns.runs import Campaigns
+from bot.campaigns.tables import apscheduler_jobs, campaign_runs, campaign_sends, scheduled_runs
+from bot.pipeline.sender import Sender
+from bot.pipeline.scheduler import DEFERRED_JOB, REORDER_JOB, SchedulerService, campaign_job
 from tests.campaign_store import TagAudience, generate
 
 UTC = timezone.utc
@@ -188,7 +188,7 @@ def test_sender_clock_for_tick(engine, settings_for, fake_graph):
 
 
 def test_tick_hands_silent_conversations_back_to_the_bot(engine, settings_for):
-    from bot.models import conversations
+    from bot.core.tables import conversations
 
     settings = settings_for(toml=TOML)
     store = generate(engine, NOW, n=30)  # handed-off conversations went pending an hour before NOW

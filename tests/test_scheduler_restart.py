@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-from bot.campaign_tables import apscheduler_jobs, campaign_runs, scheduled_runs
-from bot.models import outbox
-from bot.scheduler import REORDER_JOB, StoredJobs
+from bot.campaigns.tables import apscheduler_jobs, campaign_runs, scheduled_runs
+from bot.core.tables import outbox
+from bot.pipeline.scheduler import REORDER_JOB, StoredJobs
 from tests.conftest import PG_URL, make_env, start_process
 from tests.seed import add_customer, add_order, add_product
 

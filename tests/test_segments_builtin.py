@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot import customers as customer_store
-from bot.config import parse_file_config
-from bot.config import Settings
-from bot.models import customers, inbound_messages
+from bot.conversation import customers as customer_store
+from bot.core.config import parse_file_config
+from bot.core.config import Settings
+from bot.core.tables import customers, inbound_messages
 from segments import store
 from segments.engine import SegmentEngine
 from segments.importer import import_file

@@ -14,7 +14,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot import customers as customer_store
+from bot.conversation import customers as customer_store
 from segments.tables import segment_events, segment_refreshes
 from tests import storegen
 from tests.conftest import make_env

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot import customers as customer_store
-from bot.config import Settings, parse_file_config
-from bot.errors import ConfigError
-from bot.models import customers, inbound_messages
+from bot.conversation import customers as customer_store
+from bot.core.config import Settings, parse_file_config
+from bot.core.errors import ConfigError
+from bot.core.tables import customers, inbound_messages
 from segments.engine import SegmentEngine, UnknownSegment
 from segments.importer import import_file
 from segments.rules import RuleError

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.models import customers
+from bot.core.tables import customers
 from segments import store
 from segments.importer import import_file
 from segments.tables import (
@@ -243,7 +243,7 @@ def test_customer_export_with_extra_columns(engine, tmp_path):
 
 
 def test_customer_objects_and_a_whatsapp_spelling_of_the_same_number(engine, tmp_path):
-    from bot import customers as customer_store
+    from bot.conversation import customers as customer_store
     with engine.begin() as conn:  # a Brazilian mobile that wrote to us without the ninth digit
         customer_store.touch_inbound(conn, wa_id="551187654321", user_id=None, profile_name="Ana", sent_at=NOW, now=NOW)
     body = {"id": 8001, "first_name": "Ana", "phone": "+55 11 98765-4321", "tags": "vip",

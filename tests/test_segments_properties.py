@@ -15,7 +15,7 @@ from segments import shopify
 from segments.attributes import percentiles, percentiles_py
 from segments.phones import parse_phone, wa_id_spellings
 from segments.sqlutil import ensure_functions, sample_point, sample_point_py, whole_days_between
-from bot.models import UTCDateTime
+from bot.core.tables import UTCDateTime
 from tests import storegen
 
 json_scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | \

@@ -8,7 +8,7 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.outbox import RateLimiter, concurrency_for
+from bot.pipeline.sender import RateLimiter, concurrency_for
 
 
 @settings(max_examples=60, deadline=None)

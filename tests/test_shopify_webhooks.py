@@ -10,8 +10,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot.models import customers
-from bot.signing import shopify_signature
+from bot.core.tables import customers
+from bot.core.signing import shopify_signature
 from segments.tables import (
     customer_order_stats, line_items, orders, product_tags, products, segment_pending, shopify_webhooks, variants,
 )

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.window import choose_form, latest, window_expires_at, window_open
+from bot.whatsapp.window import choose_form, latest, window_expires_at, window_open
 
 T = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

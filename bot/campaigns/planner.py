@@ -1,0 +1,369 @@
+"""The one planner for proactive messages: audience rows + campaign + policy + `now` -> one decision
+per customer.
+
+Campaigns and reorder prompts both go through `plan()`: skip (with the contract's reason), send now
+as free-form text (inside the customer's window, where it is free) or as the template (outside it),
+or defer to a later time (quiet hours, the messaging tier). The free-form/template choice itself is
+`bot.whatsapp.window.choose_form`'s. Pure: no database, network or clock; the caller loads the rows and
+acts on the decisions.
+
+Order of the checks, so that a preview's reasons say the most fundamental one:
+no_wa_id, opted_out, no_consent, in_handoff, already_sent, frequency_cap,
+window_closed_no_template, blocked_country, quiet_hours (deferred), tier_limit (deferred).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from typing import Iterable, Literal, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+from bot.core.config import CampaignConfig, CampaignVariant, PolicyConfig, TemplateRef
+from bot.whatsapp.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
+from flows.replies import fill, with_defaults
+from segments.sqlutil import sample_point_py
+
+SKIP_REASONS = ("opted_out", "no_consent", "in_handoff", "frequency_cap", "quiet_hours", "already_sent",
+                "window_closed_no_template", "no_wa_id", "blocked_country", "tier_limit")
+DEFER_REASONS = ("quiet_hours", "tier_limit")
+TIER_WINDOW = timedelta(hours=24)
+FREQUENCY_WINDOW = timedelta(days=7)
+
+Category = Literal["marketing", "utility"]
+Group = Literal["all", "test", "rest"]
+Action = Literal["send", "defer", "skip"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What the planner needs to know about one customer, as of `now`."""
+
+    customer_id: int
+    wa_id: str | None
+    last_inbound_at: datetime | None = None
+    opted_out: bool = False
+    marketing_paused: bool = False  # Meta's user_preferences "stop", or error 131050
+    accepts_marketing: bool | None = None  # Shopify's consent
+    consent_at: datetime | None = None  # START or another opt-in in chat
+    conversation_state: str | None = None  # bot | pending | agent (None: never talked to an agent)
+    marketing_sent_7d: int = 0  # marketing campaign/reorder messages in the 7 days before now
+    already_reached: bool = False  # this campaign (or this reorder cycle) reached them already
+    last_referral_at: datetime | None = None  # click-to-WhatsApp ad entry
+    tier_counted: bool = False  # already among the number's unique business-initiated recipients of 24 h
+    country: str | None = None  # the phone's ISO country when known; else derived from wa_id
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One message the campaign may send: free-form text, a template, or both."""
+
+    text: str | None = None
+    template: TemplateRef | None = None
+
+    @classmethod
+    def of(cls, variant: CampaignVariant) -> "Offer":
+        return cls(text=variant.text, template=variant.template)
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """The campaign as the planner sees it for one run."""
+
+    name: str
+    category: Category
+    offers: tuple[Offer, ...]
+    group: Group = "all"  # the label its sends get: all (no test), test, rest (after promotion)
+    test_fraction: float | None = None
+    seed: str = ""
+    offer_index: int = 0  # the variant sent when not sampling
+    sample: bool = False  # keep only the test sample, each customer with their own variant
+
+    @classmethod
+    def from_config(cls, name: str, config: CampaignConfig, *, promoted_variant: int | None = None) -> "CampaignPlan":
+        offers = tuple(Offer.of(v) for v in config.message_variants)
+        if config.test_fraction is None:
+            return cls(name, config.category, offers)
+        if promoted_variant is None:
+            return cls(name, config.category, offers, "test", config.test_fraction, config.seed or name, sample=True)
+        return cls(name, config.category, offers, "rest", config.test_fraction, config.seed or name,
+                   offer_index=promoted_variant)
+
+
+@dataclass(frozen=True)
+class TierState:
+    """The messaging tier: how many unique customers got a business-initiated message in the last
+    24 h, and when each of them stops counting (their last such message + 24 h), soonest first."""
+
+    limit: int
+    releases: tuple[datetime, ...] = ()
+
+    @property
+    def used(self) -> int:
+        return len(self.releases)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    customer_id: int
+    wa_id: str | None
+    action: Action
+    reason: str | None  # a skip or defer reason; None for a send
+    form: Literal["freeform", "template"] | None
+    send_at: datetime | None  # now for a send, the due time for a deferral
+    group: Group
+    variant: int
+    country: str | None
+    window_open: bool
+    free_entry_point: bool  # inside the 72 h free window after a click-to-WhatsApp ad
+
+
+@dataclass
+class Plan:
+    decisions: list[Decision]
+    held_back: int = 0  # audience members outside the test sample, left for `promote`
+    summary: dict = field(default_factory=dict)
+
+    def sends(self) -> list[Decision]:
+        return [d for d in self.decisions if d.action == "send"]
+
+
+# ---------------------------------------------------------------- test groups
+
+def sample_point(seed: str, key: str) -> float:
+    """A stable point in [0, 1) for one customer: the same for the same seed and wa_id forever,
+    so the sample only grows as the audience grows and nobody ever changes variant. It is the
+    rule language's `sample(FRACTION, "seed")`, so `test_fraction = 0.1` with seed "s" samples
+    the same customers as `sample(0.1, "s")`."""
+    return sample_point_py(seed, key) or 0.0
+
+
+def sample_assignment(seed: str, key: str, fraction: float, variants: int) -> int | None:
+    """The variant a customer tests, or None when they are outside the sample. The sample's share
+    of [0, fraction) is cut into equal slices, one per variant."""
+    point = sample_point(seed, key)
+    if point >= fraction:
+        return None
+    return min(int(point / fraction * variants), variants - 1)
+
+
+def sample_key(recipient: Recipient) -> str:
+    return recipient.wa_id or f"customer:{recipient.customer_id}"
+
+
+# ---------------------------------------------------------------- where and when the customer is
+
+def phone_time_zones(wa_id: str | None) -> tuple[str, ...]:
+    """Time zones for a number by its longest known prefix in phonenumbers' timezone data."""
+    if not wa_id or not wa_id.isdigit():
+        return ()
+    for length in range(min(TIMEZONE_LONGEST_PREFIX, len(wa_id)), 0, -1):
+        zones = TIMEZONE_DATA.get(wa_id[:length])
+        if zones:
+            return tuple(z for z in zones if z != "Etc/Unknown")
+    return ()
+
+
+def customer_zone_name(wa_id: str | None, store_zone: str) -> str:
+    """The customer's zone from the phone's prefix; the store's when the prefix does not say,
+    or when the store's zone is one of several candidates (a toll-free +1 number, say)."""
+    zones = phone_time_zones(wa_id)
+    if not zones or store_zone in zones:
+        return store_zone
+    return zones[0]
+
+
+def country_of(wa_id: str | None) -> str | None:
+    """ISO country of a WhatsApp number (what Meta prices and restricts by)."""
+    if not wa_id or not wa_id.isdigit():
+        return None
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse("+" + wa_id, None))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+
+    @classmethod
+    def of(cls, policy: PolicyConfig) -> "QuietHours | None":
+        if not policy.quiet_hours:
+            return None
+        return cls(_hhmm(policy.quiet_hours[0]), _hhmm(policy.quiet_hours[1]))
+
+    def ends_at(self, now: datetime, zone: ZoneInfo) -> datetime | None:
+        """When the quiet hours around `now` end in that zone (UTC), or None when it is not quiet."""
+        local = now.astimezone(zone)
+        clock = local.time().replace(tzinfo=None)
+        if self.start < self.end:
+            quiet = self.start <= clock < self.end
+            end_day = local.date()
+        else:  # across midnight, e.g. 21:00-09:00
+            quiet = clock >= self.start or clock < self.end
+            end_day = local.date() + timedelta(days=1) if clock >= self.start else local.date()
+        if not quiet:
+            return None
+        end = datetime.combine(end_day, self.end, tzinfo=zone)
+        return end.astimezone(timezone.utc)
+
+
+# ---------------------------------------------------------------- the planner
+
+def has_consent(recipient: Recipient, policy: PolicyConfig) -> bool:
+    if policy.consent == "any":
+        return True
+    return recipient.accepts_marketing is True or recipient.consent_at is not None
+
+
+def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: PolicyConfig, now: datetime, *,
+         store_zone: str, tier: TierState) -> Plan:
+    """One decision per customer of the run's audience (the test sample in a test run)."""
+    marketing = campaign.category == "marketing"
+    quiet = QuietHours.of(policy)
+    blocked = frozenset(policy.blocked_marketing_countries)
+    handoff_states = ("pending", "agent")
+    zone_cache: dict[str, datetime | None] = {}
+    zones: dict[str, ZoneInfo] = {}
+    tier_free = max(0, tier.limit - tier.used)
+    tier_deferred = 0
+    decisions: list[Decision] = []
+    held_back = 0
+
+    def quiet_until(wa_id: str | None) -> datetime | None:
+        if quiet is None:
+            return None
+        name = customer_zone_name(wa_id, store_zone)
+        if name not in zone_cache:
+            zones[name] = ZoneInfo(name)
+            zone_cache[name] = quiet.ends_at(now, zones[name])
+        return zone_cache[name]
+
+    for r in recipients:
+        variant = campaign.offer_index
+        group = campaign.group
+        if campaign.sample:
+            assigned = sample_assignment(campaign.seed, sample_key(r), campaign.test_fraction or 0.0,
+                                       len(campaign.offers))
+            if assigned is None:
+                held_back += 1
+                continue
+            variant = assigned
+        offer = campaign.offers[variant]
+        is_open = window_open(r.last_inbound_at, now)
+        country = r.country or country_of(r.wa_id)  # stored at first contact; parsed when absent
+        free_entry = r.last_referral_at is not None and now < r.last_referral_at + FREE_ENTRY_POINT_WINDOW
+
+        def decide(action: Action, reason: str | None, form=None, at=None) -> Decision:  # noqa: ANN001
+            return Decision(r.customer_id, r.wa_id, action, reason, form, at, group, variant, country,
+                            is_open, free_entry)
+
+        if not r.wa_id:
+            decisions.append(decide("skip", "no_wa_id"))
+            continue
+        if r.opted_out or (marketing and r.marketing_paused):
+            decisions.append(decide("skip", "opted_out"))
+            continue
+        if marketing and not has_consent(r, policy):
+            decisions.append(decide("skip", "no_consent"))
+            continue
+        if r.conversation_state in handoff_states:
+            decisions.append(decide("skip", "in_handoff"))
+            continue
+        if r.already_reached:
+            decisions.append(decide("skip", "already_sent"))
+            continue
+        if marketing and r.marketing_sent_7d >= policy.max_marketing_per_7d:
+            decisions.append(decide("skip", "frequency_cap"))
+            continue
+        form = choose_form(r.last_inbound_at, now, has_text=offer.text is not None,
+                           has_template=offer.template is not None).form
+        if form == "none":
+            decisions.append(decide("skip", "window_closed_no_template"))
+            continue
+        if marketing and form == "template" and country in blocked:
+            decisions.append(decide("skip", "blocked_country"))
+            continue
+        resume = quiet_until(r.wa_id)
+        if resume is not None:
+            decisions.append(decide("defer", "quiet_hours", form, resume))
+            continue
+        if form == "template" and not r.tier_counted:
+            if tier_free == 0:
+                # The slot of the k-th oldest recipient frees when their 24 h pass; slots taken in
+                # this run free 24 h from now.
+                at = tier.releases[tier_deferred] if tier_deferred < len(tier.releases) else now + TIER_WINDOW
+                tier_deferred += 1
+                decisions.append(decide("defer", "tier_limit", form, max(at, now)))
+                continue
+            tier_free -= 1
+        decisions.append(decide("send", None, form, now))
+
+    result = Plan(decisions, held_back)
+    result.summary = summarize(decisions)
+    return result
+
+
+def summarize(decisions: Sequence[Decision]) -> dict:
+    """The preview's counts: eligible = freeform + template, audience = eligible + every skip
+    (deferrals are skips for now, by their reason)."""
+    sends = [d for d in decisions if d.action == "send"]
+    skipped = Counter(d.reason for d in decisions if d.action != "send")
+    return {
+        "audience": len(decisions),
+        "eligible": len(sends),
+        "freeform": sum(1 for d in sends if d.form == "freeform"),
+        "template": sum(1 for d in sends if d.form == "template"),
+        "skipped": {reason: skipped[reason] for reason in SKIP_REASONS if skipped[reason]},
+    }
+
+
+# ---------------------------------------------------------------- what the message says
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """A decided message, before it becomes a Graph API body (bot.whatsapp.graph builds that)."""
+
+    form: Literal["freeform", "template"]
+    text: str | None = None
+    buttons: tuple[tuple[str, str], ...] = ()  # (id, title) reply buttons on the free-form text
+    template_name: str | None = None
+    template_language: str | None = None
+    template_params: tuple[str, ...] = ()
+    quick_replies: tuple[str, ...] = ()
+    fallback: "MessageSpec | None" = None  # the template, should Meta refuse the text (131047)
+
+
+def template_spec(template: TemplateRef, values: Mapping[str, object], store_name: str) -> MessageSpec:
+    return MessageSpec("template", template_name=template.name, template_language=template.language,
+                       template_params=tuple(fill(p, values, store_name) or "-" for p in template.body),
+                       quick_replies=tuple(fill(q, values, store_name) for q in template.quick_replies))
+
+
+def message_for(offer: Offer, form: str, values: Mapping[str, object], store_name: str,
+                buttons: Sequence[tuple[str, str]] = ()) -> MessageSpec:
+    """The message of one decision. Free-form text carries the template as its fallback."""
+    values = with_defaults(values, store_name)  # once for the text, the parameters and the fallback
+    if form == "template":
+        if offer.template is None:
+            raise ValueError("a template send without a template")
+        return template_spec(offer.template, values, store_name)
+    if offer.text is None:
+        raise ValueError("a free-form send without text")
+    fallback = template_spec(offer.template, values, store_name) if offer.template else None
+    return MessageSpec("freeform", text=fill(offer.text, values, store_name), buttons=tuple(buttons),
+                       fallback=fallback)
+
+
+def campaign_buttons(name: str, titles: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    return tuple((f"campaign:{name}:{index}", title) for index, title in enumerate(titles))

@@ -1,0 +1,474 @@
+"""Running campaigns and reorder prompts: load the audience, ask the planner, then record the run,
+the per-recipient ledger and the outbox rows in the caller's one transaction.
+
+Safe to re-run: anyone this campaign reached within `dedupe_days` (or who has a deferral pending)
+is `already_sent`, the ledger is unique per (campaign, customer, cycle) and the outbox per dedupe
+key, and planning runs are serialised (PostgreSQL advisory lock; SQLite's write lock), since they
+share the frequency cap and the messaging tier.
+Deferred decisions (quiet hours, the messaging tier) stay in the ledger until due, then are
+planned again with the facts of that moment (`run_deferred`).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.whatsapp import messages
+from bot.conversation import outbox
+from bot.campaigns.audience import AudienceRow, AudienceSource, load, load_ids, nobody, tier_state
+from bot.campaigns.stats import campaign_stats, choose_winner
+from bot.campaigns.tables import campaign_runs, campaign_sends, campaign_state
+from bot.campaigns.planner import TIER_WINDOW, CampaignPlan, Decision, MessageSpec, Offer, Plan, TierState, campaign_buttons, message_for, plan
+from bot.core.config import CampaignConfig, Settings
+from bot.core.db import insert_ignoring_conflicts, upsert
+from bot.core.errors import ConfigError, WabotError
+from bot.core.tables import customers
+from bot.core.tables import outbox as outbox_table
+from bot.campaigns.pricing import RateCard, estimate
+from bot.campaigns.reorder import REORDER_BUTTON_TITLE, DuePrompt, Purchase, ReorderRules, choose_prompts, product_key
+from segments.engine import SegmentEngine, selector_match
+from segments.rules import parse_selector
+from segments.tables import line_items, orders, products, segment_events
+
+log = logging.getLogger(__name__)
+
+REORDER = "reorder"
+# Purchases older than this are not read for reorder prompts (nobody is due two years late).
+PURCHASE_HORIZON = timedelta(days=730)
+# An entry-triggered campaign seen for the first time sends to the entries of the last day.
+FIRST_ENTRY_LOOKBACK = timedelta(days=1)
+ONE_DAY = timedelta(days=1)
+# pg_advisory_xact_lock key of proactive planning: the first 8 bytes of blake2b("wabot:proactive").
+PLANNING_LOCK = int.from_bytes(hashlib.blake2b(b"wabot:proactive", digest_size=8).digest(), "big", signed=True)
+MARKETING_LIMIT_CODE = 131049
+MARKETING_LIMIT_BACKOFF = timedelta(hours=24)
+
+
+class SegmentAudiences:
+    """Campaign audiences from the segment engine (segments/engine.py)."""
+
+    def __init__(self, settings: Settings):
+        self.engine = SegmentEngine(settings)
+
+    def member_ids(self, conn: Connection, now: datetime, *, segment: str | None = None,
+                   rule: str | None = None) -> sa.Select:
+        return self.engine.member_ids(conn, now, segment=segment, rule=rule)
+
+
+def check_audiences(settings: Settings) -> None:
+    """Every campaign's segment exists and its rule parses; raise ConfigError naming the campaign."""
+    engine = SegmentEngine(settings)
+    for name, config in settings.file.campaigns.items():
+        try:
+            if config.segment is not None:
+                engine.definition(config.segment)
+            else:
+                engine.check_rule(config.rule or "")
+        except (WabotError, ValueError) as exc:
+            key = "segment" if config.segment is not None else "rule"
+            raise ConfigError(f"[campaigns.{name}] {key}: {exc}") from None
+
+
+def graph_payload(spec: MessageSpec) -> dict:
+    if spec.form == "template":
+        return messages.template_message(spec.template_name or "", spec.template_language or "en_US",
+                                      spec.template_params, spec.quick_replies)
+    if spec.buttons:
+        return messages.buttons_message(spec.text or "", spec.buttons)
+    return messages.text_message(spec.text or "")
+
+
+def lock(conn: Connection) -> None:
+    """Serialise proactive planning across processes: campaigns, deferred sends and reorder
+    prompts share the frequency cap and the messaging tier, so two runs must not count them at
+    the same time. SQLite needs nothing more: a writing transaction holds the database's write
+    lock from its BEGIN IMMEDIATE."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLANNING_LOCK})
+
+
+@dataclass
+class Batch:
+    """One planned run, ready to be written."""
+
+    name: str
+    kind: str  # campaign | reorder
+    campaign: CampaignPlan
+    result: Plan
+    rows: dict[int, AudienceRow]
+    cycle: Callable[[Decision], str]
+    buttons: Callable[[Decision], Sequence[tuple[str, str]]]
+    context: Callable[[Decision], Mapping[str, object]]
+    extra_values: Mapping[str, object]
+
+
+class Campaigns:
+    def __init__(self, settings: Settings, audiences: AudienceSource | None = None):
+        self.settings = settings
+        self.audiences = audiences or SegmentAudiences(settings)
+        self.rate_card = RateCard.from_config(settings.file.rates)
+        self.reorder_rules = ReorderRules(settings.file.reorder)
+
+    # ------------------------------------------------------------ configuration
+
+    def config(self, name: str) -> CampaignConfig:
+        campaigns = self.settings.file.campaigns
+        if name not in campaigns:
+            known = ", ".join(sorted(campaigns)) or "none are configured"
+            raise WabotError(f"no campaign named {name!r} in wabot.toml (campaigns: {known})")
+        return campaigns[name]
+
+    @staticmethod
+    def state(conn: Connection, name: str):  # noqa: ANN205
+        return conn.execute(sa.select(campaign_state).where(campaign_state.c.campaign == name)).first()
+
+    def campaign_plan(self, conn: Connection, name: str, config: CampaignConfig) -> CampaignPlan:
+        state = self.state(conn, name)
+        promoted = state.promoted_variant if state is not None else None
+        return CampaignPlan.from_config(name, config, promoted_variant=promoted)
+
+    # ------------------------------------------------------------ audiences
+
+    def _entry_filter(self, conn: Connection, name: str, config: CampaignConfig, now: datetime):  # noqa: ANN202
+        e = segment_events.c
+        state = self.state(conn, name)
+        conditions = [e.segment == config.segment, e.change == "enter", e.at <= now]
+        if state is None or state.entry_cursor is None:
+            conditions.append(e.at > now - FIRST_ENTRY_LOOKBACK)
+        else:
+            conditions.append(e.id > state.entry_cursor)
+        return conditions
+
+    def members(self, conn: Connection, name: str, config: CampaignConfig, now: datetime) -> sa.Select:
+        current = self.audiences.member_ids(conn, now, segment=config.segment, rule=config.rule)
+        if config.trigger != "enter":
+            return current
+        # An entry-triggered campaign goes to who entered since it last looked and is still in.
+        entered = sa.select(segment_events.c.customer_id).where(*self._entry_filter(conn, name, config, now))
+        return sa.select(customers.c.id).where(customers.c.id.in_(entered), customers.c.id.in_(current))
+
+    @staticmethod
+    def reached(name: str, config: CampaignConfig, now: datetime, *, ever: bool = False) -> sa.Select:
+        """Who this campaign reached within dedupe_days, or ever (a promotion never repeats the
+        test group), plus everyone with a deferral still pending."""
+        s, o = campaign_sends.c, outbox_table.c
+        # Meta held the message back (131049, its per-user marketing limit): not retried at once,
+        # but a run a day later may try again.
+        held_by_meta = sa.exists().where(o.id == s.outbox_id, o.error_code == MARKETING_LIMIT_CODE,
+                                         o.failed_at <= now - MARKETING_LIMIT_BACKOFF)
+        queued = sa.and_(s.status == "queued", ~held_by_meta)
+        if not ever:
+            queued = sa.and_(queued, s.planned_at > now - timedelta(days=config.dedupe_days))
+        return sa.select(s.customer_id).where(s.campaign == name, sa.or_(s.status == "deferred", queued))
+
+    # ------------------------------------------------------------ planning
+
+    def plan_batch(self, conn: Connection, name: str, now: datetime, *, promote: bool = False) -> Batch:
+        """Read the audience and plan every decision; nothing is written."""
+        config = self.config(name)
+        campaign = self.campaign_plan(conn, name, config)
+        uses_last_order = any("{last_order_name}" in (v.text or "") or any(
+            "{last_order_name}" in p for p in (v.template.body if v.template else ()))
+            for v in config.message_variants)
+        rows = load(conn, self.members(conn, name, config, now), now,
+                    reached=self.reached(name, config, now, ever=promote), last_order=uses_last_order)
+        tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
+        result = plan([r.recipient for r in rows], campaign, self.settings.policy, now,
+                      store_zone=self.settings.store.timezone, tier=tier)
+        buttons = campaign_buttons(name, config.buttons)
+        cycle = now.isoformat()
+        return Batch(name, "campaign", campaign, result, {r.recipient.customer_id: r for r in rows},
+                     cycle=lambda d: cycle, buttons=lambda d: buttons, context=lambda d: {},
+                     extra_values={"discount_code": self.settings.discount_code(config)})
+
+    def report(self, batch: Batch) -> dict:
+        sends = batch.result.sends()
+        deferred = [d for d in batch.result.decisions if d.action == "defer"]
+        cost = estimate(sends, batch.campaign.category, self.rate_card)
+        cost["deferred_total"] = estimate(deferred, batch.campaign.category, self.rate_card)["total"]
+        return {"campaign": batch.name, "group": batch.campaign.group, **batch.result.summary,
+                "held_back": batch.result.held_back, "estimated_cost": cost}
+
+    def preview(self, conn: Connection, name: str, now: datetime) -> dict:
+        return self.report(self.plan_batch(conn, name, now))
+
+    # ------------------------------------------------------------ running
+
+    def run(self, conn: Connection, name: str, now: datetime, *, trigger: str = "manual",
+            dry_run: bool = False, promote: bool = False) -> dict:
+        """Plan the campaign at `now`; unless dry_run, record it and queue its messages."""
+        lock(conn)
+        config = self.config(name)
+        batch = self.plan_batch(conn, name, now, promote=promote)
+        report = self.report(batch)
+        if dry_run:
+            return report
+        report.update(self.record(conn, batch, trigger, now))
+        if config.trigger == "enter":
+            self._advance_entry_cursor(conn, name, config, now)
+        log.info("campaign %s (%s, %s): %d queued, %d deferred, %d skipped", name, trigger, batch.campaign.group,
+                 report["queued"], report["deferred"], report["audience"] - report["eligible"] - report["deferred"])
+        return report
+
+    def _advance_entry_cursor(self, conn: Connection, name: str, config: CampaignConfig, now: datetime) -> None:
+        last = conn.execute(sa.select(sa.func.max(segment_events.c.id))
+                            .where(*self._entry_filter(conn, name, config, now))).scalar()
+        if last is not None:
+            self._set_state(conn, name, now, entry_cursor=last)
+
+    @staticmethod
+    def _set_state(conn: Connection, name: str, now: datetime, **values: object) -> None:
+        upsert(conn, campaign_state, [{"campaign": name, "updated_at": now, **values}], ["campaign"],
+               ["updated_at", *values])
+
+    def run_triggered(self, conn: Connection, now: datetime) -> dict[str, dict]:
+        """Every entry-triggered campaign, for the customers who entered its segment."""
+        return {name: self.run(conn, name, now, trigger="enter")
+                for name, config in self.settings.file.campaigns.items() if config.trigger == "enter"}
+
+    def record(self, conn: Connection, batch: Batch, trigger: str, now: datetime) -> dict:
+        """Write a planned batch: the run, its ledger rows and its outbox rows."""
+        summary = batch.result.summary
+        run_id = conn.execute(sa.insert(campaign_runs).values(
+            campaign=batch.name, kind=batch.kind, trigger=trigger, send_group=batch.campaign.group, run_at=now,
+            created_at=now, audience=summary["audience"], eligible=summary["eligible"],
+            freeform=summary["freeform"], template=summary["template"], held_back=batch.result.held_back,
+            skipped=summary["skipped"], estimated_cost=self.report(batch)["estimated_cost"],
+        ).returning(campaign_runs.c.id)).scalar_one()
+        sends = batch.result.sends()
+        queued = self._enqueue(conn, batch, sends, now)
+        ledger = []
+        for d in batch.result.decisions:
+            if d.action == "skip":
+                continue
+            key = self._dedupe_key(batch, d)
+            ledger.append({
+                "campaign": batch.name, "kind": batch.kind, "run_id": run_id, "customer_id": d.customer_id,
+                "recipient": d.wa_id, "cycle": batch.cycle(d), "send_group": d.group, "variant": d.variant,
+                "category": batch.campaign.category, "status": "queued" if d.action == "send" else "deferred",
+                "reason": d.reason, "form": d.form, "outbox_id": queued.get(key), "planned_at": now,
+                "due_at": d.send_at if d.action == "defer" else None,
+                "queued_at": now if d.action == "send" else None, "context": dict(batch.context(d)) or None,
+            })
+        insert_ignoring_conflicts(conn, campaign_sends, ledger, ["campaign", "customer_id", "cycle"])
+        return {"run_id": run_id, "queued": len(queued), "deferred": sum(1 for d in batch.result.decisions
+                                                                        if d.action == "defer")}
+
+    @staticmethod
+    def _dedupe_key(batch: Batch, d: Decision) -> str:
+        return f"{batch.kind}:{batch.name}:{d.customer_id}:{batch.cycle(d)}"
+
+    def _enqueue(self, conn: Connection, batch: Batch, sends: Iterable[Decision], now: datetime) -> dict[str, int]:
+        store_name = self.settings.store.name
+        rows = []
+        for d in sends:
+            values = {**batch.rows[d.customer_id].values, **batch.extra_values, **batch.context(d)}
+            spec = message_for(batch.campaign.offers[d.variant], d.form, values, store_name, batch.buttons(d))
+            rows.append(outbox.outbox_row(
+                recipient=d.wa_id, customer_id=d.customer_id, message=graph_payload(spec), now=now,
+                kind=batch.kind, category=batch.campaign.category,
+                fallback=graph_payload(spec.fallback) if spec.fallback else None,
+                source=f"{batch.kind}:{batch.name}" if batch.kind == "campaign" else REORDER,
+                dedupe_key=self._dedupe_key(batch, d)))
+        return outbox.enqueue_many(conn, rows)
+
+    # ------------------------------------------------------------ deferred sends
+
+    def run_deferred(self, conn: Connection, now: datetime) -> dict[str, dict]:
+        """Plan again every deferral that is due: it goes now, waits longer, or is skipped."""
+        s = campaign_sends.c
+        due = conn.execute(sa.select(campaign_sends).where(s.status == "deferred", s.due_at <= now)
+                           .order_by(s.campaign, s.id)).all()
+        by_campaign: dict[str, list] = defaultdict(list)
+        for row in due:
+            by_campaign[row.campaign].append(row)
+        return {name: self._replan(conn, name, rows, now) for name, rows in by_campaign.items()}
+
+    def _offers_for(self, name: str) -> tuple[str, tuple[Offer, ...], CampaignConfig | None] | None:
+        if name == REORDER:
+            reorder = self.settings.file.reorder
+            if not reorder.enabled:
+                return None
+            return "marketing", (Offer(text=reorder.text, template=reorder.template),), None
+        config = self.settings.file.campaigns.get(name)
+        if config is None:
+            return None
+        return config.category, tuple(Offer.of(v) for v in config.message_variants), config
+
+    def _replan(self, conn: Connection, name: str, ledger_rows: list, now: datetime) -> dict:
+        lock(conn)
+        s = campaign_sends.c
+        found = self._offers_for(name)
+        if found is None:  # the campaign was removed from wabot.toml, or reorder prompts turned off
+            conn.execute(sa.update(campaign_sends).where(s.id.in_([r.id for r in ledger_rows]))
+                         .values(status="cancelled", reason="not_configured"))
+            return {"cancelled": len(ledger_rows)}
+        category, offers, config = found
+        if name == REORDER:
+            reached = (sa.select(s.customer_id)
+                       .where(s.campaign == REORDER, s.status == "queued", s.queued_at > now - ONE_DAY))
+        else:
+            reached = sa.select(s.customer_id).where(
+                s.campaign == name, s.status == "queued", s.planned_at > now - timedelta(days=config.dedupe_days))
+        audience = {r.recipient.customer_id: r for r in load_ids(conn, [r.customer_id for r in ledger_rows], now,
+                                                                   reached=reached, last_order=True)}
+        tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
+        counts: dict[str, int] = defaultdict(int)
+        updates = []
+        for (group, variant), bucket in _buckets(ledger_rows).items():
+            campaign = CampaignPlan(name, category, offers, group=group, offer_index=min(variant, len(offers) - 1))
+            present = [r for r in bucket if r.customer_id in audience]
+            result = plan([audience[r.customer_id].recipient for r in present], campaign, self.settings.policy,
+                          now, store_zone=self.settings.store.timezone, tier=tier)
+            tier = _after(tier, result, now)
+            by_customer = {r.customer_id: r for r in present}
+            context = {r.customer_id: dict(r.context or {}) for r in present}
+            batch = Batch(name, REORDER if name == REORDER else "campaign", campaign, result, audience,
+                          cycle=lambda d: by_customer[d.customer_id].cycle,
+                          buttons=lambda d: _reorder_button(context[d.customer_id]) if name == REORDER else
+                          campaign_buttons(name, config.buttons),
+                          context=lambda d: context[d.customer_id],
+                          extra_values={"discount_code": self.settings.discount_code(config)} if config else {})
+            queued = self._enqueue(conn, batch, result.sends(), now)
+            for d in result.decisions:
+                row = by_customer[d.customer_id]
+                if d.action == "send":
+                    updates.append({"_id": row.id, "_status": "queued", "_reason": None, "_form": d.form,
+                                    "_outbox": queued.get(self._dedupe_key(batch, d)), "_due": row.due_at,
+                                    "_queued": now})
+                elif d.action == "defer":
+                    updates.append({"_id": row.id, "_status": "deferred", "_reason": d.reason, "_form": d.form,
+                                    "_outbox": None, "_due": d.send_at, "_queued": None})
+                else:
+                    updates.append({"_id": row.id, "_status": "skipped", "_reason": d.reason, "_form": None,
+                                    "_outbox": None, "_due": row.due_at, "_queued": None})
+                counts["queued" if d.action == "send" else d.reason or d.action] += 1
+        missing = [r.id for r in ledger_rows if r.customer_id not in audience]  # the customer was deleted
+        if missing:
+            conn.execute(sa.update(campaign_sends).where(s.id.in_(missing)).values(status="cancelled", reason="gone"))
+        if updates:
+            conn.execute(sa.update(campaign_sends).where(s.id == sa.bindparam("_id")).values(
+                status=sa.bindparam("_status"), reason=sa.bindparam("_reason"), form=sa.bindparam("_form"),
+                outbox_id=sa.bindparam("_outbox"), due_at=sa.bindparam("_due"), queued_at=sa.bindparam("_queued")),
+                updates)
+        return dict(counts)
+
+    # ------------------------------------------------------------ promotion
+
+    def promote(self, conn: Connection, name: str, now: datetime) -> dict:
+        """Send the test's best variant (by reply rate) to the rest of the audience."""
+        config = self.config(name)
+        if config.test_fraction is None:
+            raise WabotError(f"campaign {name!r} has no test group to promote: set test_fraction")
+        lock(conn)
+        state = self.state(conn, name)
+        if state is not None and state.promoted_variant is not None:
+            raise WabotError(f"campaign {name!r} was promoted already (variant {state.promoted_variant}, "
+                             f"{state.promoted_at.isoformat()})")
+        stats = campaign_stats(conn, name)
+        tested = {g["variant"]: g for g in stats["groups"] if g["group"] == "test"}
+        variants = [{"variant": i, "sent": tested.get(i, {}).get("sent", 0),
+                     "replied": tested.get(i, {}).get("replied", 0)} for i in range(len(config.message_variants))]
+        if not any(v["sent"] for v in variants):
+            raise WabotError(f"campaign {name!r}: nothing to compare yet; its test group got no message "
+                             f"(run `wabot campaigns run {name}` first)")
+        winner = choose_winner(variants)
+        promotion = {"variants": [{**v, "reply_rate": round(v["replied"] / v["sent"], 4) if v["sent"] else None}
+                                  for v in variants], "winner": winner}
+        self._set_state(conn, name, now, promoted_variant=winner["variant"], promoted_at=now, promotion=promotion)
+        rest = self.run(conn, name, now, trigger="promote", promote=True)
+        return {"campaign": name, **promotion, "rest": rest}
+
+    # ------------------------------------------------------------ reorder prompts
+
+    def purchases(self, conn: Connection, now: datetime) -> list[Purchase]:
+        """Counted order lines of customers with a WhatsApp id, each with the days of the first
+        `[reorder.days]` selector it matches (the segment engine's selector semantics)."""
+        o, li, p, c = orders.c, line_items.c, products.c, customers.c
+        watched = [(parse_selector(text), days) for text, days in self.settings.file.reorder.days.items()]
+        days = (sa.case(*[(selector_match(line_items, sel.kind, sel.value), n) for sel, n in watched], else_=None)
+                if watched else sa.null())
+        query = (
+            sa.select(o.customer_id, o.id, o.name, o.created_at, li.product_id, li.sku,
+                      sa.func.coalesce(p.title, li.title).label("title"), days.label("days"))
+            .select_from(orders.join(line_items, li.order_id == o.id).join(customers, c.id == o.customer_id)
+                         .outerjoin(products, p.id == li.product_id))
+            .where(o.counted, o.created_at <= now, o.created_at > now - PURCHASE_HORIZON, c.wa_id.is_not(None))
+        )
+        if self.settings.file.reorder.default_days is None:
+            query = query.where(days.is_not(None))  # only the products the selectors name are watched
+        return [Purchase(r.customer_id, r.id, r.name, r.created_at, product_key(r.product_id, r.sku, r.title),
+                         r.title, r.days)
+                for r in conn.execute(query)]
+
+    def due_prompts(self, conn: Connection, now: datetime) -> tuple[list[DuePrompt], list[DuePrompt]]:
+        """(every due prompt, the ones chosen to go: one a customer, not prompted this cycle or today)."""
+        s = campaign_sends.c
+        due = self.reorder_rules.due(self.purchases(conn, now), now)
+        live = conn.execute(sa.select(s.customer_id, s.cycle, s.status, s.queued_at)
+                            .where(s.campaign == REORDER, s.status.in_(("queued", "deferred")))).all()
+        cycles = {(r.customer_id, r.cycle) for r in live}
+        recent = {r.customer_id for r in live
+                  if r.status == "deferred" or (r.queued_at is not None and r.queued_at > now - ONE_DAY)}
+        return due, choose_prompts(due, now, prompted_cycles=cycles, prompted_recently=recent)
+
+    def run_reorder(self, conn: Connection, now: datetime, *, trigger: str = "manual", dry_run: bool = False) -> dict:
+        reorder = self.settings.file.reorder
+        if not reorder.enabled:
+            raise WabotError("reorder prompts are off: [reorder] needs default_days or [reorder.days], "
+                             "and text or template")
+        lock(conn)
+        due, prompts = self.due_prompts(conn, now)
+        by_customer = {p.customer_id: p for p in prompts}
+        rows = {r.recipient.customer_id: r for r in load_ids(conn, by_customer, now, reached=nobody())}
+        campaign = CampaignPlan(REORDER, "marketing", (Offer(text=reorder.text, template=reorder.template),))
+        result = plan([rows[c].recipient for c in sorted(rows)], campaign, self.settings.policy, now,
+                      store_zone=self.settings.store.timezone, tier=tier_state(conn, now,
+                                                                               self.settings.policy.daily_unique_limit))
+        batch = Batch(REORDER, REORDER, campaign, result, rows,
+                      cycle=lambda d: by_customer[d.customer_id].cycle,
+                      buttons=lambda d: ((by_customer[d.customer_id].button_id, REORDER_BUTTON_TITLE),),
+                      context=lambda d: by_customer[d.customer_id].values(), extra_values={})
+        report = {"due": len(due), "prompts": len(prompts), **self.report(batch)}
+        report.pop("campaign", None)
+        report.pop("group", None)
+        report.pop("held_back", None)
+        if not dry_run:
+            report.update(self.record(conn, batch, trigger, now))
+        return report
+
+    # ------------------------------------------------------------ stats
+
+    def stats(self, conn: Connection, name: str) -> dict:
+        if name != REORDER:
+            self.config(name)
+        result = campaign_stats(conn, name)
+        state = self.state(conn, name)
+        if state is not None and state.promotion:
+            result["promotion"] = {**state.promotion, "promoted_at": state.promoted_at.isoformat()}
+        return result
+
+
+def _buckets(rows: list) -> dict[tuple[str, int], list]:
+    buckets: dict[tuple[str, int], list] = defaultdict(list)
+    for row in rows:
+        buckets[(row.send_group, row.variant)].append(row)
+    return buckets
+
+
+def _reorder_button(context: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    return ((f"reorder:confirm:{context.get('order_id', '')}", REORDER_BUTTON_TITLE),)
+
+
+def _after(tier: TierState, result: Plan, now: datetime) -> TierState:
+    """The tier after a plan's template sends, for the next bucket of the same pass."""
+    taken = sum(1 for d in result.sends() if d.form == "template")
+    return TierState(tier.limit, tuple(sorted((*tier.releases, *([now + TIER_WINDOW] * taken)))))
+

@@ -1,0 +1,152 @@
+"""`wabot chat`: talk to a running server as a customer, from the terminal.
+
+Each line typed is sent as a signed webhook payload; the bot's replies (recorded by the sandbox
+transport) are printed as they arrive. `/1`, `/2`, ... taps a button or list row of the last
+interactive message.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Callable, TextIO
+
+import requests
+
+from bot.whatsapp import messages, simulate
+from bot.core.errors import WabotError
+from bot.core.signing import meta_signature
+
+
+class ChatClient:
+    def __init__(self, url: str, wa_id: str, secret: str, name: str | None = None,
+                 session: requests.Session | None = None):
+        self.url = url.rstrip("/")
+        self.wa_id = wa_id
+        self.secret = secret
+        self.name = name
+        self.http = session or requests.Session()
+        self.last_seen = 0
+        self.last_choices: list[tuple[str, str]] = []
+
+    def post(self, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        try:
+            response = self.http.post(f"{self.url}/webhook", data=body, timeout=10, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(self.secret, body)})
+        except requests.RequestException as exc:
+            raise WabotError(f"cannot reach {self.url}: {exc.__class__.__name__}") from None
+        if response.status_code == 401:
+            raise WabotError("the server refused the signature: set WABOT_APP_SECRET to the server's secret")
+        if response.status_code != 200:
+            raise WabotError(f"the server answered {response.status_code}: {response.text.strip()[:200]}")
+
+    def say(self, line: str) -> None:
+        tap = line.strip()
+        if tap.startswith("/") and tap[1:].isdigit() and self.last_choices:
+            index = int(tap[1:]) - 1
+            if 0 <= index < len(self.last_choices):
+                reply_id, title = self.last_choices[index]
+                self.post(simulate.reply_payload(self.wa_id, reply_id, title, name=self.name,
+                                                 list_row=len(self.last_choices) > 3))
+                return
+        self.post(simulate.text_payload(self.wa_id, line, name=self.name))
+
+    def start_at_end(self) -> None:
+        """Skip what was said before this session."""
+        for message in self.fetch():
+            self.last_seen = max(self.last_seen, message["id"])
+
+    def fetch(self) -> list[dict]:
+        response = self.http.get(f"{self.url}/sandbox/api/messages",
+                                 params={"wa_id": self.wa_id, "after": self.last_seen}, timeout=10)
+        if response.status_code == 404:
+            raise WabotError("the server does not use the sandbox transport: replies went to WhatsApp itself")
+        response.raise_for_status()
+        return response.json()["messages"]
+
+    def poll(self, show: Callable[[str], None]) -> int:
+        """Print what arrived since the last poll; returns how many messages that was."""
+        arrived = self.fetch()
+        for message in arrived:
+            self.last_seen = max(self.last_seen, message["id"])
+            payload = message["payload"]
+            show(messages.preview_of(payload))
+            choices = simulate.choices_of(payload)
+            if choices:
+                self.last_choices = choices
+                show("   " + "  ".join(f"/{i} {title}" for i, (_, title) in enumerate(choices, 1)))
+        return len(arrived)
+
+
+class Arrivals:
+    """Counts the replies the poller has printed, so a scripted chat can wait for them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def add(self, count: int) -> None:
+        if count:
+            with self.changed:
+                self.count += count
+                self.changed.notify_all()
+
+    def settle(self, since: int, first_timeout: float, quiet: float) -> None:
+        """Wait for a reply after `since` (up to first_timeout: a customer in handoff gets none),
+        then until none has come for `quiet` seconds."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.count > since, timeout=first_timeout):
+                return
+            seen = self.count
+            while self.changed.wait_for(lambda: self.count > seen, timeout=quiet):
+                seen = self.count
+
+
+def run(client: ChatClient, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, interval: float = 0.3,
+        scripted: bool | None = None, reply_timeout: float = 5.0) -> None:
+    """Send each line of stdin, print replies as they arrive. Piped (scripted) input waits for the
+    replies to one line before sending the next, so `/1` taps the button of the reply before it."""
+    def show(text: str) -> None:
+        out.write(f"bot> {text}\n")
+        out.flush()
+
+    if scripted is None:
+        scripted = not stdin.isatty()
+    client.start_at_end()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    arrivals = Arrivals()
+
+    def poller() -> None:
+        while not stop.is_set():
+            try:
+                arrivals.add(client.poll(show))
+            except Exception as exc:  # reported once the user's loop ends
+                failures.append(exc)
+                stop.set()
+                return
+            stop.wait(interval)
+
+    thread = threading.Thread(target=poller, daemon=True)
+    thread.start()
+    out.write(f"Chatting as {client.wa_id} with {client.url}. Ctrl-D to quit.\n")
+    out.flush()
+    try:
+        for line in stdin:
+            if stop.is_set():
+                break
+            if line.strip():
+                before = arrivals.count
+                client.say(line.rstrip("\n"))
+                if scripted:
+                    arrivals.settle(before, reply_timeout, interval * 3)
+    except KeyboardInterrupt:
+        pass
+    if not scripted:
+        time.sleep(interval * 3)  # let the last replies arrive
+    stop.set()
+    thread.join(2)
+    if failures:
+        raise failures[0] if isinstance(failures[0], WabotError) else WabotError(str(failures[0]))

@@ -1,0 +1,186 @@
+"""`wabot demo`: a small, believable store — products, customers, a year of orders and some chat —
+seeded through the same importers and inbound pipeline real data goes through, so every
+segment, flow and console view has something to show.
+
+Deterministic (a fixed seed, dates relative to `now`) and idempotent: orders and messages keep
+their ids, so seeding twice changes nothing.
+"""
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from bot.conversation import intake
+from bot.whatsapp import simulate
+from bot.core.config import Settings, StoreConfig
+from bot.whatsapp.events import parse_payload
+from bot.pipeline.worker import InboundWorker
+from segments import importer
+from segments.engine import SegmentEngine
+from segments.membership import current_segments
+
+PRODUCTS = [
+    # id, title, type, vendor, price, tags
+    (1001, "Linen Cushion", "Cushions", "Acme Textiles", "35.00", "linen, living room"),
+    (1002, "Velvet Cushion", "Cushions", "Acme Textiles", "42.00", "velvet, living room"),
+    (1003, "Cushion Cover Set", "Cushion Covers", "Acme Textiles", "24.00", "covers"),
+    (1004, "Ceramic Vase", "Decor", "Clayworks", "58.00", "ceramics, gift"),
+    (1005, "Scented Candle", "Candles", "Wick & Co", "19.00", "gift, fragrance"),
+    (1006, "Dog Food 5kg", "Dog Food", "Happy Paws", "39.00", "pets, subscription"),
+    (1007, "Cat Treats", "Pet Treats", "Happy Paws", "9.50", "pets"),
+    (1008, "Earl Grey Tea", "Tea", "Leafline", "14.00", "tea, gift"),
+    (1009, "Matcha Tin", "Tea", "Leafline", "26.00", "tea"),
+    (1010, "Bike Light Set", "Cycling", "Spoke", "32.00", "cycling, outdoors"),
+    (1011, "Wool Throw", "Textiles", "Acme Textiles", "89.00", "wool, gift"),
+    (1012, "Oak Serving Board", "Kitchen", "Grainworks", "64.00", "kitchen, gift"),
+]
+
+FIRST = ["Ana", "Lena", "Omar", "Priya", "Lucas", "Sofia", "Mateo", "Aisha", "Noah", "Mia", "Ravi", "Julia",
+         "Diego", "Emma", "Arjun", "Camila", "Leo", "Isabel", "Kabir", "Chloe", "Tomás", "Zara", "Ethan", "Nina",
+         "Rafael", "Sara", "Vikram", "Olivia", "Hugo", "Maya", "Bruno", "Elena", "Dev", "Laura", "Sam", "Inés"]
+LAST = ["Lima", "Park", "Haddad", "Sharma", "Silva", "Rossi", "García", "Khan", "Miller", "Costa", "Patel",
+        "Souza", "Martín", "Brown", "Mehta", "López", "Santos", "Díaz", "Kapoor", "Wilson", "Ruiz", "Ali"]
+PHONE_PLANS = [("1555", 7, "US"), ("55119", 8, "BR"), ("9198", 8, "IN"), ("346", 8, "ES"), ("5255", 8, "MX")]
+
+# persona -> (customers, orders per customer range, days since last order range, typical gap, discount share)
+PERSONAS = {
+    "vip": (3, (8, 14), (2, 40), 25, 0.1),
+    "loyal": (2, (11, 14), (1, 12), 14, 0.0),
+    "former_vip": (2, (7, 10), (100, 170), 30, 0.0),
+    "sale_shopper": (4, (3, 6), (5, 90), 45, 0.9),
+    "repeat": (9, (2, 4), (10, 150), 60, 0.2),
+    "first_time": (8, (1, 1), (1, 60), 0, 0.25),
+    "lapsed": (5, (1, 4), (200, 400), 60, 0.2),
+    "chat_only": (3, (0, 0), (0, 0), 0, 0.0),
+}
+
+CHAT_LINES = ["hi!", "where is my order?", "thanks 🙏", "can I reorder the same as last time?",
+              "any recommendations for a gift?", "is there a sale this week?", "hola, dónde está mi pedido?",
+              "oi, tem promoção?", "mera order kahan hai?", "ok thanks", "do you ship to Canada?"]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    customers: int
+    orders: int
+    products: int
+    messages: int
+    segments: dict[str, int]
+    sample_wa_ids: dict[str, str]
+
+
+def _phone(rng: random.Random, index: int) -> tuple[str, str]:
+    prefix, digits, region = PHONE_PLANS[index % len(PHONE_PLANS)]
+    return prefix + "".join(str(rng.randrange(10)) for _ in range(digits - 1)) + str(index % 10), region
+
+
+def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], list[dict], list[tuple[str, str, str, datetime]]]:
+    """(products, customers, orders, chat lines as (wa_id, name, text, sent_at)), Shopify-shaped."""
+    rng = random.Random(seed)
+    products = [{
+        "id": pid, "title": title, "product_type": ptype, "vendor": vendor, "tags": tags, "status": "active",
+        "handle": title.lower().replace(" ", "-"),
+        "variants": [{"id": pid * 10 + 1, "product_id": pid, "title": "Default Title", "price": price,
+                      "sku": f"ACME-{pid}"}],
+    } for pid, title, ptype, vendor, price, tags in PRODUCTS]
+    customers, orders, chat = [], [], []
+    order_id, index = 5_000_000, 0
+    for persona, (count, order_range, recency, gap, discount_share) in PERSONAS.items():
+        for _ in range(count):
+            first, last = FIRST[index % len(FIRST)], LAST[(index * 7) % len(LAST)]
+            wa_id, region = _phone(rng, index)
+            customer_id = 9_000_000 + index
+            index += 1
+            customers.append({
+                "id": customer_id, "first_name": first, "last_name": last, "phone": "+" + wa_id,
+                "email": f"{first.lower()}.{last.lower()}@example.com".replace("é", "e").replace("í", "i")
+                         .replace("á", "a").replace("ó", "o"),
+                "tags": ", ".join(t for t in (persona == "vip" and "vip", rng.random() < 0.3 and "newsletter") if t),
+                "email_marketing_consent": {"state": "subscribed" if rng.random() < 0.75 else "not_subscribed"},
+                "default_address": {"country_code": region},
+            })
+            favourite = rng.choice(PRODUCTS[:6] if persona != "loyal" else [PRODUCTS[5]])
+            n_orders = rng.randint(*order_range)
+            last_days = rng.uniform(*recency) if n_orders else 0
+            for k in range(n_orders):
+                days_ago = last_days + (n_orders - 1 - k) * gap * rng.uniform(0.7, 1.3)
+                created = now - timedelta(days=days_ago, hours=rng.uniform(0, 10))
+                items = [favourite] + rng.sample(PRODUCTS, rng.randint(0, 2))
+                if persona in ("vip", "former_vip"):
+                    items += [PRODUCTS[10], PRODUCTS[11]]
+                items = list(dict.fromkeys(items))  # one line per product
+                lines = []
+                for position, (pid, title, ptype, vendor, price, _) in enumerate(items):
+                    qty = 2 if pid == 1001 and persona == "vip" else 1
+                    lines.append({"id": order_id * 10 + position, "product_id": pid, "variant_id": pid * 10 + 1,
+                                  "title": title, "quantity": qty, "price": price, "sku": f"ACME-{pid}",
+                                  "vendor": vendor})
+                subtotal = sum(float(line["price"]) * line["quantity"] for line in lines)
+                discounted = rng.random() < discount_share
+                discount = round(subtotal * 0.15, 2) if discounted else 0.0
+                recent = days_ago < 6
+                orders.append({
+                    "id": order_id, "name": f"#{order_id - 4_999_000}", "created_at": created.isoformat(),
+                    "updated_at": created.isoformat(), "phone": "+" + wa_id, "currency": "USD",
+                    "financial_status": "paid", "fulfillment_status": None if recent else "fulfilled",
+                    "total_price": f"{subtotal - discount:.2f}", "total_discounts": f"{discount:.2f}",
+                    "discount_codes": [{"code": "SPRING15", "amount": f"{discount:.2f}"}] if discounted else [],
+                    "customer": {"id": customer_id, "first_name": first, "last_name": last},
+                    "shipping_address": {"country_code": region, "city": "Springfield"},
+                    "line_items": lines,
+                    "fulfillments": [] if recent else [{
+                        "tracking_company": "UPS", "tracking_number": f"1Z{order_id}",
+                        "tracking_url": f"https://www.ups.com/track?tracknum=1Z{order_id}"}],
+                })
+                order_id += 1
+            if persona != "former_vip" and (persona in ("vip", "loyal", "chat_only") or rng.random() < 0.5):
+                for m in range(rng.randint(1, 3)):
+                    sent = now - timedelta(days=rng.uniform(2, 28), minutes=m)
+                    chat.append((wa_id, f"{first} {last}", rng.choice(CHAT_LINES), sent))
+    # Two customers wrote an hour ago: their window is open for free-form messages.
+    writers = list(dict.fromkeys((wa_id, name) for wa_id, name, _, _ in chat))[:2]
+    for wa_id, name in writers:
+        chat.append((wa_id, name, "hi, is my order on its way?", now - timedelta(hours=1)))
+    return products, customers, orders, chat
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Without a wabot.toml of the user's own, the demo is Acme Home: cart links need a shop domain."""
+    if settings.config_path is not None:
+        return settings
+    store = StoreConfig(name="Acme Home", currency="USD", timezone="America/New_York",
+                        shop_domain="acme.myshopify.com", default_region="US")
+    return replace(settings, file=settings.file.model_copy(update={"store": store}))
+
+
+def seed(engine: Engine, settings: Settings, now: datetime) -> DemoSummary:
+    products, customers, orders, chat = build_store(now)
+    region = settings.store.default_region
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, records in (("products", products), ("customers", customers), ("orders", orders)):
+            path = Path(tmp) / f"{kind}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+            importer.import_file(engine, kind, path, region=region, now=now)
+    events = []
+    for n, (wa_id, name, text, sent_at) in enumerate(chat):
+        payload = simulate.text_payload(wa_id, text, name=name, message_id=f"wamid.demo.{n}",
+                                        timestamp=sent_at.timestamp())
+        events.extend(parse_payload(payload))
+    with engine.begin() as conn:
+        intake.store(conn, events, now)
+    InboundWorker(engine, settings, clock=lambda: now, segment_lookup=current_segments).drain()
+    segment_engine = SegmentEngine(settings)
+    with engine.begin() as conn:
+        result = segment_engine.refresh(conn, now)
+    samples = {}
+    for persona_index, persona in enumerate(PERSONAS):
+        offset = sum(PERSONAS[p][0] for p in list(PERSONAS)[:persona_index])
+        samples[persona] = customers[offset]["phone"].lstrip("+")
+    return DemoSummary(customers=len(customers), orders=len(orders), products=len(products), messages=len(chat),
+                       segments=dict(result.counts), sample_wa_ids=samples)

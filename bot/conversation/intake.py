@@ -1,0 +1,155 @@
+"""The durable inbound queue: store webhook events idempotently, and lease them to workers.
+
+Every event acknowledged to Meta is a row here first. Workers claim rows with a lease that expires,
+so events of a worker that died return to the queue; one customer's events are handed out one at
+a time, in order, so two workers never answer the same customer out of turn. On PostgreSQL the
+claim skips rows another worker has locked (FOR UPDATE SKIP LOCKED); on SQLite writers are
+serialised by the database itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot.core.db import dialect_insert, insert_ignoring_conflicts
+from bot.whatsapp.events import Event, from_record
+from bot.core.tables import inbound_events
+
+MAX_ATTEMPTS = 5
+DEFAULT_LEASE = timedelta(seconds=60)
+
+
+def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> list[Event]:
+    """Insert the events not seen before; return those that are new.
+
+    A redelivery (same key, same content) is dropped. A different event that reuses a key (sample
+    payloads and buggy relays reuse message ids) is kept for the record under a derived key but
+    never processed, so a message id seen before is never answered twice and nothing is lost.
+    """
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(event.key, event)
+    if not unique:
+        return []
+    rows = [_row(key, event, received_at, "pending") for key, event in unique.items()]
+    statement = _INSERT_NEW.get(conn.dialect.name)
+    if statement is None:  # built once: this runs on every webhook request
+        statement = _INSERT_NEW[conn.dialect.name] = (
+            dialect_insert(conn, inbound_events).on_conflict_do_nothing(index_elements=["event_key"])
+            .returning(inbound_events.c.event_key))
+    inserted = {row[0] for row in conn.execute(statement, rows)}
+    clashes = {key: event for key, event in unique.items() if key not in inserted}
+    if clashes:
+        _keep_different_content(conn, clashes, received_at)
+    return [event for key, event in unique.items() if key in inserted]
+
+
+_INSERT_NEW: dict[str, sa.sql.Executable] = {}
+
+
+def _row(key: str, event: Event, received_at: datetime, state: str) -> dict:
+    return {
+        "event_key": key,
+        "kind": event.kind,
+        "type": event.type,
+        "wa_id": event.sender,
+        "occurred_at": event.timestamp,
+        "received_at": received_at,
+        "payload": event.raw,
+        "state": state,
+        "attempts": 0,
+    }
+
+
+def _digest(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _keep_different_content(conn: Connection, clashes: dict[str, Event], received_at: datetime) -> None:
+    t = inbound_events.c
+    stored = dict(conn.execute(sa.select(t.event_key, t.payload).where(t.event_key.in_(list(clashes)))).all())
+    variants = []
+    for key, event in clashes.items():
+        digest = _digest(event.raw)
+        if key in stored and _digest(stored[key]) != digest:
+            row = _row(f"{key}#{digest}", event, received_at, "done")
+            row.update(processed_at=received_at, error="an earlier event had this key: kept, not processed")
+            variants.append(row)
+    insert_ignoring_conflicts(conn, inbound_events, variants, ["event_key"])
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    attempts: int
+    received_at: datetime
+    event: Event
+
+
+def claim(engine: Engine, owner: str, now: datetime, limit: int = 50,
+          lease: timedelta = DEFAULT_LEASE) -> list[ClaimedEvent]:
+    """Lease up to `limit` pending events, at most one per customer, oldest first."""
+    e = inbound_events.alias("e")
+    earlier = inbound_events.alias("earlier")
+    free = sa.or_(e.c.lease_until.is_(None), e.c.lease_until < now)
+    blocked = sa.exists().where(
+        earlier.c.wa_id == e.c.wa_id, earlier.c.state == "pending", earlier.c.id < e.c.id)
+    candidates = (
+        sa.select(e.c.id).where(e.c.state == "pending", free, ~blocked).order_by(e.c.id).limit(limit)
+    )
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=e)
+        ids = [row[0] for row in conn.execute(candidates)]
+        if not ids:
+            return []
+        t = inbound_events.c
+        conn.execute(
+            sa.update(inbound_events)
+            .where(t.id.in_(ids), t.state == "pending", sa.or_(t.lease_until.is_(None), t.lease_until < now))
+            .values(lease_owner=owner, lease_until=now + lease, attempts=t.attempts + 1)
+        )
+        rows = conn.execute(
+            sa.select(t.id, t.kind, t.payload, t.attempts, t.received_at)
+            .where(t.id.in_(ids), t.lease_owner == owner).order_by(t.id)
+        ).all()
+    return [ClaimedEvent(r.id, r.attempts, r.received_at, from_record(r.kind, r.payload)) for r in rows]
+
+
+def complete(conn: Connection, event_id: int, owner: str, now: datetime) -> bool:
+    """Mark an event processed, inside the transaction that applied its effects: exactly once."""
+    result = conn.execute(_COMPLETE, {"event_id": event_id, "owner": owner, "now": now})
+    return result.rowcount == 1
+
+
+_COMPLETE = (
+    sa.update(inbound_events)
+    .where(inbound_events.c.id == sa.bindparam("event_id"), inbound_events.c.lease_owner == sa.bindparam("owner"),
+           inbound_events.c.state == "pending")
+    .values(state="done", processed_at=sa.bindparam("now", type_=inbound_events.c.processed_at.type),
+            lease_until=None, error=None)
+)
+
+
+def fail(engine: Engine, claimed: ClaimedEvent, owner: str, now: datetime, error: str) -> None:
+    """Give a failed event back with a growing delay, or set it aside after MAX_ATTEMPTS."""
+    t = inbound_events.c
+    values: dict = {"error": error[:2000]}
+    if claimed.attempts >= MAX_ATTEMPTS:
+        values.update(state="dead", lease_until=None, processed_at=now)
+    else:
+        values.update(lease_until=now + timedelta(seconds=2 ** claimed.attempts))
+    with engine.begin() as conn:
+        conn.execute(sa.update(inbound_events).where(t.id == claimed.id, t.lease_owner == owner).values(**values))
+
+
+def pending_count(conn: Connection) -> int:
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(inbound_events).where(inbound_events.c.state == "pending")
+    ).scalar_one()

@@ -1,0 +1,485 @@
+"""One Settings object from the WABOT_* environment and wabot.toml, validated once at start.
+
+Business code receives a Settings; nothing past this module reads os.environ or the TOML file.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.core.errors import ConfigError
+from flows.nlu import IntentsTable
+
+DEFAULT_GRAPH_VERSION = "v26.0"
+from bot.core.db import DEFAULT_DATABASE_URL
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    name: str = "Our store"
+    currency: str = "USD"
+    timezone: str = "UTC"
+    shop_domain: str = ""
+    default_region: str = "US"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SegmentParams(_Strict):
+    loyal_min_orders: int = 10
+    lapsed_days: int = 180
+    aov_thresholds: tuple[float, float] | None = None
+    sale_share: float = 0.8
+    vip_min_spent: float | None = None
+    former_vip_days: int = 90
+    engaged_days: int = 30
+
+
+class CustomSegment(_Strict):
+    rule: str
+    description: str = ""
+
+
+# Placeholders a proactive message can fill: campaigns know the customer and the store; a reorder
+# prompt also knows the product and the order it would repeat.
+CAMPAIGN_PLACEHOLDERS = ("first_name", "store_name", "discount_code", "last_order_name")
+REORDER_PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "product_title", "order_id")
+
+
+def _check_placeholders(text: str, allowed: tuple[str, ...], what: str) -> None:
+    from flows.replies import placeholder_problem
+
+    problem = placeholder_problem(text, allowed)
+    if problem:
+        raise ValueError(f"{what}: {problem}")
+
+
+class TemplateRef(_Strict):
+    name: str = Field(min_length=1)
+    language: str = "en_US"
+    body: tuple[str, ...] = ()  # the template's body parameters in order, placeholders allowed
+    category: Literal["marketing", "utility"] | None = None
+    # Payloads for the template's quick-reply buttons, in order (placeholders allowed); Meta returns
+    # them when the customer taps, so a tap can lead into a flow (e.g. "reorder:confirm:{order_id}").
+    quick_replies: tuple[str, ...] = ()
+
+    def check_placeholders(self, allowed: tuple[str, ...], where: str) -> None:
+        for index, param in enumerate(self.body):
+            _check_placeholders(param, allowed, f"{where}.body[{index}]")
+        for index, payload in enumerate(self.quick_replies):
+            _check_placeholders(payload, allowed, f"{where}.quick_replies[{index}]")
+
+
+class CampaignVariant(_Strict):
+    text: str | None = None
+    template: TemplateRef | None = None
+
+    @model_validator(mode="after")
+    def _something_to_send(self) -> "CampaignVariant":
+        if self.text is None and self.template is None:
+            raise ValueError("a variant needs text, template or both")
+        return self
+
+
+def crontab_for_apscheduler(expr: str) -> str:
+    """A standard 5-field crontab with its day-of-week field in APScheduler 3's numbering.
+
+    Standard cron counts weekdays from Sunday = 0 (7 is Sunday too); APScheduler 3 counts from
+    Monday = 0 (its documented historical mistake). Numbers are rewritten as day names, which
+    both agree on, so "0 10 * * 1" still means Mondays.
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expr!r} has {len(fields)} fields; cron takes 5 (minute hour day month weekday)")
+    fields[4] = _day_of_week_names(fields[4])
+    return " ".join(fields)
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _day_number(token: str) -> int:
+    token = token.strip().lower()
+    if token in _DAY_NAMES:
+        return _DAY_NAMES.index(token)
+    if token.isdigit() and int(token) <= 7:
+        return int(token) % 7
+    raise ValueError(f"day of week {token!r} is not 0-7 or sun-sat")
+
+
+def _day_of_week_names(field: str) -> str:
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for item in field.split(","):
+        body, _, step_text = item.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(f"day of week step {step_text!r} is not a positive number")
+        if body == "*":
+            first, last = 0, 6
+        elif "-" in body:
+            low, high = body.split("-", 1)
+            first, last = _day_number(low), _day_number(high)
+            if high.strip() == "7":
+                last = 7  # "5-7" runs Friday to Sunday
+            if last < first:
+                raise ValueError(f"day of week range {body!r} runs backwards")
+        else:
+            first = last = _day_number(body)
+        days.update(day % 7 for day in range(first, last + 1, step or 1))
+    order = [1, 2, 3, 4, 5, 6, 0]  # APScheduler's week starts on Monday
+    return ",".join(_DAY_NAMES[day] for day in order if day in days)
+
+
+def _valid_cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    CronTrigger.from_crontab(crontab_for_apscheduler(expr), timezone="UTC")
+    return expr
+
+
+class CampaignConfig(_Strict):
+    segment: str | None = None
+    rule: str | None = None
+    schedule: str | None = None  # cron, in store time; with neither schedule nor trigger: run by hand
+    trigger: Literal["enter"] | None = None
+    category: Literal["marketing", "utility"] = "marketing"
+    text: str | None = None
+    template: TemplateRef | None = None
+    variants: tuple[CampaignVariant, ...] = ()
+    test_fraction: float | None = Field(default=None, gt=0, le=1)
+    seed: str | None = None  # of the test sample; the campaign's name when unset
+    dedupe_days: int = Field(default=30, ge=0)
+    discount_code: str = ""
+    buttons: tuple[str, ...] = ()  # reply-button titles added to the free-form text
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return _valid_cron(value)
+        except ValueError as exc:
+            raise ValueError(f"not a valid cron expression: {exc}") from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CampaignConfig":
+        if (self.segment is None) == (self.rule is None):
+            raise ValueError("give exactly one of segment or rule")
+        if self.schedule is not None and self.trigger is not None:
+            raise ValueError("give schedule or trigger, not both")
+        if self.trigger == "enter" and self.segment is None:
+            raise ValueError('trigger = "enter" needs a segment (entries are recorded per segment)')
+        if self.variants:
+            if self.text is not None or self.template is not None:
+                raise ValueError("give text/template or variants, not both")
+            if self.test_fraction is None:
+                raise ValueError("variants need test_fraction: the test group is split among them")
+        elif self.text is None and self.template is None:
+            raise ValueError("nothing to send: give text, template, or variants")
+        if len(self.buttons) > 3:
+            raise ValueError("at most 3 reply buttons")
+        for title in self.buttons:
+            if not 0 < len(title) <= 20:
+                raise ValueError(f"button title {title!r} must be 1 to 20 characters")
+        for index, variant in enumerate(self.variants or (CampaignVariant(text=self.text, template=self.template),)):
+            where = f"variants[{index}]" if self.variants else ""
+            if variant.text is not None:
+                _check_placeholders(variant.text, CAMPAIGN_PLACEHOLDERS, f"{where}.text".lstrip("."))
+            if variant.template is not None:
+                variant.template.check_placeholders(CAMPAIGN_PLACEHOLDERS, f"{where}.template".lstrip("."))
+                if variant.template.category not in (None, self.category):
+                    raise ValueError(f"{where}.template.category {variant.template.category!r} differs from "
+                                     f"the campaign's category {self.category!r}".lstrip("."))
+        return self
+
+    @property
+    def uses_discount_code(self) -> bool:
+        return any("{discount_code}" in (v.text or "") or any("{discount_code}" in p for p in
+                   (v.template.body if v.template else ())) for v in self.message_variants)
+
+    @property
+    def message_variants(self) -> tuple[CampaignVariant, ...]:
+        return self.variants or (CampaignVariant(text=self.text, template=self.template),)
+
+
+class ReorderConfig(_Strict):
+    default_days: int | None = Field(default=None, gt=0)
+    max_overdue_days: int = Field(default=14, ge=0)
+    template: TemplateRef | None = None
+    text: str | None = None
+    days: dict[str, int] = {}
+
+    @field_validator("days")
+    @classmethod
+    def _selectors(cls, value: dict[str, int]) -> dict[str, int]:
+        from segments.rules import RuleError, parse_selector
+
+        for key, days in value.items():
+            try:
+                parse_selector(key)
+            except RuleError as exc:
+                raise ValueError(f"{key!r}: {exc.reason}") from None
+            if days <= 0:
+                raise ValueError(f"{key!r} must be a positive number of days")
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> "ReorderConfig":
+        if self.text is not None:
+            _check_placeholders(self.text, REORDER_PLACEHOLDERS, "text")
+        if self.template is not None:
+            self.template.check_placeholders(REORDER_PLACEHOLDERS, "template")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Reorder prompts need products to watch and something to send."""
+        return bool(self.days or self.default_days) and (self.text is not None or self.template is not None)
+
+
+class PolicyConfig(_Strict):
+    consent: Literal["opt_in", "any"] = "opt_in"
+    max_marketing_per_7d: int = Field(default=2, ge=0)
+    blocked_marketing_countries: tuple[str, ...] = ()
+    daily_unique_limit: int = Field(default=1000, gt=0)
+    quiet_hours: tuple[str, ...] = ("21:00", "09:00")
+    handoff_timeout_minutes: int = Field(default=60, gt=0)
+
+    @field_validator("blocked_marketing_countries")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not (len(code) == 2 and code.isalpha()):
+                raise ValueError(f"{code!r} is not a two-letter country code")
+        return tuple(code.upper() for code in value)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _pair_of_times(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) not in (0, 2):
+            raise ValueError("quiet_hours takes two times, [start, end], or [] for none")
+        for text in value:
+            hours, _, minutes = text.partition(":")
+            if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+                raise ValueError(f"{text!r} is not a HH:MM time")
+        if len(value) == 2 and value[0] == value[1]:
+            raise ValueError("quiet_hours start and end are the same time; use [] for none")
+        return value
+
+
+class MarketRates(_Strict):
+    """Meta's price per delivered template (and per free-form message, normally free) in one market."""
+
+    marketing: float = Field(ge=0)
+    utility: float = Field(ge=0)
+    service: float = Field(default=0.0, ge=0)
+
+
+class RatesConfig(_Strict):
+    """[rates]: overrides of the built-in rate card (bot/campaigns/pricing.py); markets by ISO country code."""
+
+    currency: str = "USD"
+    utility_free_in_window: bool = True
+    default: MarketRates | None = None  # markets not listed ("rest of world")
+    markets: dict[str, MarketRates] = {}
+
+    @field_validator("markets")
+    @classmethod
+    def _country_codes(cls, value: dict[str, MarketRates]) -> dict[str, MarketRates]:
+        for code in value:
+            if not (len(code) == 2 and code.isalpha()):
+                raise ValueError(f"{code!r} is not a two-letter country code")
+        return {code.upper(): rates for code, rates in value.items()}
+
+
+class PreferencesConfig(_Strict):
+    interests: tuple[str, ...] = ()
+
+
+class SaleConfig(_Strict):
+    """The sale flow: who gets early access, and the code that gives it."""
+
+    discount_code: str = ""
+    early_access: tuple[str, ...] = ("sale_shopper",)  # segments that get {discount_code} before everyone
+
+
+class FileConfig(_Strict):
+    """The shape of wabot.toml. Unknown keys are rejected with their name."""
+
+    store: StoreConfig = StoreConfig()
+    segment_params: SegmentParams = SegmentParams()
+    segments: dict[str, CustomSegment] = {}
+    replies: dict[str, Any] = {}
+    campaigns: dict[str, CampaignConfig] = {}
+    preferences: PreferencesConfig = PreferencesConfig()
+    sale: SaleConfig = SaleConfig()
+    reorder: ReorderConfig = ReorderConfig()
+    policy: PolicyConfig = PolicyConfig()
+    intents: IntentsTable = {}  # checked by flows.nlu when the file is read
+    rates: RatesConfig = RatesConfig()
+
+    @field_validator("replies")
+    @classmethod
+    def _replies_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, table in value.items():
+            if key == "segment_priority":
+                if not (isinstance(table, list) and all(isinstance(s, str) for s in table)):
+                    raise ValueError("segment_priority must be a list of segment names")
+            elif not (isinstance(table, dict) and all(isinstance(v, str) for v in table.values())):
+                raise ValueError(f"[replies.{key}] must map segment names to reply strings")
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, from the environment (section 2) and the TOML file (section 3)."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    config_path: Path | None = None
+    verify_token: str | None = None
+    app_secret: str | None = None
+    whatsapp_token: str | None = None
+    phone_number_id: str = "sandbox"
+    graph_url: str = "https://graph.facebook.com"
+    graph_version: str = DEFAULT_GRAPH_VERSION
+    shopify_secret: str | None = None
+    agent_tokens: Mapping[str, str] = field(default_factory=dict)
+    admin_token: str | None = None
+    rate_limit: float = 80.0
+    rasa_url: str | None = None
+    file: FileConfig = FileConfig()
+
+    @property
+    def sandbox(self) -> bool:
+        return not self.whatsapp_token
+
+    @property
+    def store(self) -> StoreConfig:
+        return self.file.store
+
+    @property
+    def policy(self) -> PolicyConfig:
+        return self.file.policy
+
+    def discount_code(self, campaign: "CampaignConfig | None") -> str:
+        """A campaign's own code, else the store's sale code ([sale] discount_code)."""
+        return (campaign.discount_code if campaign else "") or self.file.sale.discount_code
+
+    def warnings(self) -> list[str]:
+        """Configuration that loads but will not do what its author meant."""
+        found = [f"[campaigns.{name}] uses {{discount_code}} but neither its discount_code nor [sale] discount_code "
+                 "is set: it will be sent empty" for name, campaign in self.file.campaigns.items()
+                 if campaign.uses_discount_code and not self.discount_code(campaign)]
+        if not self.store.shop_domain.strip():
+            found.append("[store] shop_domain is not set: reorder and recommendation replies cannot offer cart links")
+        return found
+
+    def with_app_secret(self, secret: str) -> "Settings":
+        return replace(self, app_secret=secret)
+
+
+def _parse_agent_tokens(raw: str) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, token = pair.partition(":")
+        if not sep or not name.strip() or not token.strip():
+            raise ConfigError(f"WABOT_AGENT_TOKENS: {pair!r} is not a name:token pair")
+        tokens[token.strip()] = name.strip()
+    return tokens
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}: must be positive, got {raw}")
+    return value
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"{path}: unknown key {where!r}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{path}: {where}: {message}" if where else f"{path}: {message}"
+
+
+def load_file_config(path: Path) -> FileConfig:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_file_config(data, path)
+
+
+def parse_file_config(data: Mapping[str, Any], path: Path | str = "wabot.toml") -> FileConfig:
+    try:
+        return FileConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(Path(path), exc)) from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Read WABOT_* variables and the TOML file; raise ConfigError naming the first bad value."""
+    env = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+
+    config_path: Path | None
+    if env.get("WABOT_CONFIG"):
+        config_path = Path(env["WABOT_CONFIG"])
+        file_config = load_file_config(config_path)
+    elif (cwd / "wabot.toml").is_file():
+        config_path = cwd / "wabot.toml"
+        file_config = load_file_config(config_path)
+    else:
+        config_path, file_config = None, FileConfig()
+
+    def opt(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    return Settings(
+        database_url=opt("WABOT_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        config_path=config_path,
+        verify_token=opt("WABOT_VERIFY_TOKEN"),
+        app_secret=opt("WABOT_APP_SECRET"),
+        whatsapp_token=opt("WABOT_WHATSAPP_TOKEN"),
+        phone_number_id=opt("WABOT_PHONE_NUMBER_ID") or "sandbox",
+        graph_url=(opt("WABOT_GRAPH_URL") or "https://graph.facebook.com").rstrip("/"),
+        graph_version=opt("WABOT_GRAPH_VERSION") or DEFAULT_GRAPH_VERSION,
+        shopify_secret=opt("WABOT_SHOPIFY_SECRET"),
+        agent_tokens=_parse_agent_tokens(env.get("WABOT_AGENT_TOKENS", "")),
+        admin_token=opt("WABOT_ADMIN_TOKEN"),
+        rate_limit=_positive_float("WABOT_RATE_LIMIT", env["WABOT_RATE_LIMIT"]) if opt("WABOT_RATE_LIMIT") else 80.0,
+        rasa_url=opt("WABOT_RASA_URL"),
+        file=file_config,
+    )

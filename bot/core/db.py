@@ -1,0 +1,176 @@
+"""Engine creation, transactions and schema upgrades for SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bot.core.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///wabot.db"
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Point plain postgresql:// URLs at psycopg 3, the driver installed with the package."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    try:
+        engine = sa.create_engine(normalise_url(url), **_engine_options(url), **kwargs)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise ConfigError(f"WABOT_DATABASE_URL: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # One file shared by HTTP threads, the worker and the sender: threads must share connections.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+# One lock per SQLite file, shared by every engine of the process. SQLite admits one writer at a
+# time; left to itself, a waiting writer polls with sleeps of 1 to 100 ms (its busy handler), which
+# caps a busy webhook at a few hundred requests a second. Queuing writers of this process on a
+# mutex hands the file over in microseconds; other processes still meet busy_timeout.
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(database: str) -> threading.RLock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(os.path.abspath(database), threading.RLock())
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    lock = _write_lock(engine.url.database or ":memory:")
+    holders: dict[int, bool] = {}
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        # pysqlite's own transaction handling starts transactions lazily, which lets two writers
+        # deadlock on lock upgrade; we take over and BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front so they queue instead of failing on lock upgrade;
+        # read-only work (pages, refresh queries) must not block the webhook's inserts.
+        raw = conn.connection.dbapi_connection
+        if conn.get_execution_options().get("readonly"):
+            raw.execute("BEGIN")
+            return
+        lock.acquire()
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            lock.release()
+            raise
+        holders[id(raw)] = True
+
+    dialect = engine.dialect
+
+    def _releasing(finish):  # noqa: ANN001, ANN202
+        def wrapped(connection):  # noqa: ANN001
+            # SQLAlchemy hands over the pool's proxy or the raw DBAPI connection, depending on the path
+            raw = getattr(connection, "dbapi_connection", connection)
+            try:
+                finish(connection)
+            finally:
+                if holders.pop(id(raw), False):
+                    lock.release()
+        return wrapped
+
+    dialect.do_commit = _releasing(dialect.do_commit)
+    dialect.do_rollback = _releasing(dialect.do_rollback)
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads: on SQLite it does not take the write lock."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(readonly=True)
+        with conn.begin():
+            yield conn
+
+
+def dialect_insert(conn: Connection, table: sa.Table):
+    """The INSERT construct of the connection's dialect, which knows ON CONFLICT."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise ConfigError(f"unsupported database dialect {conn.dialect.name}")  # pragma: no cover
+
+
+def insert_ignoring_conflicts(conn: Connection, table: sa.Table, rows: list[dict], index_elements: list[str],
+                              returning: sa.Column | tuple[sa.Column, ...] | None = None):
+    """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect; with `returning`, the result
+    yields that column (or those columns) of the rows actually inserted."""
+    stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
+    if returning is not None:
+        stmt = stmt.returning(*(returning if isinstance(returning, tuple) else (returning,)))
+    if not rows:
+        return []
+    return conn.execute(stmt, rows)
+
+
+def upsert(conn: Connection, table: sa.Table, rows: list[dict], index_elements: list[str],
+           update_columns: list[str]):
+    """INSERT ... ON CONFLICT DO UPDATE of the named columns from the proposed row."""
+    if not rows:
+        return None
+    stmt = dialect_insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=index_elements,
+        set_={name: stmt.excluded[name] for name in update_columns},
+    )
+    return conn.execute(stmt, rows)
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # configparser would read "%" in a URL (e.g. an encoded search_path option) as interpolation
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), "head")
+
+
+def ping(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False

@@ -1,0 +1,48 @@
+"""Prometheus metrics: inbound events by type, outbound messages by status, request latency,
+and the depth of the inbound queue and the outbox (read from the database at scrape time, so
+they are right whichever process did the work)."""
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy.engine import Engine
+
+from bot.core import db
+from bot.conversation import intake, outbox
+
+log = logging.getLogger(__name__)
+
+
+class QueueDepthCollector:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def collect(self):  # noqa: ANN201
+        try:
+            with db.reading(self.engine) as conn:
+                outbox_depth, inbound_depth = outbox.depth(conn), intake.pending_count(conn)
+        except Exception:  # a scrape must not fail because the database is briefly away
+            log.warning("could not read queue depths for /metrics", exc_info=True)
+            return
+        yield GaugeMetricFamily("wabot_outbox_depth", "Outbound messages queued or being sent", value=outbox_depth)
+        yield GaugeMetricFamily("wabot_inbound_pending", "Stored inbound events not yet processed",
+                                value=inbound_depth)
+
+
+class Metrics:
+    def __init__(self, engine: Engine | None = None):
+        disable_created_metrics()  # the *_created series only double what Prometheus scrapes
+        self.registry = CollectorRegistry()
+        self.inbound = Counter("wabot_inbound_events", "Inbound webhook events stored, by kind and type",
+                               ["kind", "type"], registry=self.registry)
+        self.duplicates = Counter("wabot_inbound_duplicates", "Inbound events dropped as already stored",
+                                  registry=self.registry)
+        self.outbound = Counter("wabot_outbound_messages", "Outbound send outcomes by status",
+                                ["status"], registry=self.registry)
+        self.latency = Histogram("wabot_request_seconds", "HTTP request latency by endpoint",
+                                 ["endpoint", "method", "status"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        if engine is not None:
+            self.registry.register(QueueDepthCollector(engine))

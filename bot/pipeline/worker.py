@@ -1,0 +1,272 @@
+"""The inbound worker: a claimed event -> customer update -> flows -> replies into the outbox.
+
+Each event is applied in one transaction together with marking it done, so an event is processed
+exactly once even if the process dies half-way: either everything it caused is stored, or nothing
+is and the lease returns it to the queue.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot.conversation import customers, handoff, intake, outbox
+from bot.core.config import Settings
+from bot.conversation.customers import Customer, mask
+from bot.core.db import insert_ignoring_conflicts
+from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate
+from bot.core.tables import inbound_messages
+from bot.core.times import utcnow
+from bot.whatsapp.window import window_open
+from flows import effects, runner
+from flows.context import FlowServices, SegmentLookup, no_segments
+from flows.nlu import IntentDecision, IntentRouter
+from flows.rasa_rest import RasaClient, RasaUnavailable, message_for_rasa
+from flows.replies import ReplyBook
+
+log = logging.getLogger(__name__)
+
+_SET_HANDLED = (sa.update(inbound_messages).where(inbound_messages.c.id == sa.bindparam("row_id"))
+                .values(handled=sa.bindparam("handled")))
+
+# Opting out or back in is honoured (and confirmed) even while a person holds the conversation.
+ALWAYS_ANSWERED = ("stop", "start")
+
+
+class InboundWorker:
+    def __init__(self, engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
+                 metrics=None, router: IntentRouter | None = None,  # noqa: ANN001
+                 segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None,
+                 yield_to_requests: Callable[[], None] | None = None, rasa: RasaClient | None = None):
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.router = router or IntentRouter.from_config(settings.file.intents)
+        self.replies = ReplyBook.from_settings(settings)
+        self.segment_lookup = segment_lookup
+        self.on_enqueued = on_enqueued or (lambda: None)
+        # In `wabot serve` the worker shares a process (and SQLite's one writer) with the webhook:
+        # acknowledging Meta comes first, processing may lag a burst by a little.
+        self.yield_to_requests = yield_to_requests or (lambda: None)
+        self.rasa = rasa if rasa is not None else (RasaClient(settings.rasa_url) if settings.rasa_url else None)
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+
+    # -- loop
+
+    def run_once(self, limit: int = 50) -> int:
+        """Process one claimed batch, each event in its own short transaction so the webhook's
+        inserts never wait long for the database."""
+        claimed = intake.claim(self.engine, self.owner, self.clock(), limit=limit)
+        enqueued = False
+        for item in claimed:
+            self.yield_to_requests()
+            now = self.clock()
+            try:
+                if self.rasa is not None and self._for_rasa(item.event):
+                    enqueued |= self._via_rasa(item, now)
+                    continue
+                with self.engine.begin() as conn:
+                    enqueued |= self.process(conn, item.event, item.received_at, now)
+                    intake.complete(conn, item.id, self.owner, now)
+            except RasaUnavailable as exc:
+                log.warning("inbound event %s: %s (attempt %s; retried later)", item.id, exc, item.attempts)
+                intake.fail(self.engine, item, self.owner, self.clock(), f"rasa unavailable: {exc}")
+            except Exception as exc:
+                log.exception("inbound event %s failed (attempt %s)", item.id, item.attempts)
+                intake.fail(self.engine, item, self.owner, self.clock(), f"{exc.__class__.__name__}: {exc}")
+            if enqueued and item is not claimed[-1] and len(claimed) > 1:
+                self.on_enqueued()  # let the sender start on the first replies of a long batch
+                enqueued = False
+        if enqueued:
+            self.on_enqueued()
+        return len(claimed)
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None, idle_wait: float = 0.05) -> None:
+        while not stop.is_set():
+            if wake is not None:
+                wake.clear()  # before the round, so a wake-up during it is not lost
+            try:
+                handled = self.run_once()
+            except Exception:
+                log.exception("worker round failed")
+                handled = 0
+            if not handled:
+                (wake or stop).wait(idle_wait)
+
+    def drain(self) -> None:
+        while self.run_once():
+            pass
+
+    # -- one event
+
+    def process(self, conn: Connection, event, received_at: datetime, now: datetime) -> bool:  # noqa: ANN001
+        """Apply one event; returns True when it queued something to send."""
+        if isinstance(event, InboundMessage):
+            return self._message(conn, event, received_at, now)
+        if isinstance(event, StatusUpdate):
+            self._status(conn, event, now)
+        elif isinstance(event, MarketingPreference):
+            self._preference(conn, event, now)
+        elif isinstance(event, AccountChange):
+            log.info("webhook field %s: %s", event.field_name, event.event or "-")
+        return False
+
+    def _record_inbound(self, conn: Connection, msg: InboundMessage, decision: IntentDecision | None,
+                        received_at: datetime, now: datetime) -> tuple[Customer, int, str | None, bool]:
+        """Store the customer's message: (customer, row id, how it was handled, newly stored)."""
+        sent_at = msg.timestamp or received_at
+        customer = customers.touch_inbound(conn, wa_id=msg.wa_id, user_id=msg.user_id,
+                                           profile_name=msg.profile_name, sent_at=sent_at, now=now)
+        inserted = list(insert_ignoring_conflicts(conn, inbound_messages, [{
+            "wa_message_id": msg.message_id, "customer_id": customer.id, "type": msg.type,
+            "text": msg.text, "button_id": msg.reply_id,
+            "intent": decision.intent if decision else None, "intent_source": decision.source if decision else None,
+            "sent_at": sent_at, "received_at": received_at,
+        }], ["wa_message_id"], returning=inbound_messages.c.id))
+        if inserted:
+            if msg.referral is not None:
+                customers.record_referral(conn, customer.id, sent_at)
+            return customer, inserted[0][0], None, True
+        row = conn.execute(sa.select(inbound_messages.c.id, inbound_messages.c.handled)
+                           .where(inbound_messages.c.wa_message_id == msg.message_id)).one()
+        return customer, row.id, row.handled, False
+
+    def _message(self, conn: Connection, msg: InboundMessage, received_at: datetime, now: datetime) -> bool:
+        if not msg.sender:
+            log.warning("message %s has no sender; stored only", msg.message_id)
+            return False
+        decision = self.router.route(msg.text, msg.reply_id, msg.type) if msg.wants_reply else None
+        customer, row_id, _, new = self._record_inbound(conn, msg, decision, received_at, now)
+        if not new:
+            return False  # the same message reached us under another event key; answered already
+        if decision is None:
+            self._handled(conn, row_id, "no_reply")
+            return False
+
+        conversation = handoff.get(conn, customer.id)
+        if conversation.bot_silent and decision.intent not in ALWAYS_ANSWERED:
+            self._handled(conn, row_id, "silent_handoff")
+            return False
+
+        streak = handoff.fallback_streak_after(decision.intent, conversation.fallback_streak)
+        previous_streak = conversation.fallback_streak
+        if decision.intent != "human" and handoff.wants_human(decision.intent, streak) and not conversation.bot_silent:
+            decision = IntentDecision("human", decision.confidence, "fallback_streak", decision.matched)
+            self._set_intent(conn, row_id, decision)
+
+        services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer)
+        outcome = runner.run_intent(decision, services, customer.wa_id, msg.text, msg.reply_id)
+        applied = effects.apply_events(conn, customer.id, outcome.events, now=now, actor="bot",
+                                       reason=f"{decision.intent} ({decision.source})")
+        if not applied.paused and not conversation.bot_silent and streak != previous_streak:
+            handoff.set_fallback_streak(conn, customer.id, streak, now)
+        return self._reply(conn, customer, row_id, outcome.messages, now,
+                           source=outcome.action or f"reply:{decision.intent}", intent=decision)
+
+    def _reply(self, conn: Connection, customer: Customer, row_id: int, messages: list[dict], now: datetime,
+               *, source: str, intent: IntentDecision | None) -> bool:
+        # The customer as stored now: a message redelivered days late finds the window closed.
+        if not window_open(customer.last_inbound_at, now):
+            self._handled(conn, row_id, "window_closed")
+            return False
+        for message in messages:
+            outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, message=message, now=now,
+                           kind="reply", category="service", source=source)
+        self._handled(conn, row_id, "replied" if messages else "no_reply")
+        log.info("message from %s: intent %s (%s), %d repl%s", mask(customer.wa_id),
+                 intent.intent if intent else "-", intent.source if intent else source,
+                 len(messages), "y" if len(messages) == 1 else "ies")
+        return bool(messages)
+
+    # -- Rasa mode
+
+    def _for_rasa(self, event) -> bool:  # noqa: ANN001
+        """Text and taps go to Rasa; media, STOP and START stay with us (opting out is our duty)."""
+        if not isinstance(event, InboundMessage) or not event.sender or not event.wants_reply:
+            return False
+        if not (event.text or event.reply_id):
+            return False
+        return self.router.route(event.text, event.reply_id, event.type).intent not in ALWAYS_ANSWERED + ("media",)
+
+    def _via_rasa(self, item: intake.ClaimedEvent, now: datetime) -> bool:
+        """Store the message, ask Rasa outside any transaction (its actions write to our database
+        through `wabot actions`), then queue the answers and mark the event done.
+
+        Rasa down: the event goes back to the queue with the intake's backoff; on the last attempt
+        the customer gets a polite holding answer and the conversation goes to the agents' queue.
+        """
+        msg: InboundMessage = item.event
+        routed = self.router.route(msg.text, msg.reply_id, msg.type)
+        # Stored with our router's intent (for asked()), marked as answered by Rasa.
+        decision = IntentDecision(routed.intent, routed.confidence, "rasa", routed.matched)
+        with self.engine.begin() as conn:
+            customer, row_id, handled, _ = self._record_inbound(conn, msg, decision, item.received_at, now)
+            if handled is None and handoff.get(conn, customer.id).bot_silent:
+                handled = "silent_handoff"
+                self._handled(conn, row_id, handled)
+            if handled is not None:
+                intake.complete(conn, item.id, self.owner, now)
+                return False
+        metadata = {"message_id": msg.message_id, "type": msg.type}
+        if msg.reply_id:
+            metadata["reply_id"] = msg.reply_id
+        try:
+            answers = self.rasa.send(customer.wa_id, message_for_rasa(msg.text, msg.reply_id, routed), metadata)
+        except RasaUnavailable:
+            if item.attempts < intake.MAX_ATTEMPTS:
+                raise
+            answers = None
+        now = self.clock()
+        with self.engine.begin() as conn:
+            if answers is None:
+                log.warning("Rasa unavailable after %s attempts; holding answer to %s", item.attempts,
+                            mask(customer.wa_id))
+                messages = self._holding_answer(conn, customer, now)
+                handoff.transition(conn, customer.id, handoff.PENDING, actor="bot", now=now,
+                                   reason="assistant unavailable", expect=(handoff.BOT,))
+                source = "reply:assistant_unavailable"
+            else:
+                messages, source = runner.to_graph_messages(answers), "rasa"
+            enqueued = self._reply(conn, customer, row_id, messages, now, source=source, intent=decision)
+            intake.complete(conn, item.id, self.owner, now)
+        return enqueued
+
+    def _holding_answer(self, conn: Connection, customer: Customer, now: datetime) -> list[dict]:
+        services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup)
+        with services.reading() as data:
+            context = data.context(customer.wa_id)
+        rendered = self.replies.render("assistant_unavailable", context.segments, context.values)
+        return runner.to_graph_messages([{"text": rendered.text}]) if rendered else []
+
+    @staticmethod
+    def _handled(conn: Connection, row_id: int, handled: str) -> None:
+        conn.execute(_SET_HANDLED, {"row_id": row_id, "handled": handled})
+
+    @staticmethod
+    def _set_intent(conn: Connection, row_id: int, decision: IntentDecision) -> None:
+        conn.execute(sa.update(inbound_messages).where(inbound_messages.c.id == row_id)
+                     .values(intent=decision.intent, intent_source=decision.source))
+
+    def _status(self, conn: Connection, status: StatusUpdate, now: datetime) -> None:
+        row = outbox.apply_status(conn, status, now)
+        if status.status in ("read", "played"):
+            customer_id = row["customer_id"] if row else None
+            if customer_id is None and status.recipient:
+                found = customers.find(conn, status.recipient)
+                customer_id = found.id if found else None
+            if customer_id is not None:
+                customers.record_read(conn, customer_id, status.timestamp or now)
+        if status.status == "failed" and status.errors:
+            log.info("message %s failed: %s", row["id"] if row else status.message_id, status.errors[0].code)
+
+    def _preference(self, conn: Connection, pref: MarketingPreference, now: datetime) -> None:
+        if pref.value not in ("stop", "resume") or not pref.sender:
+            return
+        if not customers.set_marketing_paused(conn, pref.sender, pref.value == "stop", now):
+            log.info("marketing preference for an unknown customer %s", mask(pref.sender))

@@ -1,0 +1,238 @@
+"""The agent API and the agent console (/agent).
+
+Bearer tokens from WABOT_AGENT_TOKENS name the agent; with none configured every call is 401.
+Agents' messages go through the outbox like everything else, free-form only inside the 24-hour
+window (bot/whatsapp/window.py decides); a conversation an agent writes in is theirs (claimed), so the bot
+never talks over a person.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from sqlalchemy.engine import Connection
+
+from bot.conversation import customers, handoff, inbox, outbox
+from bot.core import db
+from bot.whatsapp import messages
+from bot.core.config import Settings
+from bot.conversation.customers import Customer
+from bot.core.times import utcnow
+from bot.whatsapp.window import choose_form, window_expires_at
+
+agent_api = Blueprint("agent_api", __name__, template_folder="templates", static_folder="static",
+                      static_url_path="/agent/static")
+
+STATES = handoff.STATES
+
+
+def _runtime():  # noqa: ANN202
+    return current_app.extensions["wabot"]
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> tuple[Response, int]:
+    response = jsonify(error=error, message=message, **extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="wabot agents"'
+    return response, status
+
+
+def agent_for(settings: Settings, header: str | None) -> str | None:
+    """The agent a bearer token belongs to; compared in constant time against every known token."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    found = None
+    for known, name in settings.agent_tokens.items():
+        if hmac.compare_digest(known.encode(), token.strip().encode()):
+            found = name
+    return found
+
+
+@agent_api.before_request
+def _authenticate():
+    if request.endpoint in ("agent_api.console", "agent_api.static"):
+        return None
+    agent = agent_for(_runtime().settings, request.headers.get("Authorization"))
+    if agent is None:
+        return _error(401, "unauthorized", "an agent token is required: Authorization: Bearer <token>")
+    request.environ["wabot.agent"] = agent
+    return None
+
+
+def _agent() -> str:
+    return request.environ["wabot.agent"]
+
+
+def _customer(conn: Connection, wa_id: str) -> Customer:
+    """The conversation's customer; a JSON 404 (ending the request) when there is none."""
+    customer = customers.find(conn, wa_id)
+    if customer is None:
+        response, status = _error(404, "not_found", f"no customer {wa_id}")
+        response.status_code = status
+        abort(response)
+    return customer
+
+
+# ---------------------------------------------------------------- reading
+
+@agent_api.get("/api/agent")
+def whoami():
+    return jsonify(agent=_agent())
+
+
+@agent_api.get("/api/conversations")
+def list_conversations():
+    raw = request.args.get("state") or f"{handoff.PENDING},{handoff.AGENT}"
+    states = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = [s for s in states if s not in STATES]
+    if unknown or not states:
+        return _error(400, "bad_state", f"state must be one of {', '.join(STATES)}")
+    try:
+        limit = min(500, max(1, int(request.args.get("limit", "200"))))
+    except ValueError:
+        return _error(400, "bad_limit", "limit must be a number")
+    now = utcnow()
+    with db.reading(_runtime().engine) as conn:
+        entries = inbox.queue(conn, states, limit=limit)
+    return jsonify([entry.as_json(now) for entry in entries])
+
+
+@agent_api.get("/api/conversations/<wa_id>")
+def show_conversation(wa_id: str):
+    rt = _runtime()
+    now = utcnow()
+    with db.reading(rt.engine) as conn:
+        customer = _customer(conn, wa_id)
+        return jsonify(inbox.conversation(conn, customer, now, rt.settings.store.currency))
+
+
+@agent_api.get("/api/templates")
+def list_templates():
+    """Templates the store's configuration names, for the console's picker."""
+    return jsonify(configured_templates(_runtime().settings))
+
+
+def configured_templates(settings: Settings) -> list[dict[str, Any]]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(template, source: str) -> None:  # noqa: ANN001
+        if template is not None:
+            found.setdefault((template.name, template.language), {
+                "name": template.name, "language": template.language, "params": len(template.body),
+                "body": list(template.body), "source": source})
+
+    for name, campaign in settings.file.campaigns.items():
+        add(campaign.template, f"campaign {name}")
+        for variant in campaign.variants:
+            add(variant.template, f"campaign {name}")
+    add(settings.file.reorder.template, "reorder")
+    return sorted(found.values(), key=lambda t: (t["name"], t["language"]))
+
+
+# ---------------------------------------------------------------- acting
+
+@agent_api.post("/api/conversations/<wa_id>/claim")
+def claim(wa_id: str):
+    agent = _agent()
+    now = utcnow()
+    with _runtime().engine.begin() as conn:
+        customer = _customer(conn, wa_id)
+        current = handoff.get(conn, customer.id)
+        if current.state == handoff.AGENT and current.agent == agent:
+            return jsonify(state=current.state, agent=agent)
+        if current.state == handoff.AGENT:
+            return _error(409, "already_claimed", f"{current.agent} has this conversation", agent=current.agent)
+        if not handoff.transition(conn, customer.id, handoff.AGENT, actor=f"agent:{agent}", now=now,
+                                  reason="claimed", agent=agent, expect=(handoff.BOT, handoff.PENDING)):
+            taken = handoff.get(conn, customer.id)
+            return _error(409, "already_claimed", f"{taken.agent} has this conversation", agent=taken.agent)
+    return jsonify(state=handoff.AGENT, agent=agent)
+
+
+@agent_api.post("/api/conversations/<wa_id>/release")
+def release(wa_id: str):
+    agent = _agent()
+    now = utcnow()
+    with _runtime().engine.begin() as conn:
+        customer = _customer(conn, wa_id)
+        current = handoff.get(conn, customer.id)
+        if current.state == handoff.AGENT and current.agent != agent:
+            return _error(409, "claimed_by_other", f"{current.agent} has this conversation", agent=current.agent)
+        if current.state != handoff.BOT:
+            handoff.transition(conn, customer.id, handoff.BOT, actor=f"agent:{agent}", now=now,
+                               reason="released", expect=(current.state,))
+    return jsonify(state=handoff.BOT, agent=None)
+
+
+def _parse_message(body: Any) -> tuple[dict | None, str | None, str | None]:
+    """(Graph message body, category, error) from {"text": ...} or {"template": {...}}."""
+    if not isinstance(body, dict):
+        return None, None, "the body must be a JSON object with text or template"
+    text, template = body.get("text"), body.get("template")
+    if (text is None) == (template is None):
+        return None, None, "give either text or template"
+    if text is not None:
+        if not isinstance(text, str) or not text.strip():
+            return None, None, "text must be a non-empty string"
+        if len(text) > messages.MAX_TEXT:
+            return None, None, f"text is longer than {messages.MAX_TEXT} characters"
+        return messages.text_message(text.strip(), preview_url="http" in text), "service", None
+    if not isinstance(template, dict) or not isinstance(template.get("name"), str) or not template["name"].strip():
+        return None, None, "template needs a name"
+    language = template.get("language", "en_US")
+    params = template.get("body", [])
+    if not isinstance(language, str) or not isinstance(params, list) or \
+            not all(isinstance(p, (str, int, float)) and str(p).strip() for p in params):
+        return None, None, "template language must be a string and body a list of non-empty values"
+    category = template.get("category", "utility")
+    if category not in ("utility", "marketing"):
+        return None, None, "template category must be utility or marketing"
+    return messages.template_message(template["name"].strip(), language, [str(p) for p in params]), category, None
+
+
+@agent_api.post("/api/conversations/<wa_id>/messages")
+def send_message(wa_id: str):
+    agent = _agent()
+    rt = _runtime()
+    try:
+        body = json.loads(request.get_data() or b"null")
+    except ValueError:
+        return _error(400, "bad_json", "the body is not JSON")
+    message, category, problem = _parse_message(body)
+    if problem:
+        return _error(400, "bad_message", problem)
+    now = utcnow()
+    with rt.engine.begin() as conn:
+        customer = _customer(conn, wa_id)
+        current = handoff.get(conn, customer.id)
+        if current.state == handoff.AGENT and current.agent != agent:
+            return _error(409, "claimed_by_other", f"{current.agent} has this conversation", agent=current.agent)
+        is_template = message["type"] == "template"
+        form = choose_form(customer.last_inbound_at, now, has_text=not is_template, has_template=is_template)
+        if form.form == "none":
+            expired = window_expires_at(customer.last_inbound_at)
+            return _error(409, "window_closed",
+                          "the customer's 24-hour window is closed; only a template can be sent",
+                          window_expires_at=expired.isoformat() if expired else None)
+        if current.state != handoff.AGENT:
+            # Writing to a customer takes the conversation over, so the bot does not answer too.
+            handoff.transition(conn, customer.id, handoff.AGENT, actor=f"agent:{agent}", now=now,
+                               reason="agent replied", agent=agent, expect=(current.state,))
+        outbox_id = outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, message=message,
+                                   now=now, kind="agent", category=category, source=f"agent:{agent}")
+        handoff.touch_agent(conn, customer.id, now)
+    rt.outbound_wake.set()
+    return jsonify(id=outbox_id, form=form.form, state=handoff.AGENT, agent=agent)
+
+
+# ---------------------------------------------------------------- the console
+
+@agent_api.get("/agent")
+def console():
+    settings = _runtime().settings
+    return render_template("agent.html", store_name=settings.store.name,
+                           templates=configured_templates(settings),
+                           timeout_minutes=settings.policy.handoff_timeout_minutes)

@@ -1,0 +1,62 @@
+"""Admin API for campaigns: `GET /api/campaigns/<name>/preview?now=` and `/stats`, as the CLI's
+--json output. Bearer WABOT_ADMIN_TOKEN; without one configured, 401."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, current_app, jsonify, request
+
+from bot.core import db
+from bot.core.errors import WabotError
+from bot.core.times import utcnow
+from bot.web.segments import admin_authorised
+from segments.timeparse import parse_now
+
+campaign_api = Blueprint("campaign_api", __name__, url_prefix="/api/campaigns")
+
+
+@campaign_api.before_request
+def _require_admin():  # noqa: ANN202
+    if not admin_authorised():
+        return jsonify(error="admin token required (Authorization: Bearer WABOT_ADMIN_TOKEN)"), 401
+    return None
+
+
+def _campaigns():  # noqa: ANN202
+    from bot.campaigns.runs import Campaigns
+
+    runtime = current_app.extensions["wabot"]
+    if "wabot.campaigns" not in current_app.extensions:
+        current_app.extensions["wabot.campaigns"] = Campaigns(runtime.settings)
+    return runtime, current_app.extensions["wabot.campaigns"]
+
+
+def _now() -> datetime:
+    raw = request.args.get("now")
+    if not raw:
+        return utcnow()
+    try:
+        return parse_now(raw)
+    except ValueError as exc:
+        raise WabotError(f"now: {exc}") from None
+
+
+@campaign_api.errorhandler(WabotError)
+def _bad_request(exc: WabotError):  # noqa: ANN202
+    status = 404 if str(exc).startswith("no campaign named") else 400
+    return jsonify(error=str(exc)), status
+
+
+@campaign_api.get("/<name>/preview")
+def preview(name: str):  # noqa: ANN201
+    runtime, campaigns = _campaigns()
+    now = _now()
+    with db.reading(runtime.engine) as conn:
+        return jsonify(campaigns.preview(conn, name, now))
+
+
+@campaign_api.get("/<name>/stats")
+def stats(name: str):  # noqa: ANN201
+    runtime, campaigns = _campaigns()
+    with db.reading(runtime.engine) as conn:
+        return jsonify(campaigns.stats(conn, name))

@@ -1,0 +1,110 @@
+"""The sandbox: what the sandbox transport recorded, for `wabot chat`, and the /sandbox page where
+anyone can chat as any customer. Only served with the sandbox transport: with a real token,
+messages go to real phones and there is nothing to show here.
+"""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+
+from bot.core import db
+from bot.conversation import intake
+from bot.whatsapp import messages, simulate
+from bot.whatsapp.events import parse_payload
+from bot.core.tables import customers, inbound_messages, sandbox_messages
+from bot.core.times import utcnow
+
+sandbox_api = Blueprint("sandbox_api", __name__, template_folder="templates")
+
+
+def _runtime():
+    rt = current_app.extensions["wabot"]
+    if not rt.settings.sandbox:
+        abort(404)
+    return rt
+
+
+@sandbox_api.get("/sandbox")
+def sandbox_page():
+    rt = _runtime()
+    return render_template("sandbox.html", store_name=rt.settings.store.name)
+
+
+@sandbox_api.get("/sandbox/api/messages")
+def recorded_messages():
+    """What the bot sent (to one customer, or to all), after a given message number."""
+    from bot.pipeline.sandbox import messages_since
+
+    rt = _runtime()
+    try:
+        after = int(request.args.get("after", "0"))
+    except ValueError:
+        abort(400, "after must be a message number")
+    with db.reading(rt.engine) as conn:
+        messages = messages_since(conn, request.args.get("wa_id") or None, after)
+    return jsonify(messages=messages)
+
+
+@sandbox_api.get("/sandbox/api/customers")
+def sandbox_customers():
+    rt = _runtime()
+    c = customers.c
+    with db.reading(rt.engine) as conn:
+        rows = conn.execute(
+            sa.select(c.wa_id, c.profile_name, c.first_name, c.last_name)
+            .where(c.wa_id.is_not(None))
+            .order_by(c.last_inbound_at.desc().nulls_last(), c.id.desc()).limit(300)
+        ).all()
+    return jsonify(customers=[
+        {"wa_id": r.wa_id, "name": r.profile_name or " ".join(filter(None, [r.first_name, r.last_name])) or r.wa_id}
+        for r in rows
+    ])
+
+
+@sandbox_api.get("/sandbox/api/conversation")
+def sandbox_conversation():
+    """Both sides of one customer's conversation, oldest first."""
+    rt = _runtime()
+    wa_id = request.args.get("wa_id", "")
+    with db.reading(rt.engine) as conn:
+        customer_id = conn.execute(sa.select(customers.c.id).where(customers.c.wa_id == wa_id)).scalar()
+        inbound = [] if customer_id is None else conn.execute(
+            sa.select(inbound_messages.c.text, inbound_messages.c.type, inbound_messages.c.sent_at)
+            .where(inbound_messages.c.customer_id == customer_id)).all()
+        outbound = conn.execute(
+            sa.select(sandbox_messages.c.payload, sandbox_messages.c.created_at)
+            .where(sandbox_messages.c.recipient == wa_id)).all()
+    items = [{"from": "customer", "text": r.text or f"[{r.type}]", "choices": [], "at": r.sent_at.isoformat()}
+             for r in inbound]
+    items += [{"from": "bot", "text": messages.preview_of(r.payload) if r.payload.get("type") != "interactive"
+               else r.payload["interactive"].get("body", {}).get("text", ""),
+               "choices": [{"id": i, "title": t} for i, t in simulate.choices_of(r.payload)],
+               "list": r.payload.get("interactive", {}).get("type") == "list",
+               "at": r.created_at.isoformat()} for r in outbound]
+    items.sort(key=lambda item: item["at"])
+    return jsonify(conversation=items)
+
+
+@sandbox_api.post("/sandbox/api/send")
+def sandbox_send():
+    """A customer's message, built exactly like Meta's webhook payload and stored like one."""
+    rt = _runtime()
+    data = request.get_json(silent=True) or {}
+    wa_id = str(data.get("wa_id", "")).strip().lstrip("+")
+    if not wa_id.isdigit() or not 6 <= len(wa_id) <= 15:
+        abort(400, "wa_id must be a phone number in international format, digits only")
+    name = (data.get("name") or "").strip() or None
+    if data.get("reply_id"):
+        payload = simulate.reply_payload(wa_id, str(data["reply_id"]), str(data.get("title") or ""), name=name,
+                                         list_row=bool(data.get("list")))
+    elif (data.get("text") or "").strip():
+        payload = simulate.text_payload(wa_id, str(data["text"]), name=name)
+    else:
+        abort(400, "say something: text, or the reply_id of a button")
+    events = parse_payload(json.loads(json.dumps(payload)))
+    with rt.engine.begin() as conn:
+        stored = intake.store(conn, events, utcnow())
+    rt.inbound_wake.set()
+    return jsonify(stored=len(stored))

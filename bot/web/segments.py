@@ -1,0 +1,68 @@
+"""Admin API for segments: GET /api/segments and GET /api/segments/<name>/members, with the same
+JSON as `wabot segments list --json` and `wabot segments members NAME --json`. Bearer
+WABOT_ADMIN_TOKEN; without it configured, every request is refused."""
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+from bot.core import db
+from bot.core.times import utcnow
+from segments.engine import SegmentEngine, UnknownSegment
+from segments.timeparse import parse_now
+from segments.views import members_json, segment_list
+
+segments_api = Blueprint("segments_api", __name__)
+
+
+@segments_api.record_once
+def _build_engine(state) -> None:  # noqa: ANN001
+    # Built with the app, so a bad [segments] rule stops `wabot serve` at start, naming the key.
+    state.app.extensions["wabot_segments"] = SegmentEngine(state.app.extensions["wabot"].settings)
+
+
+def admin_authorised() -> bool:
+    token = current_app.extensions["wabot"].settings.admin_token
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+@segments_api.before_request
+def _require_admin():
+    if not admin_authorised():
+        return jsonify(error="admin token required (Authorization: Bearer WABOT_ADMIN_TOKEN)"), 401
+    return None
+
+
+def _now() -> datetime:
+    raw = request.args.get("now")
+    return parse_now(raw) if raw else utcnow()
+
+
+@segments_api.get("/api/segments")
+def list_segments():
+    rt = current_app.extensions["wabot"]
+    engine: SegmentEngine = current_app.extensions["wabot_segments"]
+    with db.reading(rt.engine) as conn:
+        return jsonify(segment_list(engine, conn, utcnow()))
+
+
+@segments_api.get("/api/segments/<name>/members")
+def segment_members(name: str):
+    rt = current_app.extensions["wabot"]
+    engine: SegmentEngine = current_app.extensions["wabot_segments"]
+    try:
+        engine.definition(name)
+        now = _now()
+    except UnknownSegment as exc:
+        return jsonify(error=str(exc)), 404
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+
+    def body():
+        with db.reading(rt.engine) as conn:
+            yield from members_json(engine, conn, now, name)
+
+    return Response(stream_with_context(body()), mimetype="application/json")
