@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.core import db  # noqa: E402
 from bot.whatsapp import graph, messages
-from bot.campaigns.runs import Campaigns  # noqa: E402
+from bot.runtime import Features  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
 from bot.core.tables import customers  # noqa: E402
 from bot.pipeline.sender import Sender, concurrency_for  # noqa: E402
@@ -171,7 +171,7 @@ def main() -> int:
         print(f"fake Graph server ceiling: {fake_ceiling:,.0f} messages/s "
               f"(same client, {connections} connections, no database, no limit)")
 
-        campaigns = Campaigns(settings)
+        campaigns = Features.build(settings).campaigns
         with engine.begin() as conn:
             started = time.perf_counter()
             batch = campaigns.plan_batch(conn, "fanout", NOW)

@@ -1,7 +1,10 @@
-"""Wiring: one place that turns Settings into an engine, a transport, a worker and a sender.
+"""The composition root: one place that turns Settings into everything a process runs on.
 
-The web app, `wabot serve`, `wabot worker` and the tests all build their pieces here, so the
-same configuration always yields the same objects.
+Each process (`wabot serve`'s workers, `wabot worker`, `wabot scheduler`, a command, the web
+app under gunicorn) builds one Runtime: the database engine, the metrics, and the features —
+the intent router, the reply book, the segment engine and the campaigns — once each. Building a
+feature checks the part of wabot.toml it owns (an [intents] entry, a reply, a rule), so a bad
+configuration stops the process at start with one line naming the key (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -12,14 +15,21 @@ from typing import Callable
 
 from sqlalchemy.engine import Engine
 
+from bot.campaigns.reorder import check_selectors
+from bot.campaigns.runs import Campaigns, SegmentAudiences, check_audiences
 from bot.core import db
-from bot.whatsapp import graph
 from bot.core.config import Settings
 from bot.pipeline.handoff_release import HandoffReleaser
 from bot.pipeline.metrics import Metrics
-from bot.pipeline.sender import Sender, concurrency_for
 from bot.pipeline.sandbox import SandboxTransport
+from bot.pipeline.scheduler import SchedulerService
+from bot.pipeline.sender import Sender, concurrency_for
 from bot.pipeline.worker import InboundWorker
+from bot.whatsapp import graph
+from flows.checks import check_settings
+from flows.nlu import IntentRouter
+from flows.replies import ReplyBook
+from segments.engine import SegmentEngine
 from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
@@ -30,6 +40,35 @@ def make_transport(settings: Settings, engine: Engine, pool_size: int = 16) -> g
         return SandboxTransport(engine)
     return graph.HttpTransport(settings.graph_url, settings.graph_version, settings.phone_number_id,
                                settings.whatsapp_token or "", pool_size=pool_size)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the configuration means, built once: each part checks its own tables of wabot.toml."""
+
+    router: IntentRouter
+    replies: ReplyBook
+    segment_engine: SegmentEngine
+    campaigns: Campaigns
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Features":
+        """Raise ConfigError naming the first key a feature cannot use."""
+        router = IntentRouter.from_config(settings.file.intents)  # [intents]
+        replies = check_settings(settings)  # [replies], [sale] early_access, [preferences]
+        segment_engine = SegmentEngine(settings)  # [segments.*] rules, [segment_params]
+        check_selectors(settings.file.reorder, str(settings.config_path or "wabot.toml"))  # [reorder.days]
+        check_audiences(settings, segment_engine)  # [campaigns.*] segment or rule
+        return cls(router, replies, segment_engine, Campaigns(settings, SegmentAudiences(segment_engine)))
+
+
+def check_configuration(settings: Settings) -> Features:
+    """The start check of every process: the features built from the settings, and the warnings
+    about configuration that loads but will not do what its author meant."""
+    features = Features.build(settings)
+    for warning in settings.warnings():
+        log.warning(warning)
+    return features
 
 
 
@@ -67,6 +106,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     metrics: Metrics
+    features: Features
     # Set by the webhook when it stores events, and by the worker when it queues replies, so the
     # next stage starts at once instead of on its next poll.
     inbound_wake: threading.Event = field(default_factory=threading.Event)
@@ -77,35 +117,55 @@ class Runtime:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> "Runtime":
+    def from_settings(cls, settings: Settings, engine: Engine | None = None,
+                      features: Features | None = None) -> "Runtime":
+        features = features or Features.build(settings)
         engine = engine or db.make_engine(settings.database_url)
-        return cls(settings=settings, engine=engine, metrics=Metrics(engine))
+        return cls(settings=settings, engine=engine, metrics=Metrics(engine), features=features)
 
-    def worker(self) -> InboundWorker:
-        return InboundWorker(self.engine, self.settings, metrics=self.metrics, segment_lookup=current_segments,
-                             on_enqueued=self.outbound_wake.set, yield_to_requests=self.requests_in_flight.wait_idle)
+    @property
+    def campaigns(self) -> Campaigns:
+        return self.features.campaigns
 
-    def handoff_releaser(self) -> HandoffReleaser:
-        return HandoffReleaser(self.engine, self.settings, segment_lookup=current_segments,
-                               on_enqueued=self.outbound_wake.set)
+    @property
+    def segment_engine(self) -> SegmentEngine:
+        return self.features.segment_engine
 
-    def sender(self, concurrency: int | None = None) -> Sender:
+    def worker(self, **overrides) -> InboundWorker:  # noqa: ANN003 - InboundWorker's keywords (a clock, Rasa)
+        options = dict(metrics=self.metrics, segment_lookup=current_segments, on_enqueued=self.outbound_wake.set,
+                       yield_to_requests=self.requests_in_flight.wait_idle)
+        options.update(overrides)
+        return InboundWorker(self.engine, self.settings, router=self.features.router, replies=self.features.replies,
+                             **options)
+
+    def handoff_releaser(self, **overrides) -> HandoffReleaser:  # noqa: ANN003 - HandoffReleaser's keywords
+        options = dict(segment_lookup=current_segments, on_enqueued=self.outbound_wake.set)
+        options.update(overrides)
+        return HandoffReleaser(self.engine, self.settings, replies=self.features.replies, **options)
+
+    def scheduler(self, **overrides) -> SchedulerService:  # noqa: ANN003 - SchedulerService's keywords
+        options = dict(on_enqueued=self.outbound_wake.set)
+        options.update(overrides)
+        return SchedulerService(self.settings, self.engine, campaigns=self.features.campaigns,
+                                segment_engine=self.features.segment_engine,
+                                releaser=self.handoff_releaser(), **options)
+
+    def sender(self, concurrency: int | None = None, **overrides) -> Sender:  # noqa: ANN003 - a clock
         concurrency = concurrency or concurrency_for(self.settings.rate_limit)
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)
         sender = Sender(self.engine, transport, rate_limit=self.settings.rate_limit,
-                        concurrency=concurrency, metrics=self.metrics)
+                        concurrency=concurrency, metrics=self.metrics, **overrides)
         self._closers.append(sender.close)
+        close_transport = getattr(transport, "close", None)
+        if close_transport is not None:
+            self._closers.append(close_transport)
         return sender
 
     def start_background(self, *, inbound: bool = True, outbound: bool = True, scheduler: bool = False) -> None:
         """Run the inbound worker and the sender on threads of this process (and, for `serve`,
         the scheduler)."""
         if scheduler:
-            from bot.campaigns.runs import check_audiences
-            from bot.pipeline.scheduler import SchedulerService
-
-            check_audiences(self.settings)
-            service = SchedulerService(self.settings, self.engine, on_enqueued=self.outbound_wake.set)
+            service = self.scheduler()
             service.start()
             self._closers.append(service.stop)
         if inbound:

@@ -22,12 +22,12 @@ from typing import Any, Callable, Optional
 from rasa_sdk.executor import ActionExecutor, ActionExecutorRunResult
 from sqlalchemy.engine import Engine
 
-from bot.conversation import customers, handoff
+from bot.conversation import customers
 from bot.core.config import Settings
 from bot.conversation.customers import mask
 from bot.core.times import utcnow
 from flows import effects
-from flows.actions import FALLBACK_STREAK_SLOT, WabotAction, registry
+from flows.actions import WabotAction, registry
 from flows.context import FlowServices, SegmentLookup, no_segments
 from flows.replies import ReplyBook
 
@@ -70,11 +70,8 @@ class WabotExecutor(ActionExecutor):
             if found is None and not events:
                 return None  # nothing to remember about someone we do not know
             customer_id = found.id if found is not None else effects.ensure_customer(conn, sender, now)
-            applied = effects.apply_events(conn, customer_id, events, now=now, actor="bot",
+            applied = effects.apply_action(conn, customer_id, action_name, events, now=now,
                                            reason=f"{action_name} (rasa)")
-            if not any(e.get("name") == FALLBACK_STREAK_SLOT for e in events) and not applied.paused:
-                # Anything understood breaks a run of fallbacks.
-                handoff.set_fallback_streak(conn, customer_id, 0, now)
         if applied.paused or applied.opted_out is not None:
             log.info("%s for %s: %s", action_name, mask(sender),
                      "handed off" if applied.paused else f"opted_out={applied.opted_out}")

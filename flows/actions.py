@@ -275,10 +275,10 @@ class ActionHandoff(WabotAction):
 
 
 class ActionFallback(WabotAction):
-    """Not understood. The second time in a row, a person takes over (the contract's rule).
+    """Not understood. The second time in a row, a person takes over (docs/flows.md, handoff).
 
-    In process the worker applies that rule before routing; served to Rasa, this action is where
-    the rule can be applied, from the streak stored with the conversation.
+    The one place the rule is applied, in process and served to Rasa alike: from the streak
+    stored with the conversation; flows/effects.py stores the new streak, or ends it.
     """
 
     action_name = "action_fallback"

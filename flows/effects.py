@@ -1,8 +1,9 @@
-"""The Rasa events our actions return, applied to our store.
+"""The executor of our actions' events: the Rasa events an action returns, applied to our store.
 
 The one place that turns an action's events into database changes, used by the worker (flows
 run in process) and by `wabot actions` (flows served to a Rasa assistant), so an opt-out, a
-handoff or a preference answer reaches our database whichever way the action ran.
+handoff, a preference answer or the end of a run of fallbacks reaches our database whichever way
+the action ran (docs/flows.md).
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from sqlalchemy.engine import Connection
 
 from bot.conversation import customers, handoff
 from bot.core.db import insert_ignoring_conflicts, upsert
+from bot.core.phones import country_of
 from bot.core.tables import customers as customers_table
-from flows.actions import FALLBACK_STREAK_SLOT, INTEREST_SLOT, OPTED_OUT_SLOT
+from flows.actions import FALLBACK_STREAK_SLOT, INTEREST_SLOT, OPTED_OUT_SLOT, ActionFallback
 from segments.tables import customer_attributes
 
 # Slots whose values are answers the customer gave, stored as custom attributes for attr().
@@ -37,7 +39,7 @@ def ensure_customer(conn: Connection, key: str, now: datetime) -> int:
     if found is not None:
         return found.id
     insert_ignoring_conflicts(conn, customers_table, [{
-        "wa_id": key, "phone_country": customers.country_of(key), "created_at": now, "updated_at": now,
+        "wa_id": key, "phone_country": country_of(key), "created_at": now, "updated_at": now,
     }], ["wa_id"])
     return conn.execute(sa.select(customers_table.c.id).where(customers_table.c.wa_id == key)).scalar_one()
 
@@ -67,4 +69,21 @@ def apply_events(conn: Connection, customer_id: int, events: Iterable[Mapping], 
         elif kind == "pause":
             applied.paused |= handoff.transition(conn, customer_id, handoff.PENDING, actor=actor, now=now,
                                                  reason=reason, expect=(handoff.BOT,))
+    return applied
+
+
+def apply_action(conn: Connection, customer_id: int, action_name: str | None, events: Iterable[Mapping], *,
+                 now: datetime, reason: str, streak_before: int | None = None) -> Applied:
+    """Apply what one action run returned, as the bot.
+
+    The fallback rule's bookkeeping is here too: action_fallback counts a run of fallbacks in its
+    slot (and hands off on the second, bot/conversation/handoff.py); any other answer, or a
+    handoff, ends the run. `streak_before`, when the caller knows it, saves a write when there is
+    no run to end.
+    """
+    if action_name == ActionFallback.action_name and any(e.get("event") == "pause" for e in events):
+        reason = "two fallbacks in a row"
+    applied = apply_events(conn, customer_id, events, now=now, actor="bot", reason=reason)
+    if applied.fallback_streak is None and not applied.paused and streak_before != 0:
+        handoff.set_fallback_streak(conn, customer_id, 0, now)
     return applied

@@ -10,11 +10,11 @@ written (an empty placeholder becomes nothing).
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from bot.core.errors import ConfigError
+from bot.core.text import placeholder_problem, placeholders_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.core.config import Settings
@@ -110,21 +110,6 @@ class Values(dict):
         for key in values:
             merged._lazy.pop(key, None)
         return merged
-
-
-def placeholders_in(template: str) -> list[str]:
-    return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
-
-
-def placeholder_problem(template: str, allowed: Iterable[str]) -> str | None:
-    """Why `template` cannot be filled from the `allowed` placeholders, or None when it can."""
-    try:
-        names = placeholders_in(template)
-    except ValueError as exc:  # an unmatched brace
-        return str(exc)
-    allowed = tuple(allowed)
-    unknown = next((name for name in names if name not in allowed), None)
-    return None if unknown is None else f"unknown placeholder {{{unknown}}}; known: {', '.join(allowed)}"
 
 
 def known_segments(settings: "Settings") -> tuple[str, ...]:

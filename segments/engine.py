@@ -32,7 +32,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from bot.core.config import SegmentParams, Settings
-from bot.core.errors import ConfigError, WabotError
+from bot.core.db import chunks
+from bot.core.errors import ConfigError, NotFound, WabotError
 from bot.core.tables import UTCDateTime, customers, inbound_messages
 from bot.core.times import utcnow
 from segments import builtin
@@ -42,7 +43,7 @@ from segments.attributes import (
 )
 from segments.builtin import BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
 from segments.shopify import attribute_name
-from segments.sqlutil import (bulk_page_cache, chunks, ensure_functions, iso_utc, json_bool, json_object,
+from segments.sqlutil import (bulk_page_cache, ensure_functions, iso_utc, json_bool, json_object,
                               sample_point)
 from segments.store import flush_pending_stats
 from segments.tables import (
@@ -51,7 +52,7 @@ from segments.tables import (
 )
 
 
-class UnknownSegment(WabotError):
+class UnknownSegment(NotFound):
     def __init__(self, name: str, known: Sequence[str]):
         super().__init__(f"unknown segment {name!r} (known: {', '.join(known)})")
         self.name = name

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from bot.core.phones import country_of
+
 
 @dataclass(frozen=True)
 class Phone:
@@ -42,14 +44,6 @@ def _parse(text: str, region: str) -> Phone | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return Phone(wa_id=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+"))
-
-
-@lru_cache(maxsize=16384)
-def country_of(wa_id: str) -> str | None:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse("+" + wa_id, None))
-    except phonenumbers.NumberParseException:
-        return None
 
 
 def wa_id_spellings(wa_id: str) -> tuple[str, ...]:

@@ -7,29 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Iterable, Iterator, Sequence, TypeVar
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
-
-T = TypeVar("T")
-
-CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
-
-
-def chunks(items: Sequence[T] | Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
 
 def insert_from_select_ignoring(conn: Connection, table: sa.Table, columns: list[str], select: sa.Select,
                                 index_elements: list[str]) -> None:

@@ -13,11 +13,11 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.core.db import dialect_insert, insert_ignoring_conflicts, upsert
+from bot.core.db import chunks, dialect_insert, insert_ignoring_conflicts, upsert
 from bot.core.tables import customers
-from segments.phones import country_of, wa_id_spellings
+from bot.core.phones import country_of
+from segments.phones import wa_id_spellings
 from segments.shopify import CustomerRecord, OrderRecord, ProductRecord
-from segments.sqlutil import chunks
 from segments.tables import (
     customer_attributes, customer_order_stats, customer_tags, line_items, order_stats_pending, orders,
     product_tags, products, segment_pending, variants,

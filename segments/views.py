@@ -15,6 +15,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.conversation.customers import display_name_sql
 from bot.core.tables import customers
 from segments.engine import SegmentEngine
 from segments.phones import display
@@ -31,16 +32,10 @@ def segment_list(engine: SegmentEngine, conn: Connection, now: datetime) -> list
             for d in engine.definitions()]
 
 
-def _display_name() -> sa.ColumnElement:
-    c = customers.c
-    full = sa.func.trim(sa.func.coalesce(c.first_name, "") + " " + sa.func.coalesce(c.last_name, ""))
-    return sa.func.coalesce(c.profile_name, sa.func.nullif(full, ""))
-
-
 def member_rows(engine: SegmentEngine, conn: Connection, now: datetime, segment: str) -> Iterator[sa.Row]:
     c = customers.c
     ids = engine.member_ids(conn, now, segment=segment)
-    query = (sa.select(c.id, c.wa_id, c.shopify_customer_id, _display_name().label("name"), c.first_name,
+    query = (sa.select(c.id, c.wa_id, c.shopify_customer_id, display_name_sql().label("name"), c.first_name,
                        c.last_name, c.email)
              .where(c.id.in_(ids)).order_by(c.id).execution_options(yield_per=2000))
     yield from conn.execute(query)

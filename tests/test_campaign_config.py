@@ -8,8 +8,9 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.config import crontab_for_apscheduler, parse_file_config
+from bot.core.config import Settings, crontab_for_apscheduler, parse_file_config
 from bot.core.errors import ConfigError
+from bot.runtime import check_configuration
 
 
 def campaign(**fields):
@@ -17,8 +18,10 @@ def campaign(**fields):
 
 
 def refused(data: dict) -> str:
+    """The one-line error of a configuration, whether its shape (on reading) or its meaning (at
+    start) is wrong."""
     with pytest.raises(ConfigError) as caught:
-        parse_file_config(data)
+        check_configuration(Settings(file=parse_file_config(data)))
     return str(caught.value)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.main import check_configuration
+from bot.runtime import check_configuration
 from bot.core.config import load_settings
 from bot.core.errors import ConfigError
 from flows.checks import check_settings

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.conversation import handoff
 from bot.whatsapp import simulate
 from bot.pipeline.handoff_release import HandoffReleaser
+from flows.replies import ReplyBook
 from bot.core.tables import conversations, customers, handoff_log, inbound_messages, outbox
 from tests.seed import add_customer, add_order, add_product, add_segment
 
@@ -198,7 +199,8 @@ def test_silent_agents_hand_the_conversation_back(start_server, fake_graph, engi
     say(server, VIP, "agent please")
     wait_texts(fake_graph, VIP, 1)
     assert api(server, "POST", f"/api/conversations/{VIP}/claim").status_code == 200
-    releaser = HandoffReleaser(engine, settings_for(fake_graph, toml=TOML))
+    settings = settings_for(fake_graph, toml=TOML)
+    releaser = HandoffReleaser(engine, settings, replies=ReplyBook.from_settings(settings))
     assert releaser.run_once(now() + timedelta(minutes=59)) == []
 
     # Both have waited 50 minutes; then Vera's agent writes, which restarts her clock.

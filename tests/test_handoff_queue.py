@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from bot.conversation import handoff, inbox
 from bot.core.config import Settings, parse_file_config
 from bot.pipeline.handoff_release import HandoffReleaser
+from flows.replies import ReplyBook
 from bot.core.tables import handoff_log, outbox
 from tests.seed import NOW, add_customer, add_segment
 
@@ -69,7 +70,7 @@ def test_the_releaser_runs_on_its_timer_and_tells_only_those_still_in_their_wind
     settings = Settings(file=parse_file_config({"policy": {"handoff_timeout_minutes": 60}}))
     woken = threading.Event()
     stop = threading.Event()
-    releaser = HandoffReleaser(engine, settings, clock=lambda: NOW, on_enqueued=woken.set, interval=0.01)
+    releaser = HandoffReleaser(engine, settings, replies=ReplyBook.from_settings(settings), clock=lambda: NOW, on_enqueued=woken.set, interval=0.01)
     thread = threading.Thread(target=releaser.run_forever, args=(stop,))
     thread.start()
     assert woken.wait(5)

@@ -16,7 +16,7 @@ from bench import intents as bench
 from bench.real_words import targets_digest
 from bot.core.config import Settings, parse_file_config
 from bot.core.errors import ConfigError
-from bot.pipeline.worker import InboundWorker
+from bot.runtime import Runtime, check_configuration
 from flows import lexicon, real_words
 from flows.nlu import INTENTS, IntentDecision, IntentRouter, _parse_cue, intent_of_reply_id, normalise, squash
 
@@ -367,15 +367,18 @@ def test_config_errors_name_the_intent_and_entry(table, message):
 def test_worker_builds_its_router_from_wabot_toml():
     engine = sa.create_engine("sqlite://")  # the worker only keeps it; building the router reads no rows
     settings = Settings(file=parse_file_config(tomllib.loads(EXAMPLE_TOML)))
-    worker = InboundWorker(engine, settings)
+    worker = Runtime.from_settings(settings, engine=engine).worker()
     assert worker.router.route("restock").intent == "reorder"
 
 
-def test_a_bad_intents_table_is_rejected_when_wabot_toml_is_read():
+def test_a_bad_intents_table_is_rejected_at_start():
+    def start(data: dict) -> None:
+        check_configuration(Settings(file=parse_file_config(data)))
+
     with pytest.raises(ConfigError, match=r"^\[intents.reorder\] patterns: bad regular expression '\('"):
-        parse_file_config({"intents": {"reorder": {"patterns": ["("]}}})
+        start({"intents": {"reorder": {"patterns": ["("]}}})
     with pytest.raises(ConfigError, match=r"^\[intents.refunds\]: unknown intent"):
-        parse_file_config({"intents": {"refunds": ["refund"]}})
+        start({"intents": {"refunds": ["refund"]}})
     assert parse_file_config({"intents": {"reorder": ["restock"]}}).intents == {"reorder": ["restock"]}
 
 

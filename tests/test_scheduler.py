@@ -12,6 +12,9 @@ from bot.whatsapp import graph
 from bot.campaigns.runs import Campaigns
 from bot.campaigns.tables import apscheduler_jobs, campaign_runs, campaign_sends, scheduled_runs
 from bot.pipeline.sender import Sender
+from bot.pipeline.handoff_release import HandoffReleaser
+from flows.replies import ReplyBook
+from segments.engine import SegmentEngine
 from bot.pipeline.scheduler import DEFERRED_JOB, REORDER_JOB, SchedulerService, campaign_job
 from tests.campaign_store import TagAudience, generate
 
@@ -41,7 +44,10 @@ text = "Only when run by hand"
 
 
 def service(settings, engine, **kwargs) -> SchedulerService:
-    return SchedulerService(settings, engine, campaigns=Campaigns(settings, TagAudience()), **kwargs)
+    # The campaigns' audiences are tags here (TagAudience), so the segment engine is built apart.
+    releaser = HandoffReleaser(engine, settings, replies=ReplyBook.from_settings(settings))
+    return SchedulerService(settings, engine, campaigns=Campaigns(settings, TagAudience()),
+                            segment_engine=SegmentEngine(settings), releaser=releaser, **kwargs)
 
 
 def runs(engine, campaign: str = "daily") -> list:

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.campaigns.planner import FREQUENCY_WINDOW, TIER_WINDOW, Recipient, TierState
+from bot.core.db import chunks
 from bot.core.tables import conversations, customers, outbox
-from bot.pipeline.sender import BUSINESS_INITIATED
+from bot.conversation.outbox import BUSINESS_INITIATED
 from segments.tables import orders
 
 # Outbox states of a message that went, or will go, to the customer.
@@ -119,16 +120,11 @@ def _row(r, last_order: bool) -> AudienceRow:  # noqa: ANN001
     return AudienceRow(recipient, values)
 
 
-def chunks(ids: Sequence[int], size: int = ID_CHUNK) -> Iterator[list[int]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start:start + size])
-
-
 def load_ids(conn: Connection, ids: Iterable[int], now: datetime, *, reached: sa.Select,
              last_order: bool = False) -> list[AudienceRow]:
     """The audience rows of an explicit list of customers (deferred sends, reorder prompts)."""
     rows: list[AudienceRow] = []
-    for chunk in chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids)), ID_CHUNK):
         rows.extend(load(conn, sa.select(customers.c.id).where(customers.c.id.in_(chunk)), now,
                          reached=reached, last_order=last_order))
     return rows

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
+from bot.core.phones import country_of
 from bot.core.config import CampaignConfig, CampaignVariant, PolicyConfig, TemplateRef
 from bot.whatsapp.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
 from flows.replies import fill, with_defaults
@@ -175,15 +176,6 @@ def customer_zone_name(wa_id: str | None, store_zone: str) -> str:
         return store_zone
     return zones[0]
 
-
-def country_of(wa_id: str | None) -> str | None:
-    """ISO country of a WhatsApp number (what Meta prices and restricts by)."""
-    if not wa_id or not wa_id.isdigit():
-        return None
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse("+" + wa_id, None))
-    except phonenumbers.NumberParseException:
-        return None
 
 
 def _hhmm(text: str) -> time:

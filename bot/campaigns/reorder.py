@@ -16,6 +16,18 @@ from statistics import median
 from typing import Iterable, Literal
 
 from bot.core.config import ReorderConfig
+from bot.core.errors import ConfigError
+from segments.rules import RuleError, parse_selector
+
+def check_selectors(config: ReorderConfig, source: str = "wabot.toml") -> None:
+    """Every `[reorder.days]` key is a product selector of the rule language (docs/segments.md);
+    raise ConfigError naming the first that is not."""
+    for key in config.days:
+        try:
+            parse_selector(key)
+        except RuleError as exc:
+            raise ConfigError(f"{source}: reorder.days: {key!r}: {exc.reason}") from None
+
 
 # Two orders of one product less than a day apart are one purchase (a split or corrected order).
 SAME_PURCHASE = timedelta(days=1)

@@ -28,7 +28,7 @@ from bot.campaigns.tables import campaign_runs, campaign_sends, campaign_state
 from bot.campaigns.planner import TIER_WINDOW, CampaignPlan, Decision, MessageSpec, Offer, Plan, TierState, campaign_buttons, message_for, plan
 from bot.core.config import CampaignConfig, Settings
 from bot.core.db import insert_ignoring_conflicts, upsert
-from bot.core.errors import ConfigError, WabotError
+from bot.core.errors import ConfigError, UnknownCampaign, WabotError
 from bot.core.tables import customers
 from bot.core.tables import outbox as outbox_table
 from bot.campaigns.pricing import RateCard, estimate
@@ -54,17 +54,16 @@ MARKETING_LIMIT_BACKOFF = timedelta(hours=24)
 class SegmentAudiences:
     """Campaign audiences from the segment engine (segments/engine.py)."""
 
-    def __init__(self, settings: Settings):
-        self.engine = SegmentEngine(settings)
+    def __init__(self, segment_engine: SegmentEngine):
+        self.engine = segment_engine
 
     def member_ids(self, conn: Connection, now: datetime, *, segment: str | None = None,
                    rule: str | None = None) -> sa.Select:
         return self.engine.member_ids(conn, now, segment=segment, rule=rule)
 
 
-def check_audiences(settings: Settings) -> None:
+def check_audiences(settings: Settings, engine: SegmentEngine) -> None:
     """Every campaign's segment exists and its rule parses; raise ConfigError naming the campaign."""
-    engine = SegmentEngine(settings)
     for name, config in settings.file.campaigns.items():
         try:
             if config.segment is not None:
@@ -110,9 +109,9 @@ class Batch:
 
 
 class Campaigns:
-    def __init__(self, settings: Settings, audiences: AudienceSource | None = None):
+    def __init__(self, settings: Settings, audiences: AudienceSource):
         self.settings = settings
-        self.audiences = audiences or SegmentAudiences(settings)
+        self.audiences = audiences
         self.rate_card = RateCard.from_config(settings.file.rates)
         self.reorder_rules = ReorderRules(settings.file.reorder)
 
@@ -122,7 +121,7 @@ class Campaigns:
         campaigns = self.settings.file.campaigns
         if name not in campaigns:
             known = ", ".join(sorted(campaigns)) or "none are configured"
-            raise WabotError(f"no campaign named {name!r} in wabot.toml (campaigns: {known})")
+            raise UnknownCampaign(f"no campaign named {name!r} in wabot.toml (campaigns: {known})")
         return campaigns[name]
 
     @staticmethod

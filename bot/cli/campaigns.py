@@ -6,47 +6,22 @@ from datetime import datetime
 
 import click
 
+from bot.cli.context import current, describe_database, run_until_signalled
 from bot.core import db
 from bot.core.errors import WabotError
 from bot.core.times import utcnow
+from bot.runtime import Runtime
 from segments.timeparse import NOW
 
 
-def _settings():  # noqa: ANN202
-    # The `wabot` group's context object (bot.cli.main.Context) reads the settings lazily.
-    return click.get_current_context().obj.settings
+def _runtime() -> Runtime:
+    return current().runtime()
 
 
-def _engine(settings):  # noqa: ANN001, ANN202
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    return engine
-
-
-def _campaigns(settings):  # noqa: ANN001, ANN202
-    from bot.campaigns.runs import Campaigns, check_audiences
-
-    check_audiences(settings)
-    return Campaigns(settings)
-
-
-def _drain(settings, engine, now: datetime | None) -> None:  # noqa: ANN001
+def _drain(runtime: Runtime, now: datetime | None) -> None:
     """Send what is due, at the run's `now` when one was given, until nothing due is left
     (retries waiting for their backoff stay queued)."""
-    from bot.pipeline.sender import Sender, concurrency_for
-    from bot.runtime import make_transport
-
-    concurrency = concurrency_for(settings.rate_limit)
-    transport = make_transport(settings, engine, pool_size=concurrency)
-    sender = Sender(engine, transport, rate_limit=settings.rate_limit, concurrency=concurrency,
-                    clock=(lambda: now) if now else utcnow)
-    try:
-        sender.drain(timeout=float("inf"))
-    finally:
-        sender.close()
-        close = getattr(transport, "close", None)
-        if close:
-            close()
+    runtime.sender(clock=(lambda: now) if now else utcnow).drain(timeout=float("inf"))
 
 
 def _sent_by_run(engine, run_id: int | None) -> dict[str, int]:  # noqa: ANN001
@@ -102,11 +77,9 @@ def campaigns_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def campaigns_preview(name: str, now: datetime | None, as_json: bool) -> None:
     """Who would get what now, who is skipped and why, and what it would cost."""
-    settings = _settings()
-    now = now or utcnow()
-    engine = _engine(settings)
-    with db.reading(engine) as conn:
-        data = _campaigns(settings).preview(conn, name, now)
+    runtime = _runtime()
+    with db.reading(runtime.engine) as conn:
+        data = runtime.campaigns.preview(conn, name, now or utcnow())
     _echo(data, as_json, _show_plan)
 
 
@@ -117,14 +90,12 @@ def campaigns_preview(name: str, now: datetime | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def campaigns_run(name: str, now: datetime | None, dry_run: bool, as_json: bool) -> None:
     """Plan the campaign, queue its messages and send them (waits for the outbox to drain)."""
-    settings = _settings()
-    engine = _engine(settings)
-    campaigns = _campaigns(settings)
-    with engine.begin() as conn:
-        data = campaigns.run(conn, name, now or utcnow(), dry_run=dry_run)
+    runtime = _runtime()
+    with runtime.engine.begin() as conn:
+        data = runtime.campaigns.run(conn, name, now or utcnow(), dry_run=dry_run)
     if not dry_run:
-        _drain(settings, engine, now)
-        data["outbox"] = _sent_by_run(engine, data["run_id"])
+        _drain(runtime, now)
+        data["outbox"] = _sent_by_run(runtime.engine, data["run_id"])
 
     def human(d: dict) -> None:
         _show_plan(d)
@@ -139,13 +110,11 @@ def campaigns_run(name: str, now: datetime | None, dry_run: bool, as_json: bool)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def campaigns_promote(name: str, now: datetime | None, as_json: bool) -> None:
     """Send the tested campaign's best variant (by reply rate) to the rest of its audience."""
-    settings = _settings()
-    engine = _engine(settings)
-    campaigns = _campaigns(settings)
-    with engine.begin() as conn:
-        data = campaigns.promote(conn, name, now or utcnow())
-    _drain(settings, engine, now)
-    data["outbox"] = _sent_by_run(engine, data["rest"]["run_id"])
+    runtime = _runtime()
+    with runtime.engine.begin() as conn:
+        data = runtime.campaigns.promote(conn, name, now or utcnow())
+    _drain(runtime, now)
+    data["outbox"] = _sent_by_run(runtime.engine, data["rest"]["run_id"])
 
     def human(d: dict) -> None:
         for v in d["variants"]:
@@ -168,10 +137,9 @@ def campaigns_promote(name: str, now: datetime | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def campaigns_stats(name: str, as_json: bool) -> None:
     """Per group and variant: sent, delivered, read, replied, failed, converted, and rates."""
-    settings = _settings()
-    engine = _engine(settings)
-    with db.reading(engine) as conn:
-        data = _campaigns(settings).stats(conn, name)
+    runtime = _runtime()
+    with db.reading(runtime.engine) as conn:
+        data = runtime.campaigns.stats(conn, name)
 
     def human(d: dict) -> None:
         rows = d["groups"] + [{**d["total"], "group": "total", "variant": ""}]
@@ -199,13 +167,12 @@ def reorder_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def reorder_run(now: datetime | None, dry_run: bool, as_json: bool) -> None:
     """Send the reorder prompts that are due."""
-    settings = _settings()
-    engine = _engine(settings)
-    with engine.begin() as conn:
-        data = _campaigns(settings).run_reorder(conn, now or utcnow(), dry_run=dry_run)
+    runtime = _runtime()
+    with runtime.engine.begin() as conn:
+        data = runtime.campaigns.run_reorder(conn, now or utcnow(), dry_run=dry_run)
     if not dry_run:
-        _drain(settings, engine, now)
-        data["outbox"] = _sent_by_run(engine, data["run_id"])
+        _drain(runtime, now)
+        data["outbox"] = _sent_by_run(runtime.engine, data["run_id"])
 
     def human(d: dict) -> None:
         click.echo(f"{d['due']} product(s) due, {d['prompts']} prompt(s) chosen (one a customer)")
@@ -222,18 +189,15 @@ def reorder_run(now: datetime | None, dry_run: bool, as_json: bool) -> None:
 def tick(now: datetime | None) -> None:
     """Run once every scheduled job due at T, then drain the outbox."""
     from bot.conversation.outbox import depth
-    from bot.pipeline.scheduler import SchedulerService
 
-    settings = _settings()
-    engine = _engine(settings)
-    service = SchedulerService(settings, engine, campaigns=_campaigns(settings))
-    results, failures = service.tick(now or utcnow())
+    runtime = _runtime()
+    results, failures = runtime.scheduler().tick(now or utcnow())
     for job_id in results:
         click.echo(f"{job_id}: done")
     for job_id, error in failures.items():
         click.echo(f"{job_id}: failed: {error}", err=True)
-    _drain(settings, engine, now)
-    with db.reading(engine) as conn:
+    _drain(runtime, now)
+    with db.reading(runtime.engine) as conn:
         click.echo(f"outbox drained; {depth(conn)} message(s) still queued (waiting to retry or not due yet)")
     if failures:
         raise WabotError(f"{len(failures)} job(s) failed: {', '.join(failures)}")
@@ -242,14 +206,11 @@ def tick(now: datetime | None) -> None:
 @click.command("scheduler")
 def scheduler() -> None:
     """Run the scheduler alone (jobs persisted in the database); `wabot worker` sends."""
-    from bot.cli.main import describe_database, prepare, run_until_signalled
-    from bot.pipeline.scheduler import SchedulerService
-
-    settings = prepare(_settings())  # the same start checks as serve and worker
-    service = SchedulerService(settings, db.make_engine(settings.database_url), campaigns=_campaigns(settings))
+    runtime = current().runtime(warn=True)  # the same start checks as serve and worker
+    service = runtime.scheduler()
     run_until_signalled(service.start, service.stop,
                         f"wabot scheduler running {len(service.specs)} job(s) — "
-                        f"{describe_database(settings.database_url)}")
+                        f"{describe_database(runtime.settings.database_url)}")
 
 
 COMMANDS = (campaigns_group, reorder_group, tick, scheduler)

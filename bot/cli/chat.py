@@ -7,14 +7,17 @@ interactive message.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 from typing import Callable, TextIO
 
+import click
 import requests
 
 from bot.whatsapp import messages, simulate
+from bot.core import devsecret
 from bot.core.errors import WabotError
 from bot.core.signing import meta_signature
 
@@ -150,3 +153,19 @@ def run(client: ChatClient, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout,
     thread.join(2)
     if failures:
         raise failures[0] if isinstance(failures[0], WabotError) else WabotError(str(failures[0]))
+
+
+@click.command()
+@click.option("--as", "wa_id", required=True, help="The customer's WhatsApp id (E.164 digits, no +).")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running server.")
+@click.option("--name", default=None, help="Profile name to send.")
+def chat(wa_id: str, url: str, name: str | None) -> None:
+    """Chat with a running server as a customer; prints the bot's replies as they arrive."""
+    if not wa_id.isdigit():
+        raise WabotError(f"--as takes a WhatsApp id in digits, such as 15551234567, not {wa_id!r}")
+    # The one place outside bot/core/config.py that reads the environment: `chat` is a client of a
+    # running server and needs only its app secret, not the server's settings.
+    secret = os.environ.get("WABOT_APP_SECRET") or devsecret.read(devsecret.dev_secret_path())
+    if not secret:
+        raise WabotError("no app secret: set WABOT_APP_SECRET, or start `wabot serve` first on this machine")
+    run(ChatClient(url, wa_id, secret, name=name))

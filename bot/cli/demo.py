@@ -14,16 +14,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+import click
 
+from bot.cli.context import Context, describe_database, pass_context
+from bot.cli.serving import run_server
 from bot.conversation import intake
 from bot.whatsapp import simulate
 from bot.core.config import Settings, StoreConfig
 from bot.whatsapp.events import parse_payload
-from bot.pipeline.worker import InboundWorker
 from segments import importer
-from segments.engine import SegmentEngine
-from segments.membership import current_segments
+from bot.core.times import utcnow
+from bot.runtime import Runtime
 
 PRODUCTS = [
     # id, title, type, vendor, price, tags
@@ -159,7 +160,8 @@ def demo_settings(settings: Settings) -> Settings:
     return replace(settings, file=settings.file.model_copy(update={"store": store}))
 
 
-def seed(engine: Engine, settings: Settings, now: datetime) -> DemoSummary:
+def seed(runtime: Runtime, now: datetime) -> DemoSummary:
+    engine, settings = runtime.engine, runtime.settings
     products, customers, orders, chat = build_store(now)
     region = settings.store.default_region
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,13 +176,42 @@ def seed(engine: Engine, settings: Settings, now: datetime) -> DemoSummary:
         events.extend(parse_payload(payload))
     with engine.begin() as conn:
         intake.store(conn, events, now)
-    InboundWorker(engine, settings, clock=lambda: now, segment_lookup=current_segments).drain()
-    segment_engine = SegmentEngine(settings)
+    runtime.worker(clock=lambda: now).drain()
     with engine.begin() as conn:
-        result = segment_engine.refresh(conn, now)
+        result = runtime.segment_engine.refresh(conn, now)
     samples = {}
     for persona_index, persona in enumerate(PERSONAS):
         offset = sum(PERSONAS[p][0] for p in list(PERSONAS)[:persona_index])
         samples[persona] = customers[offset]["phone"].lstrip("+")
     return DemoSummary(customers=len(customers), orders=len(orders), products=len(products), messages=len(chat),
                        segments=dict(result.counts), sample_wa_ids=samples)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed the demo store only.")
+@pass_context
+def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
+    """Seed a demo store (customers, orders, chat history) and run `serve`."""
+    configured = ctx.settings.config_path is not None
+    ctx.use_settings(demo_settings(ctx.settings))
+    settings = ctx.settings
+    summary = seed(ctx.runtime(warn=True), utcnow())
+    in_segments = ", ".join(f"{name} {count}" for name, count in summary.segments.items() if count)
+    lines = (
+        f"demo store seeded: {summary.products} products, {summary.customers} customers, {summary.orders} orders, "
+        f"{summary.messages} chat messages ({describe_database(settings.database_url)})",
+        f"segments: {in_segments}",
+        "try: " + "; ".join(f"{persona} {wa_id}" for persona, wa_id in summary.sample_wa_ids.items()),
+        f"agent console: http://{host}:{port}/agent" + ("" if settings.agent_tokens else
+                                                        " (set WABOT_AGENT_TOKENS=name:token to sign in)"),
+    )
+    if no_serve:
+        if not configured:
+            lines += ("serve it with `wabot demo` (seeding is idempotent) to keep the demo's store settings: "
+                      "plain `wabot serve` uses ./wabot.toml or the built-in defaults",)
+        for line in lines:
+            click.echo(line)
+        return
+    run_server(ctx, host, port, notes=lines)

@@ -10,31 +10,25 @@ import click
 import sqlalchemy as sa
 
 from bot.conversation import customers as customer_store
+from bot.cli.context import current
 from bot.core import db
-from bot.core.errors import WabotError
+from bot.core.errors import NotFound, WabotError
 from bot.core.tables import customers
 from bot.core.times import utcnow
+from bot.runtime import Runtime
 from segments.importer import ImportReport, file_size, import_file
 from segments.timeparse import NOW
 
 
-def _context():  # noqa: ANN202
-    from bot.cli.main import Context
-
-    return click.get_current_context().find_object(Context) or Context()
-
-
-def _engine():  # noqa: ANN202
-    settings = _context().settings
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    return settings, engine
+def _runtime() -> Runtime:
+    return current().runtime()
 
 
 # -- imports ------------------------------------------------------------------------------------
 
 def _run_import(kind: str, path: Path) -> None:
-    settings, engine = _engine()
+    runtime = _runtime()
+    settings, engine = runtime.settings, runtime.engine
     size = file_size(path)
     bar = None
     if sys.stdout.isatty() and size:
@@ -56,7 +50,6 @@ def _run_import(kind: str, path: Path) -> None:
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-        engine.dispose()
     click.echo(_summary(report, path))
     if report.bad:
         raise WabotError(f"{report.bad} bad record{'s' if report.bad != 1 else ''} in {path} (listed above);"
@@ -121,12 +114,6 @@ def products_import(path: Path) -> None:
 
 # -- segments -----------------------------------------------------------------------------------
 
-def _segment_engine(settings):  # noqa: ANN001, ANN202
-    from segments.engine import SegmentEngine
-
-    return SegmentEngine(settings)
-
-
 @click.group("segments")
 def segments_group() -> None:
     """Customer segments: refresh, list, members, explain."""
@@ -138,12 +125,11 @@ def segments_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def segments_refresh(now: datetime | None, changed: bool, as_json: bool) -> None:
     """Recompute every segment at a time and record who entered and who left."""
-    settings, engine = _engine()
-    segments = _segment_engine(settings)
+    runtime = _runtime()
+    engine, segments = runtime.engine, runtime.segment_engine
     at = now or utcnow()
     with engine.begin() as conn:
         result = segments.refresh_changed(conn, at) if changed else segments.refresh(conn, at)
-    engine.dispose()
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -165,11 +151,10 @@ def segments_list(as_json: bool) -> None:
     """Every segment with its description and member count (as of the last refresh)."""
     from segments.views import segment_list
 
-    settings, engine = _engine()
-    segments = _segment_engine(settings)
+    runtime = _runtime()
+    engine, segments = runtime.engine, runtime.segment_engine
     with db.reading(engine) as conn:
         rows = segment_list(segments, conn, utcnow())
-    engine.dispose()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -189,8 +174,8 @@ def segments_members(name: str, as_json: bool, as_csv: bool, now: datetime | Non
 
     if as_json and as_csv:
         raise WabotError("choose one of --json and --csv")
-    settings, engine = _engine()
-    segments = _segment_engine(settings)
+    runtime = _runtime()
+    engine, segments = runtime.engine, runtime.segment_engine
     segments.definition(name)
     at = now or utcnow()
     out = click.get_text_stream("stdout")
@@ -208,7 +193,6 @@ def segments_members(name: str, as_json: bool, as_csv: bool, now: datetime | Non
                 count += 1
                 out.write(f"{row.wa_id or '-'}\t{row.shopify_customer_id or '-'}\t{row.name or ''}\n")
             click.echo(f"{count} member{'s' if count != 1 else ''} of {name} at {at.isoformat()}", err=True)
-    engine.dispose()
 
 
 @segments_group.command("explain")
@@ -217,18 +201,17 @@ def segments_members(name: str, as_json: bool, as_csv: bool, now: datetime | Non
 @click.option("--now", type=NOW, default=None, help="Explain at this time (ISO 8601; default: now).")
 def segments_explain(wa_id: str, as_json: bool, now: datetime | None) -> None:
     """Each segment the customer is in, with the attribute values that put them there."""
-    settings, engine = _engine()
-    segments = _segment_engine(settings)
+    runtime = _runtime()
+    engine, segments = runtime.engine, runtime.segment_engine
     at = now or utcnow()
     with db.reading(engine) as conn:
         customer = customer_store.find(conn, wa_id.lstrip("+"))
         if customer is None:
-            raise WabotError(f"no customer with WhatsApp id {wa_id}")
+            raise NotFound(f"no customer with WhatsApp id {wa_id}")
         explained = segments.explain(conn, customer.id, at)
         attributes = segments.attributes(conn, customer.id, at)
         shopify_id = conn.execute(sa.select(customers.c.shopify_customer_id)
                                   .where(customers.c.id == customer.id)).scalar()
-    engine.dispose()
     payload = {"wa_id": customer.wa_id, "customer_id": shopify_id, "name": customer.name,
                "now": at.isoformat().replace("+00:00", "Z"), "segments": explained, "attributes": attributes}
     if as_json:

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.core.db import dialect_insert
+from bot.core.phones import country_of
 from bot.core.tables import customers
 
 
@@ -33,12 +33,26 @@ class Customer:
         first = row.first_name or _first_word(row.profile_name)
         return cls(
             id=row.id, wa_id=row.wa_id, user_id=row.user_id,
-            name=row.profile_name or " ".join(filter(None, [row.first_name, row.last_name])) or None,
+            name=display_name(row.first_name, row.last_name, row.profile_name),
             first_name=first, phone_country=row.phone_country, opted_out=row.opted_out,
             marketing_paused=row.marketing_paused, accepts_marketing=row.accepts_marketing,
             consent_at=row.consent_at, first_inbound_at=row.first_inbound_at,
             last_inbound_at=row.last_inbound_at, last_read_at=row.last_read_at,
         )
+
+
+def display_name(first_name: str | None, last_name: str | None, profile_name: str | None) -> str | None:
+    """What to call a customer on a screen or in an export: the name the store knows (from its
+    orders and customers), else the WhatsApp profile name. `display_name_sql` is the same in SQL."""
+    full = " ".join(part.strip() for part in (first_name, last_name) if part and part.strip())
+    return full or (profile_name.strip() if profile_name and profile_name.strip() else None)
+
+
+def display_name_sql() -> sa.ColumnElement:
+    """display_name() as a column expression over `customers`, for set-wise reads (segment members)."""
+    c = customers.c
+    full = sa.func.trim(sa.func.coalesce(c.first_name, "") + " " + sa.func.coalesce(c.last_name, ""))
+    return sa.func.coalesce(sa.func.nullif(full, ""), sa.func.nullif(sa.func.trim(c.profile_name), ""))
 
 
 def _first_word(name: str | None) -> str | None:
@@ -47,16 +61,6 @@ def _first_word(name: str | None) -> str | None:
     parts = name.split()
     return parts[0] if parts else None
 
-
-def country_of(wa_id: str | None) -> str | None:
-    """ISO country of a WhatsApp number (E.164 digits), or None for user ids and odd values."""
-    if not wa_id or not wa_id.isdigit():
-        return None
-    try:
-        number = phonenumbers.parse("+" + wa_id, None)
-    except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.region_code_for_number(number)
 
 
 def mask(wa_id: str | None) -> str:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.conversation import handoff
-from bot.conversation.customers import Customer
+from bot.conversation.customers import Customer, display_name
 from bot.core.tables import UTCDateTime, conversations, customers, handoff_log, inbound_messages, outbox
 from bot.whatsapp.window import window_expires_at, window_open
 from segments import orders as store
@@ -61,9 +61,9 @@ class QueueEntry:
         }
 
 
-def _display_name(row) -> str:  # noqa: ANN001
-    """The name the store knows (from its orders and customers), else the WhatsApp profile name."""
-    return " ".join(filter(None, [row.first_name, row.last_name])) or row.profile_name or row.wa_id or "?"
+def _shown_name(row) -> str:  # noqa: ANN001
+    """The customer's display name; their number (or "?") for one we know no name of."""
+    return display_name(row.first_name, row.last_name, row.profile_name) or row.wa_id or "?"
 
 
 def queue(conn: Connection, states: Sequence[str], limit: int = 200) -> list[QueueEntry]:
@@ -114,7 +114,7 @@ def queue(conn: Connection, states: Sequence[str], limit: int = 200) -> list[Que
             text, at, direction = None, None, None
         tier_index = int(r.tier)
         entries.append(QueueEntry(
-            customer_id=r.id, wa_id=r.wa_id, name=_display_name(r), state=r.state, agent=r.agent,
+            customer_id=r.id, wa_id=r.wa_id, name=_shown_name(r), state=r.state, agent=r.agent,
             waiting_since=as_time(r.waiting_since, None) if r.waiting_since is not None else None,
             priority_segment=SEGMENT_PRIORITY[tier_index] if tier_index < len(SEGMENT_PRIORITY) else None,
             segments=member.get(r.id, ()), last_message=text, last_message_at=at, last_message_direction=direction,
@@ -207,7 +207,7 @@ def conversation(conn: Connection, customer: Customer, now: datetime, currency: 
     names = conn.execute(sa.select(customers.c.wa_id, customers.c.first_name, customers.c.last_name,
                                    customers.c.profile_name).where(customers.c.id == customer.id)).one()
     return {
-        "wa_id": customer.wa_id, "name": _display_name(names), "profile_name": names.profile_name,
+        "wa_id": customer.wa_id, "name": _shown_name(names), "profile_name": names.profile_name,
         "first_name": customer.first_name,
         "state": state.state, "agent": state.agent, "state_changed_at": _iso(state.state_changed_at),
         "agent_last_active_at": _iso(state.agent_last_active_at),

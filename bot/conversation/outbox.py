@@ -21,6 +21,7 @@ from bot.whatsapp.events import STATUS_RANK, StatusUpdate
 log = logging.getLogger(__name__)
 
 DELIVERY_STATES = ("sent", "delivered", "read")
+BUSINESS_INITIATED = ("campaign", "reorder")  # kinds of message we start, not answers
 OPEN_STATES = ("queued", "sending")
 MARKETING_STOPPED = 131050
 KEY_CHUNK = 10_000  # ids looked up by dedupe key in chunks: SQLite binds at most 32,766 values

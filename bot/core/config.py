@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.core.db import DEFAULT_DATABASE_URL
 from bot.core.errors import ConfigError
-from flows.nlu import IntentsTable
+from bot.core.text import placeholder_problem
 
 DEFAULT_GRAPH_VERSION = "v26.0"
-from bot.core.db import DEFAULT_DATABASE_URL
 
 
 class _Strict(BaseModel):
@@ -67,8 +67,6 @@ REORDER_PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "product_
 
 
 def _check_placeholders(text: str, allowed: tuple[str, ...], what: str) -> None:
-    from flows.replies import placeholder_problem
-
     problem = placeholder_problem(text, allowed)
     if problem:
         raise ValueError(f"{what}: {problem}")
@@ -230,18 +228,12 @@ class ReorderConfig(_Strict):
     max_overdue_days: int = Field(default=14, ge=0)
     template: TemplateRef | None = None
     text: str | None = None
-    days: dict[str, int] = {}
+    days: dict[str, int] = {}  # product selector -> days; the selectors are checked by bot.campaigns.reorder
 
     @field_validator("days")
     @classmethod
-    def _selectors(cls, value: dict[str, int]) -> dict[str, int]:
-        from segments.rules import RuleError, parse_selector
-
+    def _positive_days(cls, value: dict[str, int]) -> dict[str, int]:
         for key, days in value.items():
-            try:
-                parse_selector(key)
-            except RuleError as exc:
-                raise ValueError(f"{key!r}: {exc.reason}") from None
             if days <= 0:
                 raise ValueError(f"{key!r} must be a positive number of days")
         return value
@@ -338,7 +330,7 @@ class FileConfig(_Strict):
     sale: SaleConfig = SaleConfig()
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
-    intents: IntentsTable = {}  # checked by flows.nlu when the file is read
+    intents: dict[str, Any] = {}  # its meaning is checked by flows.nlu at start (bot/runtime.py)
     rates: RatesConfig = RatesConfig()
 
     @field_validator("replies")

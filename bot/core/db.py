@@ -5,7 +5,7 @@ import contextlib
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,9 +14,9 @@ from sqlalchemy.engine import Connection, Engine
 from bot.core.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///wabot.db"
-
-
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -174,3 +174,18 @@ def ping(engine: Engine) -> bool:
         return True
     except sa.exc.SQLAlchemyError:
         return False
+
+
+CHUNK = 500  # values per IN (...) list: well under every driver's parameter limit (SQLite: 32,766)
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """`items` in lists of at most `size`, for IN (...) lists and batched inserts."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class HandoffReleaser:
-    def __init__(self, engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
-                 segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None,
-                 interval: float = 30.0):
+    def __init__(self, engine: Engine, settings: Settings, *, replies: ReplyBook,
+                 clock: Callable[[], datetime] = utcnow, segment_lookup: SegmentLookup = no_segments,
+                 on_enqueued: Callable[[], None] | None = None, interval: float = 30.0):
         self.engine = engine
         self.settings = settings
-        self.replies = ReplyBook.from_settings(settings)
+        self.replies = replies
         self.clock = clock
         self.segment_lookup = segment_lookup
         self.on_enqueued = on_enqueued or (lambda: None)

@@ -44,7 +44,6 @@ from bot.core.db import insert_ignoring_conflicts
 from bot.pipeline.handoff_release import HandoffReleaser
 from bot.core.times import utcnow
 from segments.engine import SegmentEngine
-from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +73,9 @@ def every(minutes: int) -> IntervalTrigger:
     return IntervalTrigger(minutes=minutes, start_date=EPOCH, timezone=UTC)
 
 
-def job_specs(settings: Settings, campaigns: Campaigns, engine: Engine) -> list[JobSpec]:
+def job_specs(settings: Settings, campaigns: Campaigns, segment_engine: SegmentEngine,
+              releaser: HandoffReleaser) -> list[JobSpec]:
     """The jobs this configuration needs, in the order `tick` runs them."""
-    segment_engine = SegmentEngine(settings)
 
     def refresh(conn: Connection, now: datetime) -> dict:
         # Entries recorded by the refresh trigger their campaigns in the same transaction.
@@ -86,7 +85,6 @@ def job_specs(settings: Settings, campaigns: Campaigns, engine: Engine) -> list[
     specs: list[JobSpec] = [JobSpec(SEGMENTS_JOB, every(15), True, refresh)]
     # Conversations whose agent went silent go back to the bot (bot.conversation.handoff.release_timed_out),
     # and a customer left waiting is told so.
-    releaser = HandoffReleaser(engine, settings, segment_lookup=current_segments)
     specs.append(JobSpec(HANDOFF_JOB, every(1), True, releaser.release))
     specs.append(JobSpec(DEFERRED_JOB, every(1), True, campaigns.run_deferred))
     zone = settings.store.timezone
@@ -136,12 +134,13 @@ class StoredJobs(BaseScheduler):
 
 
 class SchedulerService:
-    def __init__(self, settings: Settings, engine: Engine, *, campaigns: Campaigns | None = None,
-                 clock: Callable[[], datetime] = utcnow, on_enqueued: Callable[[], None] | None = None):
+    def __init__(self, settings: Settings, engine: Engine, *, campaigns: Campaigns, segment_engine: SegmentEngine,
+                 releaser: HandoffReleaser, clock: Callable[[], datetime] = utcnow,
+                 on_enqueued: Callable[[], None] | None = None):
         self.settings = settings
         self.engine = engine
-        self.campaigns = campaigns or Campaigns(settings)
-        self.specs = {spec.id: spec for spec in job_specs(settings, self.campaigns, engine)}
+        self.campaigns = campaigns
+        self.specs = {spec.id: spec for spec in job_specs(settings, campaigns, segment_engine, releaser)}
         self.clock = clock
         self.on_enqueued = on_enqueued or (lambda: None)
         self.owner = f"scheduler-{uuid.uuid4().hex[:12]}"

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.conversation.customers import mask
 from bot.conversation.handoff import BOT
-from bot.conversation.outbox import OPEN_STATES, callback_data
+from bot.conversation.outbox import BUSINESS_INITIATED, OPEN_STATES, callback_data
 from bot.core.tables import conversations, customers, outbox
 from bot.core.times import utcnow
 from bot.whatsapp import graph, messages
@@ -38,7 +38,6 @@ MAX_ATTEMPTS = 8
 PACING = 0.98
 SLOT_TOLERANCE_NS = 5_000_000
 SEND_LEASE = timedelta(seconds=120)
-BUSINESS_INITIATED = ("campaign", "reorder")
 
 class RateLimiter:
     """Spaces sends evenly so that no second ever holds more than `rate` of them.

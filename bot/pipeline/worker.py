@@ -39,16 +39,16 @@ ALWAYS_ANSWERED = ("stop", "start")
 
 
 class InboundWorker:
-    def __init__(self, engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
-                 metrics=None, router: IntentRouter | None = None,  # noqa: ANN001
+    def __init__(self, engine: Engine, settings: Settings, *, router: IntentRouter, replies: ReplyBook,
+                 clock: Callable[[], datetime] = utcnow, metrics=None,  # noqa: ANN001
                  segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None,
                  yield_to_requests: Callable[[], None] | None = None, rasa: RasaClient | None = None):
         self.engine = engine
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
-        self.router = router or IntentRouter.from_config(settings.file.intents)
-        self.replies = ReplyBook.from_settings(settings)
+        self.router = router
+        self.replies = replies
         self.segment_lookup = segment_lookup
         self.on_enqueued = on_enqueued or (lambda: None)
         # In `wabot serve` the worker shares a process (and SQLite's one writer) with the webhook:
@@ -154,18 +154,11 @@ class InboundWorker:
             self._handled(conn, row_id, "silent_handoff")
             return False
 
-        streak = handoff.fallback_streak_after(decision.intent, conversation.fallback_streak)
-        previous_streak = conversation.fallback_streak
-        if decision.intent != "human" and handoff.wants_human(decision.intent, streak) and not conversation.bot_silent:
-            decision = IntentDecision("human", decision.confidence, "fallback_streak", decision.matched)
-            self._set_intent(conn, row_id, decision)
-
         services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer)
         outcome = runner.run_intent(decision, services, customer.wa_id, msg.text, msg.reply_id)
-        applied = effects.apply_events(conn, customer.id, outcome.events, now=now, actor="bot",
-                                       reason=f"{decision.intent} ({decision.source})")
-        if not applied.paused and not conversation.bot_silent and streak != previous_streak:
-            handoff.set_fallback_streak(conn, customer.id, streak, now)
+        effects.apply_action(conn, customer.id, outcome.action, outcome.events, now=now,
+                             reason=f"{decision.intent} ({decision.source})",
+                             streak_before=conversation.fallback_streak)
         return self._reply(conn, customer, row_id, outcome.messages, now,
                            source=outcome.action or f"reply:{decision.intent}", intent=decision)
 
@@ -247,11 +240,6 @@ class InboundWorker:
     @staticmethod
     def _handled(conn: Connection, row_id: int, handled: str) -> None:
         conn.execute(_SET_HANDLED, {"row_id": row_id, "handled": handled})
-
-    @staticmethod
-    def _set_intent(conn: Connection, row_id: int, decision: IntentDecision) -> None:
-        conn.execute(sa.update(inbound_messages).where(inbound_messages.c.id == row_id)
-                     .values(intent=decision.intent, intent_source=decision.source))
 
     def _status(self, conn: Connection, status: StatusUpdate, now: datetime) -> None:
         row = outbox.apply_status(conn, status, now)

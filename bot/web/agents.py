@@ -11,13 +11,14 @@ import hmac
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy.engine import Connection
 
 from bot.conversation import customers, handoff, inbox, outbox
 from bot.core import db
 from bot.whatsapp import messages
 from bot.core.config import Settings
+from bot.core.errors import NotFound
 from bot.conversation.customers import Customer
 from bot.core.times import utcnow
 from bot.whatsapp.window import choose_form, window_expires_at
@@ -67,12 +68,10 @@ def _agent() -> str:
 
 
 def _customer(conn: Connection, wa_id: str) -> Customer:
-    """The conversation's customer; a JSON 404 (ending the request) when there is none."""
+    """The conversation's customer; NotFound (a JSON 404) when there is none."""
     customer = customers.find(conn, wa_id)
     if customer is None:
-        response, status = _error(404, "not_found", f"no customer {wa_id}")
-        response.status_code = status
-        abort(response)
+        raise NotFound(f"no customer {wa_id}")
     return customer
 
 

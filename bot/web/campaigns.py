@@ -23,12 +23,8 @@ def _require_admin():  # noqa: ANN202
 
 
 def _campaigns():  # noqa: ANN202
-    from bot.campaigns.runs import Campaigns
-
     runtime = current_app.extensions["wabot"]
-    if "wabot.campaigns" not in current_app.extensions:
-        current_app.extensions["wabot.campaigns"] = Campaigns(runtime.settings)
-    return runtime, current_app.extensions["wabot.campaigns"]
+    return runtime, runtime.campaigns
 
 
 def _now() -> datetime:
@@ -39,12 +35,6 @@ def _now() -> datetime:
         return parse_now(raw)
     except ValueError as exc:
         raise WabotError(f"now: {exc}") from None
-
-
-@campaign_api.errorhandler(WabotError)
-def _bad_request(exc: WabotError):  # noqa: ANN202
-    status = 404 if str(exc).startswith("no campaign named") else 400
-    return jsonify(error=str(exc)), status
 
 
 @campaign_api.get("/<name>/preview")

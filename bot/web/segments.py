@@ -10,17 +10,11 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from bot.core import db
 from bot.core.times import utcnow
-from segments.engine import SegmentEngine, UnknownSegment
+from segments.engine import SegmentEngine
 from segments.timeparse import parse_now
 from segments.views import members_json, segment_list
 
 segments_api = Blueprint("segments_api", __name__)
-
-
-@segments_api.record_once
-def _build_engine(state) -> None:  # noqa: ANN001
-    # Built with the app, so a bad [segments] rule stops `wabot serve` at start, naming the key.
-    state.app.extensions["wabot_segments"] = SegmentEngine(state.app.extensions["wabot"].settings)
 
 
 def admin_authorised() -> bool:
@@ -44,7 +38,7 @@ def _now() -> datetime:
 @segments_api.get("/api/segments")
 def list_segments():
     rt = current_app.extensions["wabot"]
-    engine: SegmentEngine = current_app.extensions["wabot_segments"]
+    engine: SegmentEngine = current_app.extensions["wabot"].segment_engine
     with db.reading(rt.engine) as conn:
         return jsonify(segment_list(engine, conn, utcnow()))
 
@@ -52,12 +46,10 @@ def list_segments():
 @segments_api.get("/api/segments/<name>/members")
 def segment_members(name: str):
     rt = current_app.extensions["wabot"]
-    engine: SegmentEngine = current_app.extensions["wabot_segments"]
+    engine: SegmentEngine = current_app.extensions["wabot"].segment_engine
+    engine.definition(name)  # an UnknownSegment is a 404 (bot/web/errors.py)
     try:
-        engine.definition(name)
         now = _now()
-    except UnknownSegment as exc:
-        return jsonify(error=str(exc)), 404
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
 

@@ -1,0 +1,81 @@
+"""Meta's side of the HTTP surface: the webhook (GET verification, POST events), /healthz, /metrics.
+
+The request path stays thin: verify the signature, parse, store idempotently, acknowledge.
+Nothing here sends a message; the inbound worker answers (docs/architecture.md).
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.conversation import intake
+from bot.core import db
+from bot.core.errors import PayloadError
+from bot.core.signing import meta_signature_valid
+from bot.core.times import utcnow
+from bot.runtime import Runtime
+from bot.web.errors import error
+from bot.whatsapp.events import parse_payload
+
+log = logging.getLogger("wabot.webhook")
+
+MAX_BODY_BYTES = 1024 * 1024  # Meta's payloads are a few KiB; anything near this is not from Meta
+
+whatsapp = Blueprint("whatsapp", __name__)
+ops = Blueprint("ops", __name__)
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["wabot"]
+
+
+@whatsapp.get("/webhook")
+def verify_subscription():
+    rt = runtime()
+    token = rt.settings.verify_token
+    if (token and request.args.get("hub.mode") == "subscribe"
+            and request.args.get("hub.verify_token") == token):
+        return Response(request.args.get("hub.challenge", ""), mimetype="text/plain")
+    return error(403, "verification failed")
+
+
+@whatsapp.post("/webhook")
+def receive():
+    rt = runtime()
+    raw = request.get_data(cache=False)
+    if not meta_signature_valid(current_app.config["WABOT_APP_SECRET"], raw,
+                                request.headers.get("X-Hub-Signature-256")):
+        return error(401, "missing or wrong X-Hub-Signature-256")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return error(400, "body is not JSON")
+    try:
+        events = parse_payload(body)
+    except PayloadError as exc:
+        return error(400, f"not a WhatsApp payload: {exc}")
+    with rt.requests_in_flight, rt.engine.begin() as conn:
+        new = intake.store(conn, events, utcnow())
+    for event in new:
+        rt.metrics.inbound.labels(kind=event.kind, type=event.type).inc()
+    if len(new) < len(events):
+        rt.metrics.duplicates.inc(len(events) - len(new))
+    if new:
+        rt.inbound_wake.set()
+    # Built by hand: Meta reads only the status, and this is the hottest line of the product.
+    return Response(f'{{"duplicates": {len(events) - len(new)}, "stored": {len(new)}}}', mimetype="application/json")
+
+
+@ops.get("/healthz")
+def healthz():
+    if db.ping(runtime().engine):
+        return jsonify(status="ok")
+    return error(503, "database unavailable")
+
+
+@ops.get("/metrics")
+def metrics():
+    return Response(generate_latest(runtime().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
