@@ -275,7 +275,7 @@ class ActionHandoff(WabotAction):
 
 
 class ActionFallback(WabotAction):
-    """Not understood. The second time in a row, a person takes over (the contract's rule).
+    """Not understood. The second time in a row, a person takes over (docs/flows.md, what the bot answers).
 
     In process the worker applies that rule before routing; served to Rasa, this action is where
     the rule can be applied, from the streak stored with the conversation.
