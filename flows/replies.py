@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "last_order_items", "order_status",
                 "tracking_url", "cart_url", "product_title", "discount_code")
 
-# The contract's built-in segments (section 4). Custom ones come from [segments.*].
+# The built-in segments (docs/segments.md, built-in segments). Custom ones come from [segments.*].
 BUILT_IN_SEGMENTS = ("first_time_buyer", "repeat_buyer", "loyal", "lapsed", "aov_low", "aov_mid", "aov_high",
                      "sale_shopper", "vip", "former_vip", "chat_engaged", "chat_unengaged", "window_open",
                      "opted_out")
@@ -113,7 +113,7 @@ class Values(dict):
 
 
 def known_segments(settings: "Settings") -> tuple[str, ...]:
-    """The contract's built-in segments plus the store's own [segments.*]."""
+    """The built-in segments (docs/segments.md) plus the store's own [segments.*]."""
     return BUILT_IN_SEGMENTS + tuple(name for name in settings.file.segments if name not in BUILT_IN_SEGMENTS)
 
 

@@ -1,9 +1,9 @@
-"""Customer attributes at a time `now` (contract section 4), as SQL over one row per customer.
+"""Customer attributes at a time `now` (docs/segments.md, attributes), as SQL over one row per customer.
 
 `base_select` produces the per-customer facts ("base columns") from the maintained order
 aggregates and the customer record; when `now` lies before some counted order (a look into the
 past) the aggregates are computed from the orders themselves instead, so any `now` is exact.
-Every contract attribute is an expression over those base columns (`attribute_expr`); the costlier
+Every attribute of docs/segments.md is an expression over those base columns (`attribute_expr`); the costlier
 ones (180-day counts, inbound counts, tags) are correlated subqueries that the database evaluates
 only for the rows that reach them.
 

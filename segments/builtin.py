@@ -1,4 +1,4 @@
-"""The built-in segments of the contract (section 4), each a condition over attributes plus the
+"""The built-in segments (docs/segments.md, built-in segments), each a condition over attributes plus the
 attribute values that explain a membership.
 
 Percentile thresholds (aov_low/mid/high, vip) are taken over buyers (orders_count >= 1 at `now`)

@@ -448,7 +448,7 @@ class SegmentEngine:
         return out
 
     def attributes(self, conn: Connection, customer_id: int, now: datetime) -> dict:
-        """Every contract attribute of one customer at `now` (times as ISO 8601 text)."""
+        """Every attribute (docs/segments.md) of one customer at `now` (times as ISO 8601 text)."""
         scope = sa.select(customers.c.id).where(customers.c.id == customer_id)
         a = base_select(conn, now, scope).subquery("a")
         ev = Evaluation(self, conn, now, a, population=base_select(conn, now).subquery("population"))

@@ -165,7 +165,7 @@ class Totals:
 
 
 def totals(conn: Connection, customer_id: int, now: datetime) -> Totals:
-    """Counted orders only, as the contract defines orders_count, total_spent and aov."""
+    """Counted orders only, as docs/segments.md (attributes) defines orders_count, total_spent and aov."""
     o = orders.c
     row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(o.total_price), 0),
                                  sa.func.min(o.created_at), sa.func.max(o.created_at))

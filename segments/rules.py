@@ -1,4 +1,4 @@
-"""The segment rule language (contract section 4): parse a rule, check it, compile it to SQLAlchemy.
+"""The segment rule language (docs/segments.md, the rule language): parse a rule, check it, compile it to SQLAlchemy.
 
 Pure: no database, no clock. What an attribute or `bought(...)` means in SQL is the segment engine's
 business, reached through a `RuleEnv`; this module only decides the shape of the expression and binds

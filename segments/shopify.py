@@ -73,7 +73,7 @@ class OrderRecord:
 
     @property
     def counted(self) -> bool:
-        """The time-independent half of the contract's "orders that count"."""
+        """The time-independent half of "orders that count" (docs/segments.md, attributes)."""
         return self.cancelled_at is None and (self.financial_status or "").lower() not in NOT_COUNTED_STATUSES
 
     @property
@@ -161,7 +161,7 @@ def parse_time(value: Any, what: str, required: bool = False) -> datetime | None
         except ValueError:
             raise RowError(f"{what} {raw!r} is not a date and time") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)  # the contract: no offset means UTC
+        parsed = parsed.replace(tzinfo=timezone.utc)  # no offset means UTC (docs/segments.md, times)
     return parsed.astimezone(timezone.utc)
 
 
@@ -267,7 +267,7 @@ def order_from_json(obj: Any, region: str) -> OrderRecord:
     customer = _mapping(obj.get("customer"))
     billing = _mapping(obj.get("billing_address"))
     shipping = _mapping(obj.get("shipping_address"))
-    # The contract's order: the order's phone, its customer's, the billing address's, the shipping's.
+    # docs/segments.md, joining orders: the order's phone, its customer's, the billing address's, the shipping's.
     phone = _first_phone((obj.get("phone"), customer.get("phone"), billing.get("phone"), shipping.get("phone")),
                          region)
     first, last = text(customer.get("first_name"), 128), text(customer.get("last_name"), 128)

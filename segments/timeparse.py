@@ -1,4 +1,4 @@
-"""`--now` and `?now=`: ISO 8601; a time without an offset is UTC (the contract's rule)."""
+"""`--now` and `?now=`: ISO 8601; a time without an offset is UTC (docs/segments.md, times)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -1,7 +1,7 @@
 """The one planner for proactive messages: audience rows + campaign + policy + `now` -> one decision
 per customer.
 
-Campaigns and reorder prompts both go through `plan()`: skip (with the contract's reason), send now
+Campaigns and reorder prompts both go through `plan()`: skip (with its reason, docs/campaigns.md), send now
 as free-form text (inside the customer's window, where it is free) or as the template (outside it),
 or defer to a later time (quiet hours, the messaging tier). The free-form/template choice itself is
 `bot.whatsapp.window.choose_form`'s. Pure: no database, network or clock; the caller loads the rows and

@@ -163,7 +163,7 @@ def transcript(conn: Connection, customer_id: int, limit: int = 200) -> list[dic
 
 
 def attributes(conn: Connection, customer: Customer, now: datetime) -> dict[str, Any]:
-    """The contract's order attributes, chat facts, tags, and custom attributes (imported or answered in chat)."""
+    """The attributes of docs/segments.md (orders, chat facts, tags) and custom ones (imported or answered in chat)."""
     totals = store.totals(conn, customer.id, now)
     tags = [t for (t,) in conn.execute(sa.select(customer_tags.c.tag)
                                        .where(customer_tags.c.customer_id == customer.id).order_by(customer_tags.c.tag))]

@@ -347,7 +347,7 @@ class FileConfig(_Strict):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, from the environment (section 2) and the TOML file (section 3)."""
+    """Everything configurable, from the environment and the TOML file (README.md, "Configuration")."""
 
     database_url: str = DEFAULT_DATABASE_URL
     config_path: Path | None = None
