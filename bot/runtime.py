@@ -153,8 +153,10 @@ class Runtime:
     def sender(self, concurrency: int | None = None, **overrides) -> Sender:  # noqa: ANN003 - a clock
         concurrency = concurrency or concurrency_for(self.settings.rate_limit)
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)
-        sender = Sender(self.engine, transport, rate_limit=self.settings.rate_limit,
-                        concurrency=concurrency, metrics=self.metrics, **overrides)
+        options = dict(metrics=self.metrics, backoff=self.settings.file.delivery.backoff())
+        options.update(overrides)
+        sender = Sender(self.engine, transport, rate_limit=self.settings.rate_limit, concurrency=concurrency,
+                        **options)
         self._closers.append(sender.close)
         close_transport = getattr(transport, "close", None)
         if close_transport is not None:

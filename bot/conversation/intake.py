@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.core.db import dialect_insert, insert_ignoring_conflicts
+from bot.core.retry import Backoff
 from bot.whatsapp.events import Event, from_record
 from bot.core.tables import inbound_events
 
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_BACKOFF = Backoff(jitter=False)  # 2, 4, 8, 16 s
 
 
 def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> list[Event]:
@@ -137,14 +139,16 @@ _COMPLETE = (
 )
 
 
-def fail(engine: Engine, claimed: ClaimedEvent, owner: str, now: datetime, error: str) -> None:
-    """Give a failed event back with a growing delay, or set it aside after MAX_ATTEMPTS."""
+def fail(engine: Engine, claimed: ClaimedEvent, owner: str, now: datetime, error: str,
+         backoff: Backoff = DEFAULT_BACKOFF) -> None:
+    """Give a failed event back with a growing delay (twice the backoff's base after the first
+    failure), or set it aside after MAX_ATTEMPTS."""
     t = inbound_events.c
     values: dict = {"error": error[:2000]}
     if claimed.attempts >= MAX_ATTEMPTS:
         values.update(state="dead", lease_until=None, processed_at=now)
     else:
-        values.update(lease_until=now + timedelta(seconds=2 ** claimed.attempts))
+        values.update(lease_until=now + timedelta(seconds=backoff.delay(claimed.attempts + 1)))
     with engine.begin() as conn:
         conn.execute(sa.update(inbound_events).where(t.id == claimed.id, t.lease_owner == owner).values(**values))
 

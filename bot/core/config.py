@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.core.db import DEFAULT_DATABASE_URL
 from bot.core.errors import ConfigError
+from bot.core.retry import Backoff
 from bot.core.text import placeholder_problem
 
 DEFAULT_GRAPH_VERSION = "v26.0"
@@ -282,6 +283,22 @@ class PolicyConfig(_Strict):
         return value
 
 
+class DeliveryConfig(_Strict):
+    """[delivery]: how failed work is tried again (the inbound queue and the outbox alike)."""
+
+    retry_base_seconds: float = Field(default=1.0, gt=0, le=3600)  # the first retry's delay; doubles after
+    retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DeliveryConfig":
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise ValueError("retry_max_seconds is below retry_base_seconds")
+        return self
+
+    def backoff(self) -> Backoff:
+        return Backoff(self.retry_base_seconds, self.retry_max_seconds)
+
+
 class MarketRates(_Strict):
     """Meta's price per delivered template (and per free-form message, normally free) in one market."""
 
@@ -330,6 +347,7 @@ class FileConfig(_Strict):
     sale: SaleConfig = SaleConfig()
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     intents: dict[str, Any] = {}  # its meaning is checked by flows.nlu at start (bot/runtime.py)
     rates: RatesConfig = RatesConfig()
 

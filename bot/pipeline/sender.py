@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import threading
 import time
 import uuid
@@ -25,12 +24,14 @@ from bot.conversation.customers import mask
 from bot.conversation.handoff import BOT
 from bot.conversation.outbox import BUSINESS_INITIATED, OPEN_STATES, callback_data
 from bot.core.tables import conversations, customers, outbox
+from bot.core.retry import Backoff
 from bot.core.times import utcnow
 from bot.whatsapp import graph, messages
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+DEFAULT_BACKOFF = Backoff()
 # The limit holds where Meta counts: at arrival. Sends are paced slightly under it, and a send
 # that got to run more than SLOT_TOLERANCE after its slot takes a new one, so that scheduling
 # delays between pacing and the socket never bunch more than the limit into a second
@@ -90,12 +91,6 @@ class SendResult:
     error: graph.GraphError | None = None
 
 
-def backoff(attempts: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return retry_after
-    return min(300.0, 2.0 ** (attempts - 1)) * (0.75 + random.random() / 2)
-
-
 def concurrency_for(rate_limit: float) -> int:
     """Sends in flight needed to sustain the rate: Meta answers in roughly 100-300 ms, so R
     messages a second take about R x 0.15 s of requests open at once (at least 8, at most 128)."""
@@ -106,8 +101,10 @@ class Sender:
     """Leases due outbox rows and sends them; one per process is the unit of the rate limit."""
 
     def __init__(self, engine: Engine, transport: graph.Transport, *, rate_limit: float, concurrency: int = 8,
-                 batch: int = 500, clock: Callable[[], datetime] = utcnow, metrics=None):  # noqa: ANN001
+                 batch: int = 500, clock: Callable[[], datetime] = utcnow, metrics=None,  # noqa: ANN001
+                 backoff: Backoff = DEFAULT_BACKOFF):
         self.engine = engine
+        self.backoff = backoff
         self.transport = transport
         self.limiter = RateLimiter(rate_limit * PACING)
         self.concurrency = concurrency
@@ -236,7 +233,7 @@ class Sender:
             self._count("fallback")
             return
         if error.transient and item.attempts < MAX_ATTEMPTS:
-            delay = backoff(item.attempts, error.retry_after)
+            delay = self.backoff.delay(item.attempts, error.retry_after)
             conn.execute(sa.update(outbox).where(mine).values(
                 state="queued", not_before=now + timedelta(seconds=delay), **done))
             self._count("retry")

@@ -19,6 +19,7 @@ from bot.conversation import customers, handoff, intake, outbox
 from bot.core.config import Settings
 from bot.conversation.customers import Customer, mask
 from bot.core.db import insert_ignoring_conflicts
+from bot.core.retry import Backoff
 from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate
 from bot.core.tables import inbound_messages
 from bot.core.times import utcnow
@@ -42,7 +43,8 @@ class InboundWorker:
     def __init__(self, engine: Engine, settings: Settings, *, router: IntentRouter, replies: ReplyBook,
                  clock: Callable[[], datetime] = utcnow, metrics=None,  # noqa: ANN001
                  segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None,
-                 yield_to_requests: Callable[[], None] | None = None, rasa: RasaClient | None = None):
+                 yield_to_requests: Callable[[], None] | None = None, rasa: RasaClient | None = None,
+                 backoff: Backoff | None = None):
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -56,6 +58,7 @@ class InboundWorker:
         self.yield_to_requests = yield_to_requests or (lambda: None)
         self.rasa = rasa if rasa is not None else (RasaClient(settings.rasa_url) if settings.rasa_url else None)
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self.backoff = backoff or settings.file.delivery.backoff()
 
     # -- loop
 
@@ -76,10 +79,12 @@ class InboundWorker:
                     intake.complete(conn, item.id, self.owner, now)
             except RasaUnavailable as exc:
                 log.warning("inbound event %s: %s (attempt %s; retried later)", item.id, exc, item.attempts)
-                intake.fail(self.engine, item, self.owner, self.clock(), f"rasa unavailable: {exc}")
+                intake.fail(self.engine, item, self.owner, self.clock(), f"rasa unavailable: {exc}",
+                            self.backoff)
             except Exception as exc:
                 log.exception("inbound event %s failed (attempt %s)", item.id, item.attempts)
-                intake.fail(self.engine, item, self.owner, self.clock(), f"{exc.__class__.__name__}: {exc}")
+                intake.fail(self.engine, item, self.owner, self.clock(), f"{exc.__class__.__name__}: {exc}",
+                            self.backoff)
             if enqueued and item is not claimed[-1] and len(claimed) > 1:
                 self.on_enqueued()  # let the sender start on the first replies of a long batch
                 enqueued = False
