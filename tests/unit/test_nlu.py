@@ -383,7 +383,7 @@ def test_cli_prints_one_line_for_a_bad_intents_table(tmp_path):
     config = tmp_path / "wabot.toml"
     config.write_text('[intents.human]\nkeywords = ["..", "gerente"]\n', encoding="utf-8")
     env = {**os.environ, "WABOT_CONFIG": str(config), "WABOT_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2

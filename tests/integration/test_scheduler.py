@@ -13,7 +13,7 @@ from bot.campaigns.runs import Campaigns
 from bot.campaigns.tables import apscheduler_jobs, campaign_runs, campaign_sends, scheduled_runs
 from bot.pipeline.sender import Sender
 from bot.pipeline.scheduler import DEFERRED_JOB, REORDER_JOB, SchedulerService, campaign_job
-from tests.campaign_store import TagAudience, generate
+from tests.support.campaign_store import TagAudience, generate
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 in New York

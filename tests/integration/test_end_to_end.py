@@ -14,7 +14,7 @@ from bot.conversation import outbox
 from bot.core.tables import customers, inbound_events, inbound_messages, outbox as outbox_table
 from bot.core.signing import meta_signature
 from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
-from tests.fake_graph import graph_error
+from tests.support.fake_graph import graph_error
 
 WA_ID = "15551234567"
 

@@ -16,7 +16,7 @@ from segments.attributes import percentiles, percentiles_py
 from segments.phones import parse_phone, wa_id_spellings
 from segments.sqlutil import ensure_functions, sample_point, sample_point_py, whole_days_between
 from bot.core.tables import UTCDateTime
-from tests import storegen
+from tests.support import storegen
 
 json_scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | \
     st.text(max_size=30) | st.sampled_from(["2026-01-01T00:00:00Z", "12.50", "-1", "1e400", "gid://shopify/Order/5"])

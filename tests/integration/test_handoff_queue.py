@@ -10,7 +10,7 @@ from bot.conversation import handoff, inbox
 from bot.core.config import Settings, parse_file_config
 from bot.pipeline.handoff_release import HandoffReleaser
 from bot.core.tables import handoff_log, outbox
-from tests.seed import NOW, add_customer, add_segment
+from tests.support.seed import NOW, add_customer, add_segment
 
 
 def pend(conn, customer_id: int, minutes_ago: int) -> None:  # noqa: ANN001

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from bot.conversation import customers as customer_store
 from segments.tables import segment_events, segment_refreshes
-from tests import storegen
+from tests.support import storegen
 from tests.conftest import make_env
-from tests.storegen import NOW
+from tests.support.storegen import NOW
 
 ADMIN = "admin-secret-token"
 STAMP = NOW.isoformat().replace("+00:00", "Z")

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from bot.core.tables import conversations, customers
 from tests.conftest import ROOT, make_env
-from tests.fake_graph import refuse_outside_window
+from tests.support.fake_graph import refuse_outside_window
 from segments.tables import product_tags
-from tests.seed import add_customer, add_order, add_product
+from tests.support.seed import add_customer, add_order, add_product
 
 UTC = timezone.utc
 NOW = datetime(2026, 5, 12, 15, 0, tzinfo=UTC)

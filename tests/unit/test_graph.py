@@ -5,7 +5,7 @@ import pytest
 
 from bot.whatsapp import graph, messages
 from tests.conftest import load_fixture
-from tests.fake_graph import graph_error
+from tests.support.fake_graph import graph_error
 
 
 @pytest.mark.parametrize("status, code, expected", [

@@ -1,7 +1,7 @@
 """Campaigns end to end through the real commands (`wabot campaigns ...`, `wabot tick`) and the admin
 API, with audiences from the segment engine, a generated store, and the fake Graph API refusing
 free-form text outside the window (131047) as Meta does. Every decision is checked against the
-independent oracle of tests/campaign_store.py."""
+independent oracle of tests/support/campaign_store.py."""
 from __future__ import annotations
 
 import json
@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from bot.campaigns.tables import campaign_sends
 from bot.core.tables import inbound_messages, outbox
 from segments.tables import customer_tags
-from tests.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
+from tests.support.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
 from tests.conftest import ROOT, make_env
-from tests.fake_graph import refuse_outside_window
+from tests.support.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
 INDIA_MORNING = datetime(2026, 3, 11, 2, 30, tzinfo=UTC)  # 08:00 in India
