@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from bot.core import db
 from bot.core.config import load_settings
 from bot.core.signing import meta_signature
-from tests.fake_graph import FakeGraph
+from tests.support.fake_graph import FakeGraph
 
 ROOT = Path(__file__).resolve().parent.parent
 # Copied from ../shared/fixtures (public sample payloads, see tests/fixtures/SOURCES.md).

@@ -1,5 +1,5 @@
 """Every built-in segment on a generated store, against membership computed independently from the
-raw generated orders (tests/storegen.py), on SQLite and PostgreSQL alike."""
+raw generated orders (tests/support/storegen.py), on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,8 +17,8 @@ from segments.engine import SegmentEngine
 from segments.importer import import_file
 from segments.shopify import order_from_json
 from segments.tables import customer_order_stats, segment_events, segment_members
-from tests import storegen
-from tests.storegen import NOW
+from tests.support import storegen
+from tests.support.storegen import NOW
 
 
 def load(engine: sa.Engine, tmp_path: Path, generated: storegen.GenStore, batch_size: int = 97) -> None:

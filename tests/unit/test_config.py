@@ -2,8 +2,6 @@
 start check; unknown keys and bad values are refused with the key named."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from bot.runtime import check_configuration
 from bot.core.config import load_settings
 from bot.core.errors import ConfigError
 from flows.checks import check_settings
-from tests.conftest import FIXTURES, ROOT, make_env
+from tests.conftest import FIXTURES, ROOT
 
 EXAMPLES = [FIXTURES / "contract-example.toml", ROOT / "wabot.example.toml"]
 
@@ -59,16 +57,6 @@ def test_bad_configuration_is_refused_naming_the_key(tmp_path, toml, message):
         settings = load_settings({"WABOT_CONFIG": str(path)})
         check_settings(settings)
         check_configuration(settings)
-
-
-def test_serve_refuses_a_bad_configuration_with_one_line(database_url, tmp_path):
-    (tmp_path / "wabot.toml").write_text("[segments.vipish]\nrule = 'in_segment(\"vips\")'\n")
-    env = make_env(database_url, tmp_path, WABOT_CONFIG=str(tmp_path / "wabot.toml"))
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], capture_output=True,
-                            text=True, env=env, cwd=tmp_path, timeout=60)
-    assert result.returncode == 2
-    assert result.stderr.strip().startswith("wabot: error: [segments.vipish]")
-    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_unknown_environment_values_are_refused():

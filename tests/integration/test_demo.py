@@ -12,6 +12,8 @@ from tests.conftest import make_env
 
 
 def run_demo(database_url, tmp_path):
+    # The real `python -m bot.cli` on purpose (bot/cli/__main__.py, its exit status, stdout through a pipe):
+    # the entry point end to end. Other command tests run in process, through tests/support/cli.py.
     return subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--no-serve"], capture_output=True, text=True,
                           env=make_env(database_url, tmp_path), cwd=tmp_path, timeout=120)
 

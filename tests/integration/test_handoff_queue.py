@@ -11,7 +11,7 @@ from bot.core.config import Settings, parse_file_config
 from bot.pipeline.handoff_release import HandoffReleaser
 from flows.replies import ReplyBook
 from bot.core.tables import handoff_log, outbox
-from tests.seed import NOW, add_customer, add_segment
+from tests.support.seed import NOW, add_customer, add_segment
 
 
 def pend(conn, customer_id: int, minutes_ago: int) -> None:  # noqa: ANN001

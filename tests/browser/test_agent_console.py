@@ -8,8 +8,8 @@ import pytest
 
 from bot.whatsapp import simulate
 from tests.conftest import ROOT
-from tests.seed import add_customer, add_order, add_product, add_segment
-from tests.test_conversations import TOML, wait_texts
+from tests.support.seed import add_customer, add_order, add_product, add_segment
+from tests.integration.test_conversations import TOML, wait_texts
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from bot.whatsapp import simulate
 from bot.pipeline.handoff_release import HandoffReleaser
 from flows.replies import ReplyBook
 from bot.core.tables import conversations, customers, handoff_log, inbound_messages, outbox
-from tests.seed import add_customer, add_order, add_product, add_segment
+from tests.support.seed import add_customer, add_order, add_product, add_segment
 
 TOML = """
 [store]

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,9 +9,10 @@ import sqlalchemy as sa
 
 from bot.core.tables import conversations, customers
 from tests.conftest import ROOT, make_env
-from tests.fake_graph import refuse_outside_window
+from tests.support.cli import run_cli
+from tests.support.fake_graph import refuse_outside_window
 from segments.tables import product_tags
-from tests.seed import add_customer, add_order, add_product
+from tests.support.seed import add_customer, add_order, add_product
 
 UTC = timezone.utc
 NOW = datetime(2026, 5, 12, 15, 0, tzinfo=UTC)
@@ -77,8 +76,7 @@ def shop(engine):
 
 
 def wabot(args: list[str], env: dict) -> dict:
-    result = subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = run_cli(args, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -122,11 +120,9 @@ def test_reorder_run_dry_run_and_errors(engine, database_url, tmp_path, fake_gra
     env = make_env(database_url, tmp_path, fake_graph, WABOT_CONFIG=str(tmp_path / "wabot.toml"))
     dry = wabot(["reorder", "run", "--now", NOW.isoformat(), "--dry-run", "--json"], env)
     assert dry["prompts"] == 5 and "run_id" not in dry and fake_graph.messages() == []
-    bad = subprocess.run([sys.executable, "-m", "bot.cli", "reorder", "run", "--now", "yesterday"], env=env,
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    bad = run_cli(["reorder", "run", "--now", "yesterday"], env=env, cwd=ROOT)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "wabot: error: --now: 'yesterday' is not an ISO 8601 time, such as 2026-06-01T12:00:00Z"]
     (tmp_path / "wabot.toml").write_text("[store]\nname = 'x'\n")
-    off = subprocess.run([sys.executable, "-m", "bot.cli", "reorder", "run"], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    off = run_cli(["reorder", "run"], env=env, cwd=ROOT)
     assert off.returncode == 2 and off.stderr.strip().startswith("wabot: error: reorder prompts are off")

@@ -14,7 +14,7 @@ from bot.conversation import handoff
 from bot.core.tables import customers, handoff_log
 from segments.tables import customer_attributes
 from tests.conftest import free_port, load_fixture, make_env, start_process
-from tests.seed import add_customer, add_order, add_product, add_segment
+from tests.support.seed import add_customer, add_order, add_product, add_segment
 
 TOML = """
 [store]

@@ -16,7 +16,7 @@ from flows.nlu import IntentDecision
 from flows.replies import ReplyBook
 from segments.membership import current_segments
 from segments.tables import customer_attributes
-from tests.seed import NOW, add_customer, add_order, add_product, add_segment
+from tests.support.seed import NOW, add_customer, add_order, add_product, add_segment
 
 CONFIG = {
     "store": {"name": "Acme Home", "shop_domain": "acme.myshopify.com"},

@@ -16,9 +16,9 @@ from bot.core.errors import WabotError
 from bot.core.tables import customers, inbound_messages, outbox
 from bot.pipeline.sender import Sender
 from segments.tables import orders
-from tests.campaign_store import (NOW, POLICY_TOML, QUIET, TagAudience, expected, generate, local_zone, oracle,
+from tests.support.campaign_store import (NOW, POLICY_TOML, QUIET, TagAudience, expected, generate, local_zone, oracle,
                                   quiet_end)
-from tests.fake_graph import refuse_outside_window
+from tests.support.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
 TOML = POLICY_TOML + """

@@ -12,10 +12,10 @@ from bot.conversation import handoff
 from bot.whatsapp import simulate
 from bot.core.tables import customers, inbound_events
 from tests.conftest import free_port
-from tests.fake_rasa import FakeRasa
-from tests.test_action_server import start_actions  # noqa: F401 - the fixture
-from tests.test_conversations import wait_texts
-from tests.seed import add_customer, add_order, add_product
+from tests.support.fake_rasa import FakeRasa
+from tests.integration.test_action_server import start_actions  # noqa: F401 - the fixture
+from tests.integration.test_conversations import wait_texts
+from tests.support.seed import add_customer, add_order, add_product
 
 TOML = """
 [store]

@@ -6,7 +6,7 @@ import re
 import pytest
 import requests
 
-from tests.browser import page, screenshot  # noqa: F401  (fixture)
+from tests.support.browser import page, screenshot  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 

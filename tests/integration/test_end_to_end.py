@@ -14,7 +14,8 @@ from bot.conversation import outbox
 from bot.core.tables import customers, inbound_events, inbound_messages, outbox as outbox_table
 from bot.core.signing import meta_signature
 from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
-from tests.fake_graph import graph_error
+from tests.support.cli import run_cli
+from tests.support.fake_graph import graph_error
 
 WA_ID = "15551234567"
 
@@ -262,8 +263,7 @@ def test_chat_command_prints_replies(start_server, database_url, tmp_path):
 def test_commands_fail_with_one_line(args, message, database_url, tmp_path):
     (tmp_path / "bad.toml").write_text("[store]\nname = 'x'\ncolour = 'blue'\n")
     env = make_env(database_url, tmp_path, WABOT_CONFIG=str(tmp_path / "bad.toml"))
-    result = subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
-                            cwd=ROOT, timeout=30)
+    result = run_cli(args, env=env, cwd=ROOT)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr

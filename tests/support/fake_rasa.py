@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.json_server import JsonServer, Response
+from tests.support.json_server import JsonServer, Response
 
 # "NLU": a message (or `/intent` payload) -> the action a Rasa story would run.
 ACTIONS = {"hi": "action_greet", "/greet": "action_greet", "reorder": "action_reorder", "/reorder": "action_reorder",

@@ -3,8 +3,6 @@ table of wabot.toml, properties over any input, and the labelled benchmark set."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from bot.core.errors import ConfigError
 from bot.runtime import Runtime, check_configuration
 from flows import lexicon, real_words
 from flows.nlu import INTENTS, IntentDecision, IntentRouter, _parse_cue, intent_of_reply_id, normalise, squash
+from tests.support.cli import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -385,10 +384,8 @@ def test_a_bad_intents_table_is_rejected_at_start():
 def test_cli_prints_one_line_for_a_bad_intents_table(tmp_path):
     config = tmp_path / "wabot.toml"
     config.write_text('[intents.human]\nkeywords = ["..", "gerente"]\n', encoding="utf-8")
-    env = {**os.environ, "WABOT_CONFIG": str(config), "WABOT_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {**os.environ, "WABOT_CONFIG": str(config), "WABOT_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}"}
+    done = run_cli(["db", "upgrade"], env=env)
     assert done.returncode == 2
     assert done.stderr.strip() == "wabot: error: [intents.human] keywords: '..': '..' must stand between two words"
 

@@ -1,12 +1,10 @@
 """Campaigns end to end through the real commands (`wabot campaigns ...`, `wabot tick`) and the admin
 API, with audiences from the segment engine, a generated store, and the fake Graph API refusing
 free-form text outside the window (131047) as Meta does. Every decision is checked against the
-independent oracle of tests/campaign_store.py."""
+independent oracle of tests/support/campaign_store.py."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,9 +14,10 @@ import sqlalchemy as sa
 from bot.campaigns.tables import campaign_sends
 from bot.core.tables import inbound_messages, outbox
 from segments.tables import customer_tags
-from tests.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
+from tests.support.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
+from tests.support.cli import run_cli
 from tests.conftest import ROOT, make_env
-from tests.fake_graph import refuse_outside_window
+from tests.support.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
 INDIA_MORNING = datetime(2026, 3, 11, 2, 30, tzinfo=UTC)  # 08:00 in India
@@ -56,8 +55,7 @@ def world(engine, database_url, tmp_path, fake_graph):
 
 
 def wabot(env: dict, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "bot.cli", *args, "--json"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli([*args, "--json"], env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -114,12 +112,10 @@ def test_preview_run_rerun_and_quiet_hours_through_tick(engine, world, fake_grap
     for cid in deferred:
         assert quiet_end(NOW, local_zone(people[cid].wa_id, "America/New_York"), *QUIET) == INDIA_MORNING
     clock["now"] = INDIA_MORNING - timedelta(minutes=1)
-    subprocess.run([sys.executable, "-m", "bot.cli", "tick", "--now", clock["now"].isoformat()], env=env, cwd=ROOT,
-                   check=True, capture_output=True, timeout=300)
+    run_cli(["tick", "--now", clock["now"].isoformat()], env=env, cwd=ROOT, check=True)
     assert not {r.recipient for r in fake_graph.requests[start:] if r.type} & {people[c].wa_id for c in deferred}
     clock["now"] = INDIA_MORNING
-    subprocess.run([sys.executable, "-m", "bot.cli", "tick", "--now", INDIA_MORNING.isoformat()], env=env, cwd=ROOT,
-                   check=True, capture_output=True, timeout=300)
+    run_cli(["tick", "--now", INDIA_MORNING.isoformat()], env=env, cwd=ROOT, check=True)
     got = delivered(fake_graph, start)
     for cid in deferred:
         person = people[cid]
@@ -171,8 +167,7 @@ def test_test_group_then_promotion_cover_the_audience_once(engine, world, fake_g
 
 def test_entry_trigger_sends_to_who_enters_the_segment(engine, world, fake_graph):
     store, clock, env = world
-    subprocess.run([sys.executable, "-m", "bot.cli", "tick", "--now", NOW.isoformat()], env=env, cwd=ROOT,
-                   check=True, capture_output=True, timeout=300)
+    run_cli(["tick", "--now", NOW.isoformat()], env=env, cwd=ROOT, check=True)
     welcomed = set(delivered(fake_graph, template="welcome", text="Welcome"))
     want = {p.wa_id for p in store.people if oracle(store, NOW).get(p.id, ("",))[0] == "send"}
     assert welcomed == want
@@ -185,8 +180,7 @@ def test_entry_trigger_sends_to_who_enters_the_segment(engine, world, fake_graph
     later = NOW + timedelta(minutes=20)
     clock["now"] = later
     start = len(fake_graph.requests)
-    subprocess.run([sys.executable, "-m", "bot.cli", "tick", "--now", later.isoformat()], env=env, cwd=ROOT,
-                   check=True, capture_output=True, timeout=300)
+    run_cli(["tick", "--now", later.isoformat()], env=env, cwd=ROOT, check=True)
     assert list(delivered(fake_graph, start, template="welcome", text="Welcome")) == [newcomer.wa_id]
 
 
@@ -214,7 +208,6 @@ def test_bad_input_is_one_line(engine, world):
         (["campaigns", "preview", "spring", "--now", "tomorrow"], "wabot: error: --now: 'tomorrow'"),
         (["campaigns", "promote", "spring"], "wabot: error: campaign 'spring' has no test group"),
     ]:
-        result = subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, capture_output=True,
-                                text=True, timeout=120)
+        result = run_cli(args, env=env, cwd=ROOT)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stderr.startswith(message), result.stderr

@@ -22,6 +22,7 @@ from segments.tables import (
     customer_attributes, customer_order_stats, customer_tags, line_items, orders, product_tags, products, variants,
 )
 from tests.conftest import FIXTURES, make_env
+from tests.support import cli
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
 
@@ -69,8 +70,7 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
 
 
 def run_cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=make_env(database_url, tmp_path),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    return cli.run_cli(args, env=make_env(database_url, tmp_path), cwd=tmp_path)
 
 
 def test_order_export_csv_with_bad_rows(engine, database_url, tmp_path):

@@ -17,7 +17,7 @@ from bot.campaigns.tables import apscheduler_jobs, campaign_runs, scheduled_runs
 from bot.core.tables import outbox
 from bot.pipeline.scheduler import REORDER_JOB, StoredJobs
 from tests.conftest import PG_URL, make_env, start_process
-from tests.seed import add_customer, add_order, add_product
+from tests.support.seed import add_customer, add_order, add_product
 
 pytestmark = pytest.mark.slow
 UTC = timezone.utc

@@ -16,7 +16,7 @@ from bot.pipeline.handoff_release import HandoffReleaser
 from flows.replies import ReplyBook
 from segments.engine import SegmentEngine
 from bot.pipeline.scheduler import DEFERRED_JOB, REORDER_JOB, SchedulerService, campaign_job
-from tests.campaign_store import TagAudience, generate
+from tests.support.campaign_store import TagAudience, generate
 
 UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 in New York

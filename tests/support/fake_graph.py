@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from tests.json_server import JsonServer, Response
+from tests.support.json_server import JsonServer, Response
 
 
 @dataclass

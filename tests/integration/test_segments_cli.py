@@ -16,17 +16,17 @@ import sqlalchemy as sa
 
 from bot.conversation import customers as customer_store
 from segments.tables import segment_events, segment_refreshes
-from tests import storegen
+from tests.support import storegen
 from tests.conftest import make_env
-from tests.storegen import NOW
+from tests.support.cli import run_cli
+from tests.support.storegen import NOW
 
 ADMIN = "admin-secret-token"
 STAMP = NOW.isoformat().replace("+00:00", "Z")
 
 
 def wabot(database_url: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=make_env(database_url, tmp_path, **env),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    return run_cli(args, env=make_env(database_url, tmp_path, **env), cwd=tmp_path)
 
 
 @pytest.fixture
@@ -139,7 +139,10 @@ def test_admin_api_refuses_everything_without_a_configured_token(store, start_se
 
 def test_a_bad_rule_stops_the_server_at_start(database_url, tmp_path):
     (tmp_path / "wabot.toml").write_text('[segments.loop]\nrule = \'in_segment("loop")\'\n')
-    result = wabot(database_url, tmp_path, "serve", "--port", "1", WABOT_CONFIG=str(tmp_path / "wabot.toml"))
+    # A process of its own: should the check let this configuration through, a server starts, and times out.
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", "1"], cwd=tmp_path,
+                            env=make_env(database_url, tmp_path, WABOT_CONFIG=str(tmp_path / "wabot.toml")),
+                            capture_output=True, text=True, timeout=180)
     assert result.returncode == 2
     assert "wabot: error: [segments.loop] rule: in_segment() cycle loop -> loop" in result.stderr
     assert "Traceback" not in result.stderr
