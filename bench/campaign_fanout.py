@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.core import db  # noqa: E402
-from bot.whatsapp import graph, messages
-from bot.runtime import Features  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
 from bot.core.tables import customers  # noqa: E402
 from bot.pipeline.sender import Sender, concurrency_for  # noqa: E402
+from bot.runtime import Features  # noqa: E402
+from bot.whatsapp import graph, messages  # noqa: E402
 from segments.tables import customer_tags  # noqa: E402
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=timezone.utc)

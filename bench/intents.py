@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 if __package__ in (None, ""):  # run as a script: make the worktree importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows.nlu import IntentRouter, normalise  # noqa: E402
+from flows.nlu import IntentRouter, normalise
 
 DATA = Path(__file__).resolve().parent / "data"
 PARTS = ("dev", "heldout", "heldout2", "heldout3")

@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows.nlu import IntentRouter, normalise, squash  # noqa: E402
+from flows.nlu import IntentRouter, normalise, squash
 
 LANGUAGES = ("en", "es", "pt")
 TOP_WORDS = 30_000  # the most frequent words of each language; rarer ones are rarely typed

@@ -24,10 +24,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.core import db  # noqa: E402
-from bot.core.tables import customers  # noqa: E402
-from segments import orders as store  # noqa: E402
-from segments.tables import line_items, orders, products  # noqa: E402
+from bot.core import db
+from bot.core.tables import customers
+from segments import orders as store
+from segments.tables import line_items, orders, products
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
 
@@ -73,7 +73,7 @@ def baseline(conn: sa.Connection, customer_id: int) -> list[int]:
     return [p for p, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
 
 
-def timed(fn, samples: list[int]) -> tuple[list[float], list]:  # noqa: ANN001
+def timed(fn, samples: list[int]) -> tuple[list[float], list]:
     took, results = [], []
     for customer_id in samples:
         started = time.perf_counter()

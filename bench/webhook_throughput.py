@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.whatsapp import simulate  # noqa: E402
 from bot.core.signing import meta_signature  # noqa: E402
+from bot.whatsapp import simulate  # noqa: E402
 
 SECRET = "bench-secret"
 MAX_RATE_PER_CONNECTION = 1500  # prepared requests per connection per second of the peak phase

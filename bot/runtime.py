@@ -88,7 +88,7 @@ class InFlight:
             self._count += 1
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         with self._lock:
             self._count -= 1
             if self._count == 0:
@@ -131,26 +131,26 @@ class Runtime:
     def segment_engine(self) -> SegmentEngine:
         return self.features.segment_engine
 
-    def worker(self, **overrides) -> InboundWorker:  # noqa: ANN003 - InboundWorker's keywords (a clock, Rasa)
+    def worker(self, **overrides) -> InboundWorker:
         options = dict(metrics=self.metrics, segment_lookup=current_segments, on_enqueued=self.outbound_wake.set,
                        yield_to_requests=self.requests_in_flight.wait_idle)
         options.update(overrides)
         return InboundWorker(self.engine, self.settings, router=self.features.router, replies=self.features.replies,
                              **options)
 
-    def handoff_releaser(self, **overrides) -> HandoffReleaser:  # noqa: ANN003 - HandoffReleaser's keywords
+    def handoff_releaser(self, **overrides) -> HandoffReleaser:
         options = dict(segment_lookup=current_segments, on_enqueued=self.outbound_wake.set)
         options.update(overrides)
         return HandoffReleaser(self.engine, self.settings, replies=self.features.replies, **options)
 
-    def scheduler(self, **overrides) -> SchedulerService:  # noqa: ANN003 - SchedulerService's keywords
+    def scheduler(self, **overrides) -> SchedulerService:
         options = dict(on_enqueued=self.outbound_wake.set)
         options.update(overrides)
         return SchedulerService(self.settings, self.engine, campaigns=self.features.campaigns,
                                 segment_engine=self.features.segment_engine,
                                 releaser=self.handoff_releaser(), **options)
 
-    def sender(self, concurrency: int | None = None, **overrides) -> Sender:  # noqa: ANN003 - a clock
+    def sender(self, concurrency: int | None = None, **overrides) -> Sender:
         concurrency = concurrency or concurrency_for(self.settings.rate_limit)
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)
         options = dict(metrics=self.metrics, backoff=self.settings.file.delivery.backoff())

@@ -23,8 +23,8 @@ from rasa_sdk.executor import ActionExecutor, ActionExecutorRunResult
 from sqlalchemy.engine import Engine
 
 from bot.conversation import customers
-from bot.core.config import Settings
 from bot.conversation.customers import mask
+from bot.core.config import Settings
 from bot.core.times import utcnow
 from flows import effects
 from flows.actions import WabotAction, registry
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def _on_thread(action: WabotAction) -> Callable:
-    async def run(dispatcher, tracker, domain):  # noqa: ANN001, ANN202 - rasa-sdk reads these names
+    async def run(dispatcher, tracker, domain):
         return await asyncio.to_thread(action.run, dispatcher, tracker, domain)
     return run
 
@@ -51,7 +51,7 @@ class WabotExecutor(ActionExecutor):
             self.register_function(name, _on_thread(action))
 
     async def run(self, action_call: dict[str, Any], sink: Optional[asyncio.Queue] = None,
-                  dispatcher=None) -> Optional[ActionExecutorRunResult]:  # noqa: ANN001
+                  dispatcher=None) -> Optional[ActionExecutorRunResult]:
         tracker = action_call.get("tracker")
         sender = action_call.get("sender_id") or (tracker.get("sender_id") if isinstance(tracker, dict) else None)
         if isinstance(tracker, dict) and sender:

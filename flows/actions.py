@@ -20,9 +20,9 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.conversation import handoff
-from segments import orders as store
 from flows.context import CustomerContext, FlowData, FlowServices
 from flows.replies import Values
+from segments import orders as store
 
 OPTED_OUT_SLOT = "opted_out"
 INTEREST_SLOT = "interest"

@@ -5,9 +5,9 @@ an interests list WhatsApp cannot show is a one-line error before anything runs.
 """
 from __future__ import annotations
 
-from bot.whatsapp import messages
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
+from bot.whatsapp import messages
 from flows.replies import ReplyBook, known_segments
 
 

@@ -15,14 +15,14 @@ from typing import Callable, ContextManager, Iterator
 from sqlalchemy.engine import Connection, Engine
 
 from bot.conversation import customers as customer_store
-from bot.core import db
 from bot.conversation import handoff
-from bot.core.config import Settings
 from bot.conversation.customers import Customer
+from bot.core import db
+from bot.core.config import Settings
 from bot.core.times import utcnow
 from bot.whatsapp.window import window_expires_at, window_open
-from segments import orders as store
 from flows.replies import ReplyBook, Values
+from segments import orders as store
 
 # A hook so the segment layer says which segments a customer is in, without flows importing the
 # segment engine's internals: (conn, customer_id, now) -> segment names.

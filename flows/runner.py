@@ -84,7 +84,7 @@ def to_graph_messages(dispatched: Iterable[Mapping[str, Any]]) -> list[dict]:
     return [m for m in (to_graph_message(d) for d in dispatched) if m is not None]
 
 
-def _run(action, dispatcher, tracker, domain):  # noqa: ANN001
+def _run(action, dispatcher, tracker, domain):
     result = action.run(dispatcher, tracker, domain)
     if inspect.isawaitable(result):
         result = asyncio.run(result)

@@ -47,17 +47,17 @@ def _buyer(f: Facts) -> ColumnElement:
     return f.attribute("orders_count") >= 1
 
 
-def first_time_buyer(f: Facts):  # noqa: ANN201
+def first_time_buyer(f: Facts):
     return f.attribute("orders_count") == 1, [("orders_count", f.attribute("orders_count")),
                                               ("last_order_at", f.attribute("last_order_at"))]
 
 
-def repeat_buyer(f: Facts):  # noqa: ANN201
+def repeat_buyer(f: Facts):
     return f.attribute("orders_count") >= 2, [("orders_count", f.attribute("orders_count")),
                                               ("last_order_at", f.attribute("last_order_at"))]
 
 
-def loyal(f: Facts):  # noqa: ANN201
+def loyal(f: Facts):
     minimum = f.params.loyal_min_orders
     # orders_count first: the 180-day count (a subquery) is only evaluated for customers who can qualify.
     condition = sa.and_(f.attribute("orders_count") >= minimum, f.attribute("orders_count_180d") >= minimum)
@@ -65,7 +65,7 @@ def loyal(f: Facts):  # noqa: ANN201
                        ("loyal_min_orders", sa.literal(minimum, sa.Integer))]
 
 
-def lapsed(f: Facts):  # noqa: ANN201
+def lapsed(f: Facts):
     days = f.params.lapsed_days
     condition = sa.and_(_buyer(f), f.attribute("days_since_last_order") > days)
     return condition, [("last_order_at", f.attribute("last_order_at")),
@@ -73,8 +73,8 @@ def lapsed(f: Facts):  # noqa: ANN201
                        ("lapsed_days", sa.literal(days, sa.Integer))]
 
 
-def _aov_band(low: str | None, high: str | None):  # noqa: ANN202
-    def build(f: Facts):  # noqa: ANN202
+def _aov_band(low: str | None, high: str | None):
+    def build(f: Facts):
         aov = f.attribute("aov")
         t_low = f.threshold(low) if low else None
         t_high = f.threshold(high) if high else None
@@ -94,14 +94,14 @@ def _aov_band(low: str | None, high: str | None):  # noqa: ANN202
     return build
 
 
-def sale_shopper(f: Facts):  # noqa: ANN201
+def sale_shopper(f: Facts):
     share = f.params.sale_share
     condition = sa.and_(f.attribute("orders_count") >= 2, f.attribute("discount_share") >= share)
     return condition, [("discount_share", f.attribute("discount_share")),
                        ("orders_count", f.attribute("orders_count")), ("sale_share", _number(share))]
 
 
-def vip(f: Facts):  # noqa: ANN201
+def vip(f: Facts):
     minimum = f.threshold("vip_min_spent")
     if minimum is None:
         return sa.false(), []
@@ -109,7 +109,7 @@ def vip(f: Facts):  # noqa: ANN201
     return condition, [("total_spent", f.attribute("total_spent")), ("vip_min_spent", _number(minimum))]
 
 
-def former_vip(f: Facts):  # noqa: ANN201
+def former_vip(f: Facts):
     days = f.params.former_vip_days
     cutoff = f.since(timedelta(days=days))
     quiet = [sa.or_(f.attribute(name).is_(None), f.attribute(name) <= cutoff)
@@ -121,23 +121,23 @@ def former_vip(f: Facts):  # noqa: ANN201
                        ("last_read_at", f.attribute("last_read_at")), ("former_vip_days", sa.literal(days, sa.Integer))]
 
 
-def chat_engaged(f: Facts):  # noqa: ANN201
+def chat_engaged(f: Facts):
     last = f.attribute("last_inbound_at")
     condition = sa.and_(last.is_not(None), last > f.since(timedelta(days=f.params.engaged_days)))
     return condition, [("last_inbound_at", last), ("engaged_days", sa.literal(f.params.engaged_days, sa.Integer))]
 
 
-def chat_unengaged(f: Facts):  # noqa: ANN201
+def chat_unengaged(f: Facts):
     condition = sa.and_(f.base("wa_id").is_not(None), sa.not_(f.in_segment("chat_engaged")))
     return condition, [("last_inbound_at", f.attribute("last_inbound_at")),
                        ("engaged_days", sa.literal(f.params.engaged_days, sa.Integer))]
 
 
-def window_open(f: Facts):  # noqa: ANN201
+def window_open(f: Facts):
     return f.attribute("window_open"), [("last_inbound_at", f.attribute("last_inbound_at"))]
 
 
-def opted_out(f: Facts):  # noqa: ANN201
+def opted_out(f: Facts):
     return f.attribute("opted_out"), [("opted_out", f.attribute("opted_out"))]
 
 

@@ -23,7 +23,8 @@ import json
 import operator
 import time
 from dataclasses import dataclass
-from datetime import datetime, time as clock_time, timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -38,17 +39,33 @@ from bot.core.tables import UTCDateTime, customers, inbound_messages
 from bot.core.times import utcnow
 from segments import builtin
 from segments.attributes import (
-    ATTRIBUTE_EXPRESSIONS, BASE_COLUMNS, MONEY_ATTRIBUTES, TIME_ATTRIBUTES, At, base_select, base_table,
+    ATTRIBUTE_EXPRESSIONS,
+    BASE_COLUMNS,
+    MONEY_ATTRIBUTES,
+    TIME_ATTRIBUTES,
+    At,
+    base_select,
+    base_table,
     percentiles,
 )
 from segments.builtin import BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
 from segments.shopify import attribute_name
-from segments.sqlutil import (bulk_page_cache, ensure_functions, iso_utc, json_bool, json_object,
-                              sample_point)
+from segments.sqlutil import bulk_page_cache, ensure_functions, iso_utc, json_bool, json_object, sample_point
 from segments.store import flush_pending_stats
 from segments.tables import (
-    customer_attributes, customer_order_stats, customer_tags, line_items, orders, product_tags, products, segment_events, segment_members,
-    segment_pending, segment_refreshes, segment_state, variants,
+    customer_attributes,
+    customer_order_stats,
+    customer_tags,
+    line_items,
+    orders,
+    product_tags,
+    products,
+    segment_events,
+    segment_members,
+    segment_pending,
+    segment_refreshes,
+    segment_state,
+    variants,
 )
 
 
@@ -90,7 +107,7 @@ TEMP = {"scope": "wabot_seg_scope", "attrs": "wabot_seg_attrs", "sig": "wabot_se
         "changed": "wabot_seg_changed", "new": "wabot_seg_new"}
 
 
-def _rules():  # noqa: ANN202
+def _rules():
     from segments import rules  # the rule language; imported late so built-ins work on their own
     return rules
 
@@ -217,7 +234,7 @@ class Evaluation:
         start = datetime.combine(local.date() - timedelta(days=days), clock_time(0), tzinfo=self.engine.tz)
         return start
 
-    def bought(self, selector, days: int | None) -> ColumnElement:  # noqa: ANN001
+    def bought(self, selector, days: int | None) -> ColumnElement:
         o, li = orders.alias("bought_order"), line_items.alias("bought_item")
         conditions = [o.c.counted, o.c.customer_id.is_not(None), o.c.created_at <= self.x.t,
                       selector_match(li, selector.kind, selector.value)]
@@ -387,7 +404,7 @@ class SegmentEngine:
         for name in custom:
             visit(name, [])
 
-    def parsed_rule(self, name: str):  # noqa: ANN201
+    def parsed_rule(self, name: str):
         return self._parsed[name]
 
     def names(self) -> list[str]:

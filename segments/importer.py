@@ -45,7 +45,7 @@ class ImportReport:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-def parse(kind: str, record: Record, region: str):  # noqa: ANN201
+def parse(kind: str, record: Record, region: str):
     """The typed record for one input record, or RowError."""
     if record.headers is not None:  # CSV rows
         if kind == "orders":

@@ -117,7 +117,7 @@ def _variant_title(title: str | None) -> str | None:
     return None if not title or title == "Default Title" else title
 
 
-def _summaries(conn: Connection, query) -> list[OrderSummary]:  # noqa: ANN001
+def _summaries(conn: Connection, query) -> list[OrderSummary]:
     rows = conn.execute(query).mappings().all()
     items = _items(conn, [r["id"] for r in rows]) if rows else {}
     return [OrderSummary(
@@ -173,7 +173,7 @@ def totals(conn: Connection, customer_id: int, now: datetime) -> Totals:
     return Totals(int(row[0]), Decimal(str(row[1])), _aware(row[2]), _aware(row[3]))
 
 
-def _aware(value):  # noqa: ANN001, ANN202
+def _aware(value):
     # min()/max() of a UTCDateTime column come back untyped on SQLite.
     from bot.core.tables import UTCDateTime
 

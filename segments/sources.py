@@ -144,7 +144,7 @@ def _csv(handle: BinaryIO, kind: str, tick: Progress) -> Iterator[Record | Bad]:
         text.detach()  # the caller closes the file itself
 
 
-def _csv_rows(reader, handle: BinaryIO, kind: str, tick: Progress) -> Iterator[Record | Bad]:  # noqa: ANN001
+def _csv_rows(reader, handle: BinaryIO, kind: str, tick: Progress) -> Iterator[Record | Bad]:
     try:
         header = next(reader)
     except StopIteration:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
+
 def insert_from_select_ignoring(conn: Connection, table: sa.Table, columns: list[str], select: sa.Select,
                                 index_elements: list[str]) -> None:
     """INSERT INTO table (columns) SELECT ... skipping rows whose key is already there."""
@@ -31,8 +32,8 @@ def dialect_function(name: str, type_: sa.types.TypeEngine, doc: str, **template
     compiled arguments and `{all}` all of them joined by commas."""
     element = type(name, (FunctionElement,), {"type": type_, "inherit_cache": True, "name": name, "__doc__": doc})
 
-    def compiler_for(template: str):  # noqa: ANN202
-        def compile_(element, compiler, **kw):  # noqa: ANN001, ANN202
+    def compiler_for(template: str):
+        def compile_(element, compiler, **kw):
             args = [compiler.process(clause, **kw) for clause in element.clauses]
             return template.format(*args, all=", ".join(args))
         return compile_

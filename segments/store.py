@@ -14,13 +14,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.core.db import chunks, dialect_insert, insert_ignoring_conflicts, upsert
-from bot.core.tables import customers
 from bot.core.phones import country_of
+from bot.core.tables import customers
 from segments.phones import wa_id_spellings
 from segments.shopify import CustomerRecord, OrderRecord, ProductRecord
 from segments.tables import (
-    customer_attributes, customer_order_stats, customer_tags, line_items, order_stats_pending, orders,
-    product_tags, products, segment_pending, variants,
+    customer_attributes,
+    customer_order_stats,
+    customer_tags,
+    line_items,
+    order_stats_pending,
+    orders,
+    product_tags,
+    products,
+    segment_pending,
+    variants,
 )
 
 

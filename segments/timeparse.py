@@ -24,7 +24,7 @@ class NowParam(click.ParamType):
 
     name = "TIME"
 
-    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+    def convert(self, value, param, ctx):
         if isinstance(value, datetime):
             return value
         try:

@@ -32,7 +32,7 @@ TOKEN = "test-token"
 PG_URL = os.environ.get("WABOT_TEST_DATABASE_URL")
 
 
-def pytest_report_header(config):  # noqa: ANN001, ANN201
+def pytest_report_header(config):
     return f"wabot database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite'}"
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.campaigns.planner import FREQUENCY_WINDOW, TIER_WINDOW, Recipient, TierState
+from bot.conversation.outbox import BUSINESS_INITIATED
 from bot.core.db import chunks
 from bot.core.tables import conversations, customers, outbox
-from bot.conversation.outbox import BUSINESS_INITIATED
 from segments.tables import orders
 
 # Outbox states of a message that went, or will go, to the customer.
@@ -106,7 +106,7 @@ def load(conn: Connection, members: sa.Select, now: datetime, *, reached: sa.Sel
     return [_row(r, last_order) for r in conn.execute(query)]
 
 
-def _row(r, last_order: bool) -> AudienceRow:  # noqa: ANN001
+def _row(r, last_order: bool) -> AudienceRow:
     recipient = Recipient(
         customer_id=r.id, wa_id=r.wa_id, last_inbound_at=r.last_inbound_at, opted_out=bool(r.opted_out),
         marketing_paused=bool(r.marketing_paused), accepts_marketing=r.accepts_marketing, consent_at=r.consent_at,

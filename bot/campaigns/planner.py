@@ -19,11 +19,10 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Iterable, Literal, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from bot.core.phones import country_of
 from bot.core.config import CampaignConfig, CampaignVariant, PolicyConfig, TemplateRef
+from bot.core.phones import country_of
 from bot.whatsapp.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
 from flows.replies import fill, with_defaults
 from segments.sqlutil import sample_point_py
@@ -256,7 +255,7 @@ def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: Policy
         country = r.country or country_of(r.wa_id)  # stored at first contact; parsed when absent
         free_entry = r.last_referral_at is not None and now < r.last_referral_at + FREE_ENTRY_POINT_WINDOW
 
-        def decide(action: Action, reason: str | None, form=None, at=None) -> Decision:  # noqa: ANN001
+        def decide(action: Action, reason: str | None, form=None, at=None) -> Decision:
             return Decision(r.customer_id, r.wa_id, action, reason, form, at, group, variant, country,
                             is_open, free_entry)
 

@@ -1,7 +1,8 @@
 """Which reorder prompts are due: pure, from purchase history, the [reorder] settings and `now`.
 
 For each customer and watched product (matched by a `[reorder.days]` selector, or any product when
-`default_days` is set; the matching itself is done in SQL by the caller) the next purchase is due at the last purchase plus the customer's own median
+`default_days` is set; the matching itself is done in SQL by the caller) the next purchase is due
+at the last purchase plus the customer's own median
 interval between purchases of it, when they bought it at least twice, else the product's
 `[reorder.days]`, else `default_days`. A prompt is due from then until `max_overdue_days` later;
 once per purchase cycle (the cycle is the last order that contained the product), at most one a
@@ -18,6 +19,7 @@ from typing import Iterable, Literal
 from bot.core.config import ReorderConfig
 from bot.core.errors import ConfigError
 from segments.rules import RuleError, parse_selector
+
 
 def check_selectors(config: ReorderConfig, source: str = "wabot.toml") -> None:
     """Every `[reorder.days]` key is a product selector of the rule language (docs/segments.md);

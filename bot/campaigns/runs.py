@@ -20,19 +20,30 @@ from typing import Callable, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.whatsapp import messages
-from bot.conversation import outbox
 from bot.campaigns.audience import AudienceRow, AudienceSource, load, load_ids, nobody, tier_state
+from bot.campaigns.planner import (
+    TIER_WINDOW,
+    CampaignPlan,
+    Decision,
+    MessageSpec,
+    Offer,
+    Plan,
+    TierState,
+    campaign_buttons,
+    message_for,
+    plan,
+)
+from bot.campaigns.pricing import RateCard, estimate
+from bot.campaigns.reorder import REORDER_BUTTON_TITLE, DuePrompt, Purchase, ReorderRules, choose_prompts, product_key
 from bot.campaigns.stats import campaign_stats, choose_winner
 from bot.campaigns.tables import campaign_runs, campaign_sends, campaign_state
-from bot.campaigns.planner import TIER_WINDOW, CampaignPlan, Decision, MessageSpec, Offer, Plan, TierState, campaign_buttons, message_for, plan
+from bot.conversation import outbox
 from bot.core.config import CampaignConfig, Settings
 from bot.core.db import insert_ignoring_conflicts, upsert
 from bot.core.errors import ConfigError, UnknownCampaign, WabotError
 from bot.core.tables import customers
 from bot.core.tables import outbox as outbox_table
-from bot.campaigns.pricing import RateCard, estimate
-from bot.campaigns.reorder import REORDER_BUTTON_TITLE, DuePrompt, Purchase, ReorderRules, choose_prompts, product_key
+from bot.whatsapp import messages
 from segments.engine import SegmentEngine, selector_match
 from segments.rules import parse_selector
 from segments.tables import line_items, orders, products, segment_events
@@ -125,7 +136,7 @@ class Campaigns:
         return campaigns[name]
 
     @staticmethod
-    def state(conn: Connection, name: str):  # noqa: ANN205
+    def state(conn: Connection, name: str):
         return conn.execute(sa.select(campaign_state).where(campaign_state.c.campaign == name)).first()
 
     def campaign_plan(self, conn: Connection, name: str, config: CampaignConfig) -> CampaignPlan:
@@ -135,7 +146,7 @@ class Campaigns:
 
     # ------------------------------------------------------------ audiences
 
-    def _entry_filter(self, conn: Connection, name: str, config: CampaignConfig, now: datetime):  # noqa: ANN202
+    def _entry_filter(self, conn: Connection, name: str, config: CampaignConfig, now: datetime):
         e = segment_events.c
         state = self.state(conn, name)
         conditions = [e.segment == config.segment, e.change == "enter", e.at <= now]

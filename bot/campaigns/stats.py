@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.campaigns.tables import campaign_sends
-from bot.core.tables import inbound_messages, outbox
 from bot.core.sqltime import within
+from bot.core.tables import inbound_messages, outbox
 from segments.tables import orders
 
 REPLY_WINDOW = timedelta(hours=24)

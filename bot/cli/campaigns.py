@@ -24,7 +24,7 @@ def _drain(runtime: Runtime, now: datetime | None) -> None:
     runtime.sender(clock=(lambda: now) if now else utcnow).drain(timeout=float("inf"))
 
 
-def _sent_by_run(engine, run_id: int | None) -> dict[str, int]:  # noqa: ANN001
+def _sent_by_run(engine, run_id: int | None) -> dict[str, int]:
     """Outbox states of the messages one run queued: sent, failed, queued (waiting to retry)..."""
     if run_id is None:
         return {}
@@ -43,7 +43,7 @@ def _states(counts: dict[str, int]) -> str:
     return ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "nothing"
 
 
-def _echo(data: dict, as_json: bool, human) -> None:  # noqa: ANN001
+def _echo(data: dict, as_json: bool, human) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:

@@ -16,10 +16,10 @@ from typing import Callable, TextIO
 import click
 import requests
 
-from bot.whatsapp import messages, simulate
 from bot.core import devsecret
 from bot.core.errors import WabotError
 from bot.core.signing import meta_signature
+from bot.whatsapp import messages, simulate
 
 
 class ChatClient:

@@ -19,12 +19,12 @@ import click
 from bot.cli.context import Context, describe_database, pass_context
 from bot.cli.serving import run_server
 from bot.conversation import intake
-from bot.whatsapp import simulate
 from bot.core.config import Settings, StoreConfig
-from bot.whatsapp.events import parse_payload
-from segments import importer
 from bot.core.times import utcnow
 from bot.runtime import Runtime
+from bot.whatsapp import simulate
+from bot.whatsapp.events import parse_payload
+from segments import importer
 
 PRODUCTS = [
     # id, title, type, vendor, price, tags
@@ -117,7 +117,7 @@ def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], l
                     items += [PRODUCTS[10], PRODUCTS[11]]
                 items = list(dict.fromkeys(items))  # one line per product
                 lines = []
-                for position, (pid, title, ptype, vendor, price, _) in enumerate(items):
+                for position, (pid, title, _type, vendor, price, _) in enumerate(items):
                     qty = 2 if pid == 1001 and persona == "vip" else 1
                     lines.append({"id": order_id * 10 + position, "product_id": pid, "variant_id": pid * 10 + 1,
                                   "title": title, "quantity": qty, "price": price, "sku": f"ACME-{pid}",

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
-from bot.conversation import customers as customer_store
 from bot.cli.context import current
+from bot.conversation import customers as customer_store
 from bot.core import db
 from bot.core.errors import NotFound, WabotError
 from bot.core.tables import customers

@@ -29,7 +29,7 @@ class Customer:
     last_read_at: datetime | None
 
     @classmethod
-    def from_row(cls, row) -> "Customer":  # noqa: ANN001
+    def from_row(cls, row) -> "Customer":
         first = row.first_name or _first_word(row.profile_name)
         return cls(
             id=row.id, wa_id=row.wa_id, user_id=row.user_id,

@@ -61,7 +61,7 @@ class QueueEntry:
         }
 
 
-def _shown_name(row) -> str:  # noqa: ANN001
+def _shown_name(row) -> str:
     """The customer's display name; their number (or "?") for one we know no name of."""
     return display_name(row.first_name, row.last_name, row.profile_name) or row.wa_id or "?"
 

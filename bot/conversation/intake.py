@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.core.db import dialect_insert, insert_ignoring_conflicts
 from bot.core.retry import Backoff
-from bot.whatsapp.events import Event, from_record
 from bot.core.tables import inbound_events
+from bot.whatsapp.events import Event, from_record
 
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=60)

@@ -62,7 +62,7 @@ def _tune_sqlite(engine: Engine) -> None:
     holders: dict[int, bool] = {}
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+    def _on_connect(dbapi_connection, _record):
         # pysqlite's own transaction handling starts transactions lazily, which lets two writers
         # deadlock on lock upgrade; we take over and BEGIN ourselves.
         dbapi_connection.isolation_level = None
@@ -91,8 +91,8 @@ def _tune_sqlite(engine: Engine) -> None:
 
     dialect = engine.dialect
 
-    def _releasing(finish):  # noqa: ANN001, ANN202
-        def wrapped(connection):  # noqa: ANN001
+    def _releasing(finish):
+        def wrapped(connection):
             # SQLAlchemy hands over the pool's proxy or the raw DBAPI connection, depending on the path
             raw = getattr(connection, "dbapi_connection", connection)
             try:

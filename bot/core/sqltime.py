@@ -29,13 +29,13 @@ def within(event: ColumnElement, start: ColumnElement, window: timedelta) -> Wit
 
 
 @compiles(Within, "postgresql")
-def _within_postgresql(element: Within, compiler, **kw) -> str:  # noqa: ANN001
+def _within_postgresql(element: Within, compiler, **kw) -> str:
     event, start = compiler.process(element.event, **kw), compiler.process(element.start, **kw)
     return f"({event} > {start} AND {event} <= {start} + interval '{element.seconds} seconds')"
 
 
 @compiles(Within)
-def _within_sqlite(element: Within, compiler, **kw) -> str:  # noqa: ANN001
+def _within_sqlite(element: Within, compiler, **kw) -> str:
     event, start = compiler.process(element.event, **kw), compiler.process(element.start, **kw)
     days = element.seconds / 86400
     return f"(julianday({event}) > julianday({start}) AND julianday({event}) <= julianday({start}) + {days!r})"

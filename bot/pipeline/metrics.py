@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
 
-from bot.core import db
 from bot.conversation import intake, outbox
+from bot.core import db
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class QueueDepthCollector:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def collect(self):  # noqa: ANN201
+    def collect(self):
         try:
             with db.reading(self.engine) as conn:
                 outbox_depth, inbound_depth = outbox.depth(conn), intake.pending_count(conn)

@@ -41,8 +41,8 @@ from bot.campaigns.runs import Campaigns
 from bot.campaigns.tables import apscheduler_jobs, scheduled_runs
 from bot.core.config import Settings, crontab_for_apscheduler
 from bot.core.db import insert_ignoring_conflicts
-from bot.pipeline.handoff_release import HandoffReleaser
 from bot.core.times import utcnow
+from bot.pipeline.handoff_release import HandoffReleaser
 from segments.engine import SegmentEngine
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class LedgerExecutor(ThreadPoolExecutor):
         super().__init__(max_workers)
         self.service = service
 
-    def _do_submit_job(self, job, run_times) -> None:  # noqa: ANN001
+    def _do_submit_job(self, job, run_times) -> None:
         self.service.owe(job.id, run_times[-1])
         super()._do_submit_job(job, run_times)
 

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Connection, Engine
 from bot.conversation.customers import mask
 from bot.conversation.handoff import BOT
 from bot.conversation.outbox import BUSINESS_INITIATED, OPEN_STATES, callback_data
-from bot.core.tables import conversations, customers, outbox
 from bot.core.retry import Backoff
+from bot.core.tables import conversations, customers, outbox
 from bot.core.times import utcnow
 from bot.whatsapp import graph, messages
 
@@ -101,7 +101,7 @@ class Sender:
     """Leases due outbox rows and sends them; one per process is the unit of the rate limit."""
 
     def __init__(self, engine: Engine, transport: graph.Transport, *, rate_limit: float, concurrency: int = 8,
-                 batch: int = 500, clock: Callable[[], datetime] = utcnow, metrics=None,  # noqa: ANN001
+                 batch: int = 500, clock: Callable[[], datetime] = utcnow, metrics=None,
                  backoff: Backoff = DEFAULT_BACKOFF):
         self.engine = engine
         self.backoff = backoff
@@ -299,7 +299,7 @@ class Sender:
         self._pump(stop=stop, wake=wake, idle_wait=idle_wait)
 
 
-def _blocked_reason(row) -> str | None:  # noqa: ANN001
+def _blocked_reason(row) -> str | None:
     """A business-initiated message queued earlier may no longer be welcome when it is due."""
     if row.kind in BUSINESS_INITIATED:
         if row.opted_out:

@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.conversation import customers, handoff, intake, outbox
-from bot.core.config import Settings
 from bot.conversation.customers import Customer, mask
+from bot.core.config import Settings
 from bot.core.db import insert_ignoring_conflicts
 from bot.core.retry import Backoff
-from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate
 from bot.core.tables import inbound_messages
 from bot.core.times import utcnow
+from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate
 from bot.whatsapp.window import window_open
 from flows import effects, runner
 from flows.context import FlowServices, SegmentLookup, no_segments
@@ -41,7 +41,7 @@ ALWAYS_ANSWERED = ("stop", "start")
 
 class InboundWorker:
     def __init__(self, engine: Engine, settings: Settings, *, router: IntentRouter, replies: ReplyBook,
-                 clock: Callable[[], datetime] = utcnow, metrics=None,  # noqa: ANN001
+                 clock: Callable[[], datetime] = utcnow, metrics=None,
                  segment_lookup: SegmentLookup = no_segments, on_enqueued: Callable[[], None] | None = None,
                  yield_to_requests: Callable[[], None] | None = None, rasa: RasaClient | None = None,
                  backoff: Backoff | None = None):
@@ -110,7 +110,7 @@ class InboundWorker:
 
     # -- one event
 
-    def process(self, conn: Connection, event, received_at: datetime, now: datetime) -> bool:  # noqa: ANN001
+    def process(self, conn: Connection, event, received_at: datetime, now: datetime) -> bool:
         """Apply one event; returns True when it queued something to send."""
         if isinstance(event, InboundMessage):
             return self._message(conn, event, received_at, now)
@@ -184,7 +184,7 @@ class InboundWorker:
 
     # -- Rasa mode
 
-    def _for_rasa(self, event) -> bool:  # noqa: ANN001
+    def _for_rasa(self, event) -> bool:
         """Text and taps go to Rasa; media, STOP and START stay with us (opting out is our duty)."""
         if not isinstance(event, InboundMessage) or not event.sender or not event.wants_reply:
             return False

@@ -15,12 +15,12 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from sqlalchemy.engine import Connection
 
 from bot.conversation import customers, handoff, inbox, outbox
+from bot.conversation.customers import Customer
 from bot.core import db
-from bot.whatsapp import messages
 from bot.core.config import Settings
 from bot.core.errors import NotFound
-from bot.conversation.customers import Customer
 from bot.core.times import utcnow
+from bot.whatsapp import messages
 from bot.whatsapp.window import choose_form, window_expires_at
 
 agent_api = Blueprint("agent_api", __name__, template_folder="templates", static_folder="static",
@@ -29,7 +29,7 @@ agent_api = Blueprint("agent_api", __name__, template_folder="templates", static
 STATES = handoff.STATES
 
 
-def _runtime():  # noqa: ANN202
+def _runtime():
     return current_app.extensions["wabot"]
 
 
@@ -117,7 +117,7 @@ def list_templates():
 def configured_templates(settings: Settings) -> list[dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def add(template, source: str) -> None:  # noqa: ANN001
+    def add(template, source: str) -> None:
         if template is not None:
             found.setdefault((template.name, template.language), {
                 "name": template.name, "language": template.language, "params": len(template.body),

@@ -16,13 +16,13 @@ campaign_api = Blueprint("campaign_api", __name__, url_prefix="/api/campaigns")
 
 
 @campaign_api.before_request
-def _require_admin():  # noqa: ANN202
+def _require_admin():
     if not admin_authorised():
         return jsonify(error="admin token required (Authorization: Bearer WABOT_ADMIN_TOKEN)"), 401
     return None
 
 
-def _campaigns():  # noqa: ANN202
+def _campaigns():
     runtime = current_app.extensions["wabot"]
     return runtime, runtime.campaigns
 
@@ -38,7 +38,7 @@ def _now() -> datetime:
 
 
 @campaign_api.get("/<name>/preview")
-def preview(name: str):  # noqa: ANN201
+def preview(name: str):
     runtime, campaigns = _campaigns()
     now = _now()
     with db.reading(runtime.engine) as conn:
@@ -46,7 +46,7 @@ def preview(name: str):  # noqa: ANN201
 
 
 @campaign_api.get("/<name>/stats")
-def stats(name: str):  # noqa: ANN201
+def stats(name: str):
     runtime, campaigns = _campaigns()
     with db.reading(runtime.engine) as conn:
         return jsonify(campaigns.stats(conn, name))

@@ -9,12 +9,12 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
-from bot.core import db
 from bot.conversation import intake
-from bot.whatsapp import messages, simulate
-from bot.whatsapp.events import parse_payload
+from bot.core import db
 from bot.core.tables import customers, inbound_messages, sandbox_messages
 from bot.core.times import utcnow
+from bot.whatsapp import messages, simulate
+from bot.whatsapp.events import parse_payload
 
 sandbox_api = Blueprint("sandbox_api", __name__, template_folder="templates")
 

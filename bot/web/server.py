@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 class WabotServer(BaseApplication):
     def __init__(self, app_factory, *, host: str, port: int, threads: int = 8, background: bool = True,
-                 on_started=None):  # noqa: ANN001
+                 on_started=None):
         self.app_factory = app_factory
         self.bind = f"{host}:{port}"
         self.threads = threads
@@ -37,16 +37,16 @@ class WabotServer(BaseApplication):
         if self.on_started:
             self.cfg.set("when_ready", lambda _arbiter: self.on_started())
 
-    def load(self):  # noqa: ANN201
+    def load(self):
         return self.app_factory()
 
-    def _post_worker_init(self, worker) -> None:  # noqa: ANN001
+    def _post_worker_init(self, worker) -> None:
         if self.background:
             runtime: Runtime = worker.wsgi.extensions["wabot"]
             runtime.start_background(scheduler=True)
 
     @staticmethod
-    def _worker_exit(_server, worker) -> None:  # noqa: ANN001
+    def _worker_exit(_server, worker) -> None:
         app = getattr(worker, "wsgi", None)
         if app is not None and "wabot" in getattr(app, "extensions", {}):
             app.extensions["wabot"].close()

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
 from bot.core.db import dialect_insert
-from bot.core.times import utcnow
 from bot.core.signing import shopify_signature_valid
+from bot.core.times import utcnow
 from segments.importer import write
 from segments.shopify import RowError, customer_from_json, order_from_json, product_from_json
 from segments.tables import shopify_webhooks
@@ -35,7 +35,7 @@ TOPICS = {
 }
 
 
-def _parse(kind: str, body: object, region: str):  # noqa: ANN202
+def _parse(kind: str, body: object, region: str):
     if kind == "orders":
         return order_from_json(body, region)
     if kind == "customers":
@@ -77,7 +77,7 @@ def receive():
     return jsonify(applied=outcome.applied, stale=outcome.stale)
 
 
-def _record(conn, delivery: str, topic: str, resource_id: int | None, now):  # noqa: ANN001, ANN202
+def _record(conn, delivery: str, topic: str, resource_id: int | None, now):
     """INSERT of the delivery id that returns it only if it was not seen before."""
     return (dialect_insert(conn, shopify_webhooks)
             .values(webhook_id=delivery, topic=topic, resource_id=resource_id, received_at=now, state="applied")

@@ -1,11 +1,11 @@
 """spine: inbound events, customers, conversations, outbox
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'

@@ -4,8 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0002'
@@ -32,7 +32,8 @@ def upgrade() -> None:
     sa.Column('value', sa.Text(), nullable=True),
     sa.Column('source', sa.String(length=32), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_attributes_customer_id_customers'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_attributes_customer_id_customers'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('customer_id', 'name', name=op.f('pk_customer_attributes'))
     )
     with op.batch_alter_table('customer_attributes', schema=None) as batch_op:

@@ -4,8 +4,8 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0003'
@@ -55,7 +55,8 @@ def upgrade() -> None:
     sa.Column('ship_province', sa.String(length=128), nullable=True),
     sa.Column('ship_city', sa.String(length=128), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_order_stats_customer_id_customers'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_order_stats_customer_id_customers'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_order_stats'))
     )
     with op.batch_alter_table('customer_order_stats', schema=None) as batch_op:

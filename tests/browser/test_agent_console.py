@@ -8,8 +8,8 @@ import pytest
 
 from bot.whatsapp import simulate
 from tests.conftest import ROOT
-from tests.support.seed import add_customer, add_order, add_product, add_segment
 from tests.integration.test_conversations import TOML, wait_texts
+from tests.support.seed import add_customer, add_order, add_product, add_segment
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,7 @@ def browser():
         launched.close()
 
 
-def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph, engine, browser):  # noqa: ANN001
+def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph, engine, browser):
     from playwright.sync_api import expect
 
     now = datetime.now(timezone.utc)
@@ -85,7 +85,7 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
     assert errors == []
 
 
-def test_with_the_window_closed_the_reply_box_is_a_template_picker(start_server, fake_graph, engine, browser):  # noqa: ANN001
+def test_with_the_window_closed_the_reply_box_is_a_template_picker(start_server, fake_graph, engine, browser):
     from playwright.sync_api import expect
 
     from bot.conversation import handoff

@@ -38,7 +38,7 @@ GO = "go-rasa-sdk_v2_request_with_small_tracker.json"
 
 
 class ActionServer:
-    def __init__(self, url: str, process, log_path: Path):  # noqa: ANN001
+    def __init__(self, url: str, process, log_path: Path):
         self.url, self.process, self.log_path = url, process, log_path
 
     def call(self, body: dict) -> requests.Response:
@@ -75,12 +75,12 @@ def start_actions(database_url: str, tmp_path: Path):
         process.terminate()
         try:
             process.wait(15)
-        except Exception:  # noqa: BLE001
+        except Exception:
             process.kill()
 
 
 @pytest.fixture
-def customer(engine) -> int:  # noqa: ANN001
+def customer(engine) -> int:
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         customer_id = add_customer(conn, WA_ID, "Vera", last_inbound_at=now)
@@ -114,7 +114,7 @@ def assert_valid(result: dict) -> None:
     assert all(isinstance(r, dict) and ("text" in r or "custom" in r) for r in result["responses"])
 
 
-def test_unknown_actions_answer_404_like_rasa_sdk(start_actions):  # noqa: ANN001
+def test_unknown_actions_answer_404_like_rasa_sdk(start_actions):
     server = start_actions()
     for name in (DOCS, GO):
         body = load_fixture("rasa", name)
@@ -126,7 +126,7 @@ def test_unknown_actions_answer_404_like_rasa_sdk(start_actions):  # noqa: ANN00
         "action_handoff", "action_opt_out", "action_opt_in", "action_fallback"}
 
 
-def test_449_without_the_domain_until_rasa_resends_it(start_actions, customer):  # noqa: ANN001
+def test_449_without_the_domain_until_rasa_resends_it(start_actions, customer):
     server = start_actions()
     go = load_fixture("rasa", GO)
     go["next_action"] = "action_greet"
@@ -146,7 +146,7 @@ def test_449_without_the_domain_until_rasa_resends_it(start_actions, customer): 
     assert server.call(changed).status_code == 449
 
 
-def test_the_customer_is_the_requests_sender_else_the_trackers(start_actions, customer):  # noqa: ANN001
+def test_the_customer_is_the_requests_sender_else_the_trackers(start_actions, customer):
     server = start_actions()
     body = request_for("action_order_status")
     body["tracker"]["sender_id"] = "someone-else"
@@ -159,7 +159,7 @@ def test_the_customer_is_the_requests_sender_else_the_trackers(start_actions, cu
     assert "couldn't find an order" in stranger["responses"][0]["text"]
 
 
-def test_effects_reach_our_database(start_actions, customer, engine):  # noqa: ANN001
+def test_effects_reach_our_database(start_actions, customer, engine):
     server = start_actions()
     stop = server.call(request_for("action_opt_out", text="STOP")).json()
     assert_valid(stop)
@@ -187,7 +187,7 @@ def test_effects_reach_our_database(start_actions, customer, engine):  # noqa: A
             ("bot", "action_handoff (rasa)")
 
 
-def test_two_fallbacks_from_rasa_go_to_a_person(start_actions, customer, engine):  # noqa: ANN001
+def test_two_fallbacks_from_rasa_go_to_a_person(start_actions, customer, engine):
     server = start_actions()
     first = server.call(request_for("action_fallback", text="qwzx")).json()
     assert "didn't quite get that" in first["responses"][0]["text"]
@@ -197,7 +197,7 @@ def test_two_fallbacks_from_rasa_go_to_a_person(start_actions, customer, engine)
         assert handoff.get(conn, customer).state == handoff.PENDING
 
 
-def test_a_bad_reply_table_stops_the_server_at_start(tmp_path, database_url):  # noqa: ANN001
+def test_a_bad_reply_table_stops_the_server_at_start(tmp_path, database_url):
     import subprocess
     import sys
 

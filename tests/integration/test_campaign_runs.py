@@ -8,16 +8,25 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot.whatsapp import graph
 from bot.campaigns.audience import load
 from bot.campaigns.runs import Campaigns
 from bot.campaigns.tables import campaign_runs, campaign_sends
 from bot.core.errors import WabotError
 from bot.core.tables import customers, inbound_messages, outbox
 from bot.pipeline.sender import Sender
+from bot.whatsapp import graph
 from segments.tables import orders
-from tests.support.campaign_store import (NOW, POLICY_TOML, QUIET, TagAudience, expected, generate, local_zone, oracle,
-                                  quiet_end)
+from tests.support.campaign_store import (
+    NOW,
+    POLICY_TOML,
+    QUIET,
+    TagAudience,
+    expected,
+    generate,
+    local_zone,
+    oracle,
+    quiet_end,
+)
 from tests.support.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
@@ -278,8 +287,8 @@ def test_opted_out_between_planning_and_sending_gets_nothing(engine, world, fake
 
 
 def _status_failed(conn, outbox_id: int, code: int, at: datetime) -> None:
-    from bot.whatsapp.events import ErrorInfo, StatusUpdate
     from bot.conversation.outbox import apply_status, callback_data
+    from bot.whatsapp.events import ErrorInfo, StatusUpdate
 
     wamid = conn.execute(sa.select(outbox.c.wa_message_id).where(outbox.c.id == outbox_id)).scalar_one()
     apply_status(conn, StatusUpdate(wamid, "failed", at, None, (ErrorInfo(code, "refused"),),

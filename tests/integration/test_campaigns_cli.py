@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from bot.campaigns.tables import campaign_sends
 from bot.core.tables import inbound_messages, outbox
 from segments.tables import customer_tags
+from tests.conftest import ROOT, make_env
 from tests.support.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
 from tests.support.cli import run_cli
-from tests.conftest import ROOT, make_env
 from tests.support.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
@@ -62,13 +62,13 @@ def wabot(env: dict, *args: str) -> dict:
 
 
 
-def of_campaign(record, template: str, text: str) -> bool:  # noqa: ANN001
+def of_campaign(record, template: str, text: str) -> bool:
     if record.type == "template":
         return record.body["template"]["name"] == template
     return (record.text or "").startswith(text)
 
 
-def delivered(fake_graph, start: int = 0, template: str = "spring", text: str = "Hi ") -> dict[str, list[str]]:  # noqa: ANN001
+def delivered(fake_graph, start: int = 0, template: str = "spring", text: str = "Hi ") -> dict[str, list[str]]:
     """What each customer got from one campaign: free-form or template, in order."""
     forms: dict[str, list[str]] = {}
     for r in fake_graph.requests[start:]:

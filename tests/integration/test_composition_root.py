@@ -39,7 +39,7 @@ def built(monkeypatch):
     for cls in (IntentRouter, ReplyBook, SegmentEngine):
         original = cls.__init__
 
-        def counting(self, *args, _original=original, _name=cls.__name__, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        def counting(self, *args, _original=original, _name=cls.__name__, **kwargs):
             counts[_name] += 1
             _original(self, *args, **kwargs)
 

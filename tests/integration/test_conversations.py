@@ -10,10 +10,10 @@ import requests
 import sqlalchemy as sa
 
 from bot.conversation import handoff
-from bot.whatsapp import simulate
-from bot.pipeline.handoff_release import HandoffReleaser
-from flows.replies import ReplyBook
 from bot.core.tables import conversations, customers, handoff_log, inbound_messages, outbox
+from bot.pipeline.handoff_release import HandoffReleaser
+from bot.whatsapp import simulate
+from flows.replies import ReplyBook
 from tests.support.seed import add_customer, add_order, add_product, add_segment
 
 TOML = """
@@ -47,27 +47,27 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def texts_to(fake, wa_id: str) -> list[str]:  # noqa: ANN001
+def texts_to(fake, wa_id: str) -> list[str]:
     return [r.text for r in fake.messages(wa_id)]
 
 
-def wait_texts(fake, wa_id: str, count: int, timeout: float = 10.0) -> list[str]:  # noqa: ANN001
+def wait_texts(fake, wa_id: str, count: int, timeout: float = 10.0) -> list[str]:
     fake.wait_for(lambda reqs: len([r for r in reqs if r.body.get("type") and r.recipient == wa_id]) >= count,
                   timeout=timeout)
     return texts_to(fake, wa_id)
 
 
-def say(server, wa_id: str, text: str, name: str | None = None) -> None:  # noqa: ANN001
+def say(server, wa_id: str, text: str, name: str | None = None) -> None:
     assert server.post(simulate.text_payload(wa_id, text, name=name)).status_code == 200
 
 
-def api(server, method: str, path: str, token: str = "tok-ana", **kwargs) -> requests.Response:  # noqa: ANN001
+def api(server, method: str, path: str, token: str = "tok-ana", **kwargs) -> requests.Response:
     return requests.request(method, f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"},
                             timeout=10, **kwargs)
 
 
 @pytest.fixture
-def store(engine):  # noqa: ANN001
+def store(engine):
     with engine.begin() as conn:
         vip = add_customer(conn, VIP, "Vera")
         newbie = add_customer(conn, NEWBIE, "Finn")
@@ -89,7 +89,7 @@ def store(engine):  # noqa: ANN001
     return {"vip": vip, "newbie": newbie, "buyer": buyer}
 
 
-def test_the_same_hi_gets_each_segments_variant(start_server, fake_graph, store):  # noqa: ANN001
+def test_the_same_hi_gets_each_segments_variant(start_server, fake_graph, store):
     server = start_server(fake_graph, toml=TOML)
     for wa_id in (VIP, NEWBIE, PLAIN):
         say(server, wa_id, "hi")
@@ -99,7 +99,7 @@ def test_the_same_hi_gets_each_segments_variant(start_server, fake_graph, store)
     assert wait_texts(fake_graph, PLAIN, 1) == ["Hi Pat! How can we help today?"]
 
 
-def test_order_status_and_reorder_with_the_cart_link(start_server, fake_graph, store):  # noqa: ANN001
+def test_order_status_and_reorder_with_the_cart_link(start_server, fake_graph, store):
     server = start_server(fake_graph, toml=TOML)
     say(server, BUYER, "where is my order?")
     status = wait_texts(fake_graph, BUYER, 1)[0]
@@ -118,7 +118,7 @@ def test_order_status_and_reorder_with_the_cart_link(start_server, fake_graph, s
         "Here's your cart with the same items, ready to check out: https://acme.myshopify.com/cart/11:2,21:1")
 
 
-def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, store):  # noqa: ANN001
+def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, store):
     server = start_server(fake_graph, toml=TOML, **AGENTS)
     say(server, BUYER, "I want to talk to a human please")
     assert "member of our team" in wait_texts(fake_graph, BUYER, 1)[0]
@@ -181,7 +181,7 @@ def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, sto
     assert detail["aov"] == "55.00" and [o["name"] for o in detail["orders"]] == ["#6002", "#6001"]
 
 
-def test_two_fallbacks_in_a_row_go_to_a_person(start_server, fake_graph, engine, store):  # noqa: ANN001
+def test_two_fallbacks_in_a_row_go_to_a_person(start_server, fake_graph, engine, store):
     server = start_server(fake_graph, toml=TOML)
     say(server, PLAIN, "qwzx vbnm")
     assert "didn't quite get that" in wait_texts(fake_graph, PLAIN, 1)[0]
@@ -192,7 +192,7 @@ def test_two_fallbacks_in_a_row_go_to_a_person(start_server, fake_graph, engine,
         assert handoff.get(conn, customer_id).state == handoff.PENDING
 
 
-def test_silent_agents_hand_the_conversation_back(start_server, fake_graph, engine, settings_for, store):  # noqa: ANN001
+def test_silent_agents_hand_the_conversation_back(start_server, fake_graph, engine, settings_for, store):
     server = start_server(fake_graph, toml=TOML, **AGENTS)
     say(server, NEWBIE, "human")
     wait_texts(fake_graph, NEWBIE, 1)
@@ -226,7 +226,7 @@ def test_silent_agents_hand_the_conversation_back(start_server, fake_graph, engi
     assert actors == ["timeout", "timeout"]
 
 
-def test_the_agent_api_needs_a_known_token(start_server, fake_graph, store):  # noqa: ANN001
+def test_the_agent_api_needs_a_known_token(start_server, fake_graph, store):
     without_tokens = start_server(fake_graph, toml=TOML)
     assert api(without_tokens, "GET", "/api/conversations").status_code == 401
     without_tokens.stop()
@@ -248,7 +248,7 @@ def test_the_agent_api_needs_a_known_token(start_server, fake_graph, store):  # 
     assert requests.get(f"{server.url}/agent", timeout=5).status_code == 200
 
 
-def test_preferences_list_tap_becomes_the_interest_attribute(start_server, fake_graph, engine, store):  # noqa: ANN001
+def test_preferences_list_tap_becomes_the_interest_attribute(start_server, fake_graph, engine, store):
     from segments.tables import customer_attributes
 
     toml = TOML + '\n[preferences]\ninterests = ["Dogs", "Cats", "Birdwatching and long walks"]\n'

@@ -9,10 +9,11 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot.whatsapp import messages, simulate
 from bot.conversation import outbox
-from bot.core.tables import customers, inbound_events, inbound_messages, outbox as outbox_table
 from bot.core.signing import meta_signature
+from bot.core.tables import customers, inbound_events, inbound_messages
+from bot.core.tables import outbox as outbox_table
+from bot.whatsapp import messages, simulate
 from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
 from tests.support.cli import run_cli
 from tests.support.fake_graph import graph_error

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from bot.conversation import handoff
 from bot.core.config import Settings, parse_file_config
 from flows import effects, runner
-from segments import orders as store
 from flows.context import FlowServices
 from flows.nlu import IntentDecision
 from flows.replies import ReplyBook
+from segments import orders as store
 from segments.membership import current_segments
 from segments.tables import customer_attributes
 from tests.support.seed import NOW, add_customer, add_order, add_product, add_segment
@@ -31,7 +31,7 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def shop(engine):  # noqa: ANN001
+def shop(engine):
     """Ana bought tea and a teapot twice; Bo and Cy bought tea too, and also cups and honey."""
     with engine.begin() as conn:
         ids = {name: add_customer(conn, wa, name, last_inbound_at=NOW - timedelta(minutes=5))
@@ -62,7 +62,7 @@ def shop(engine):  # noqa: ANN001
     return ids
 
 
-def run(engine, settings, wa_id, intent, reply_id=None, text=None):  # noqa: ANN001, ANN201
+def run(engine, settings, wa_id, intent, reply_id=None, text=None):
     with engine.begin() as conn:
         services = FlowServices.bound(settings, ReplyBook.from_settings(settings), conn, NOW, current_segments)
         outcome = runner.run_intent(IntentDecision(intent, 1.0, "button" if reply_id else "phrase"),
@@ -83,14 +83,14 @@ def choices(message: dict) -> list[tuple[str, str]]:
     return choices_of(message)
 
 
-def test_order_status_names_the_newest_order_its_state_and_tracking(engine, settings, shop):  # noqa: ANN001
+def test_order_status_names_the_newest_order_its_state_and_tracking(engine, settings, shop):
     outcome = run(engine, settings, "15550000001", "order_status")
     text = body(outcome.messages[0])
     # The cancelled dog bed is the newest order; order status reports it honestly.
     assert "#1003" in text and "cancelled" in text and "Dog Bed" in text
 
 
-def test_order_status_with_tracking(engine, settings, shop):  # noqa: ANN001
+def test_order_status_with_tracking(engine, settings, shop):
     with engine.begin() as conn:
         conn.execute(sa.text("delete from orders where id = 1003"))
     message = run(engine, settings, "15550000001", "order_status").messages[0]
@@ -99,14 +99,14 @@ def test_order_status_with_tracking(engine, settings, shop):  # noqa: ANN001
     assert message["type"] == "text" and message["text"]["preview_url"] is True
 
 
-def test_no_orders(engine, settings):  # noqa: ANN001
+def test_no_orders(engine, settings):
     with engine.begin() as conn:
         add_customer(conn, "15559999999", "Eve")
     message = run(engine, settings, "15559999999", "order_status").messages[0]
     assert "couldn't find an order" in body(message)
 
 
-def test_reorder_offers_the_last_counted_order_and_the_button_builds_the_cart(engine, settings, shop):  # noqa: ANN001
+def test_reorder_offers_the_last_counted_order_and_the_button_builds_the_cart(engine, settings, shop):
     summary = run(engine, settings, "15550000001", "reorder").messages[0]
     assert body(summary) == "Your last order #1002: 3 × Green Tea, 1 × Teapot. Tap Reorder to get it again."
     assert choices(summary) == [("reorder:confirm:1002", "Reorder")]
@@ -116,7 +116,7 @@ def test_reorder_offers_the_last_counted_order_and_the_button_builds_the_cart(en
     assert link["text"]["preview_url"] is True
 
 
-def test_a_tapped_reorder_id_cannot_reveal_another_customers_order(engine, settings, shop):  # noqa: ANN001
+def test_a_tapped_reorder_id_cannot_reveal_another_customers_order(engine, settings, shop):
     message = run(engine, settings, "15550000002", "reorder", reply_id="reorder:confirm:1002").messages[0]
     assert "#1002" not in body(message) and "Teapot" not in body(message)
     assert choices(message) == [("reorder:confirm:2004", "Reorder")]
@@ -129,7 +129,7 @@ def test_cart_url_merges_variants_and_needs_a_shop():
     assert store.cart_url("", items) is None
 
 
-def test_recommend_cross_sells_what_neighbours_bought(engine, settings, shop):  # noqa: ANN001
+def test_recommend_cross_sells_what_neighbours_bought(engine, settings, shop):
     outcome = run(engine, settings, "15550000001", "recommend")
     message = outcome.messages[0]
     assert message["interactive"]["type"] == "list"
@@ -143,21 +143,21 @@ def test_recommend_cross_sells_what_neighbours_bought(engine, settings, shop):  
     assert body(cart) == "Here's Tea Cups in your cart, ready to check out: https://acme.myshopify.com/cart/31:1"
 
 
-def test_recommend_falls_back_to_favourites_for_a_new_customer(engine, settings, shop):  # noqa: ANN001
+def test_recommend_falls_back_to_favourites_for_a_new_customer(engine, settings, shop):
     with engine.begin() as conn:
         add_customer(conn, "15559999999", "Eve")
     message = run(engine, settings, "15559999999", "recommend").messages[0]
     assert body(message).startswith("Our customers' favourites right now include Green Tea")
 
 
-def test_sale_early_access_for_sale_shoppers_only(engine, settings, shop):  # noqa: ANN001
+def test_sale_early_access_for_sale_shoppers_only(engine, settings, shop):
     early = run(engine, settings, "15550000001", "sale")
     assert "EARLY20" in body(early.messages[0]) and early.segment == "sale_shopper"
     other = run(engine, settings, "15550000002", "sale")
     assert "EARLY20" not in body(other.messages[0])
 
 
-def test_preferences_list_and_answer_becomes_the_interest_attribute(engine, settings, shop):  # noqa: ANN001
+def test_preferences_list_and_answer_becomes_the_interest_attribute(engine, settings, shop):
     message = run(engine, settings, "15550000002", "preferences").messages[0]
     assert message["interactive"]["type"] == "list"
     assert choices(message)[1] == ("preferences:interest:Pets", "Pets")
@@ -171,7 +171,7 @@ def test_preferences_list_and_answer_becomes_the_interest_attribute(engine, sett
     assert again.events == [] and again.messages[0]["interactive"]["type"] == "list"
 
 
-def test_opt_out_and_in_are_applied(engine, settings, shop):  # noqa: ANN001
+def test_opt_out_and_in_are_applied(engine, settings, shop):
     run(engine, settings, "15550000001", "stop")
     with engine.connect() as conn:
         assert conn.execute(sa.text("select opted_out from customers where wa_id='15550000001'")).scalar()
@@ -180,7 +180,7 @@ def test_opt_out_and_in_are_applied(engine, settings, shop):  # noqa: ANN001
         assert not conn.execute(sa.text("select opted_out from customers where wa_id='15550000001'")).scalar()
 
 
-def test_fallback_twice_hands_off_when_the_action_counts(engine, settings, shop):  # noqa: ANN001
+def test_fallback_twice_hands_off_when_the_action_counts(engine, settings, shop):
     first = run(engine, settings, "15550000003", "fallback")
     assert first.events == [{"event": "slot", "timestamp": None, "name": "fallback_streak", "value": 1}]
     second = run(engine, settings, "15550000003", "fallback")

@@ -8,17 +8,17 @@ import sqlalchemy as sa
 
 from bot.conversation import handoff, inbox
 from bot.core.config import Settings, parse_file_config
+from bot.core.tables import handoff_log, outbox
 from bot.pipeline.handoff_release import HandoffReleaser
 from flows.replies import ReplyBook
-from bot.core.tables import handoff_log, outbox
 from tests.support.seed import NOW, add_customer, add_segment
 
 
-def pend(conn, customer_id: int, minutes_ago: int) -> None:  # noqa: ANN001
+def pend(conn, customer_id: int, minutes_ago: int) -> None:
     assert handoff.transition(conn, customer_id, handoff.PENDING, actor="bot", now=NOW - timedelta(minutes=minutes_ago))
 
 
-def test_vips_first_then_the_longest_wait(engine):  # noqa: ANN001
+def test_vips_first_then_the_longest_wait(engine):
     with engine.begin() as conn:
         ids = {name: add_customer(conn, f"1555000{n:04d}", name, last_inbound_at=NOW)
                for n, name in enumerate(["early_nobody", "late_vip", "early_vip", "loyal", "claimed", "bot"])}
@@ -42,7 +42,7 @@ def test_vips_first_then_the_longest_wait(engine):  # noqa: ANN001
     assert [e.name for e in bots] == ["bot"]
 
 
-def test_release_timed_out_only_after_the_agents_silence(engine):  # noqa: ANN001
+def test_release_timed_out_only_after_the_agents_silence(engine):
     with engine.begin() as conn:
         waiting = add_customer(conn, "15550000001", "Wes", last_inbound_at=NOW)
         claimed = add_customer(conn, "15550000002", "Cat", last_inbound_at=NOW - timedelta(days=2))
@@ -61,7 +61,7 @@ def test_release_timed_out_only_after_the_agents_silence(engine):  # noqa: ANN00
     assert [tuple(r) for r in log] == [("timeout", "no agent activity for 60 min")] * 2
 
 
-def test_the_releaser_runs_on_its_timer_and_tells_only_those_still_in_their_window(engine):  # noqa: ANN001
+def test_the_releaser_runs_on_its_timer_and_tells_only_those_still_in_their_window(engine):
     with engine.begin() as conn:
         inside = add_customer(conn, "15550000001", "Ina", last_inbound_at=NOW - timedelta(minutes=90))
         outside = add_customer(conn, "15550000002", "Otto", last_inbound_at=NOW - timedelta(hours=30))
@@ -70,7 +70,8 @@ def test_the_releaser_runs_on_its_timer_and_tells_only_those_still_in_their_wind
     settings = Settings(file=parse_file_config({"policy": {"handoff_timeout_minutes": 60}}))
     woken = threading.Event()
     stop = threading.Event()
-    releaser = HandoffReleaser(engine, settings, replies=ReplyBook.from_settings(settings), clock=lambda: NOW, on_enqueued=woken.set, interval=0.01)
+    releaser = HandoffReleaser(engine, settings, replies=ReplyBook.from_settings(settings), clock=lambda: NOW,
+                               on_enqueued=woken.set, interval=0.01)
     thread = threading.Thread(target=releaser.run_forever, args=(stop,))
     thread.start()
     assert woken.wait(5)

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from bot.conversation import intake
+from bot.core.tables import inbound_events
 from bot.whatsapp import simulate
 from bot.whatsapp.events import parse_payload
-from bot.core.tables import inbound_events
 
 T = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 

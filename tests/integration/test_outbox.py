@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from bot.conversation import customers, outbox
+from bot.core.tables import outbox as outbox_table
 from bot.pipeline.sender import SEND_LEASE, RateLimiter, Sender
 from bot.whatsapp import graph, messages
 from bot.whatsapp.events import ErrorInfo, StatusUpdate
-from bot.core.tables import outbox as outbox_table
 from tests.support.fake_graph import graph_error
 
 T = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from bot.conversation import handoff
-from bot.whatsapp import simulate
 from bot.core.tables import customers, inbound_events
+from bot.whatsapp import simulate
 from tests.conftest import free_port
-from tests.support.fake_rasa import FakeRasa
 from tests.integration.test_action_server import start_actions  # noqa: F401 - the fixture
 from tests.integration.test_conversations import wait_texts
+from tests.support.fake_rasa import FakeRasa
 from tests.support.seed import add_customer, add_order, add_product
 
 TOML = """
@@ -26,7 +26,7 @@ WA_ID = "15550002222"
 
 
 @pytest.fixture
-def buyer(engine) -> int:  # noqa: ANN001
+def buyer(engine) -> int:
     from datetime import datetime, timedelta, timezone
 
     with engine.begin() as conn:
@@ -37,8 +37,8 @@ def buyer(engine) -> int:  # noqa: ANN001
     return customer_id
 
 
-def test_text_and_taps_go_through_rasa_and_its_answers_through_our_outbox(start_server, start_actions, fake_graph,
-                                                                         engine, buyer):  # noqa: ANN001, F811
+def test_text_and_taps_go_through_rasa_and_its_answers_through_our_outbox(start_server, start_actions, fake_graph,  # noqa: F811 - the imported fixture
+                                                                         engine, buyer):
     actions = start_actions(TOML)
     rasa = FakeRasa(actions.url).start()
     try:
@@ -68,7 +68,7 @@ def test_text_and_taps_go_through_rasa_and_its_answers_through_our_outbox(start_
         rasa.stop()
 
 
-def test_stop_is_ours_even_with_rasa(start_server, fake_graph, engine, buyer):  # noqa: ANN001
+def test_stop_is_ours_even_with_rasa(start_server, fake_graph, engine, buyer):
     server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{free_port()}")
     server.post(simulate.text_payload(WA_ID, "STOP"))
     assert "unsubscribed" in wait_texts(fake_graph, WA_ID, 1)[0]
@@ -76,7 +76,7 @@ def test_stop_is_ours_even_with_rasa(start_server, fake_graph, engine, buyer):  
         assert conn.execute(sa.select(customers.c.opted_out).where(customers.c.id == buyer)).scalar() is True
 
 
-def test_a_message_waits_for_rasa_to_come_back(start_server, start_actions, fake_graph, engine, buyer):  # noqa: ANN001, F811
+def test_a_message_waits_for_rasa_to_come_back(start_server, start_actions, fake_graph, engine, buyer):  # noqa: F811
     actions = start_actions(TOML)
     port = free_port()
     server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{port}")
@@ -97,7 +97,7 @@ def test_a_message_waits_for_rasa_to_come_back(start_server, start_actions, fake
 
 
 @pytest.mark.slow
-def test_rasa_down_for_good_gets_a_polite_answer_and_a_person(start_server, fake_graph, engine, buyer):  # noqa: ANN001
+def test_rasa_down_for_good_gets_a_polite_answer_and_a_person(start_server, fake_graph, engine, buyer):
     server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{free_port()}")
     server.post(simulate.text_payload(WA_ID, "do you ship to Canada?"))
     text = wait_texts(fake_graph, WA_ID, 1, timeout=60)[0]

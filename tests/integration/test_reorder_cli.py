@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core.tables import conversations, customers
+from segments.tables import product_tags
 from tests.conftest import ROOT, make_env
 from tests.support.cli import run_cli
 from tests.support.fake_graph import refuse_outside_window
-from segments.tables import product_tags
 from tests.support.seed import add_customer, add_order, add_product
 
 UTC = timezone.utc

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from bot.whatsapp import graph
 from bot.campaigns.runs import Campaigns
 from bot.campaigns.tables import apscheduler_jobs, campaign_runs, campaign_sends, scheduled_runs
-from bot.pipeline.sender import Sender
 from bot.pipeline.handoff_release import HandoffReleaser
+from bot.pipeline.scheduler import DEFERRED_JOB, REORDER_JOB, SchedulerService, campaign_job
+from bot.pipeline.sender import Sender
+from bot.whatsapp import graph
 from flows.replies import ReplyBook
 from segments.engine import SegmentEngine
-from bot.pipeline.scheduler import DEFERRED_JOB, REORDER_JOB, SchedulerService, campaign_job
 from tests.support.campaign_store import TagAudience, generate
 
 UTC = timezone.utc
@@ -134,7 +134,7 @@ def test_a_failing_job_is_recorded_and_owed_again(engine, settings_for):
     ticker = service(settings, engine)
     calls = []
 
-    def boom(conn, now):  # noqa: ANN001, ANN202
+    def boom(conn, now):
         calls.append(now)
         raise RuntimeError("database on fire")
 

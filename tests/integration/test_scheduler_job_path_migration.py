@@ -15,7 +15,7 @@ from bot.pipeline.scheduler import run_scheduled
 OLD, NEW = "bot.scheduler:run_scheduled", "bot.pipeline.scheduler:run_scheduled"
 
 
-def _stored_funcs(engine) -> dict[str, str]:  # noqa: ANN001
+def _stored_funcs(engine) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(apscheduler_jobs.c.id, apscheduler_jobs.c.job_state)).all()
     return {job_id: pickle.loads(state)["func"] for job_id, state in rows}

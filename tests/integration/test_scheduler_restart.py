@@ -52,7 +52,7 @@ def world(engine, database_url, tmp_path):
     env = make_env(database_url, tmp_path, WABOT_CONFIG=str(tmp_path / "wabot.toml"))
     processes = []
 
-    def start(name: str):  # noqa: ANN202
+    def start(name: str):
         process = start_process(["scheduler"], env, tmp_path, tmp_path / f"{name}.log")
         processes.append(process)
         return process
@@ -64,7 +64,7 @@ def world(engine, database_url, tmp_path):
             process.wait()
 
 
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:  # noqa: ANN001
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -73,17 +73,17 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def kill(process) -> None:  # noqa: ANN001
+def kill(process) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
 
 
-def stored_jobs(engine) -> set[str]:  # noqa: ANN001
+def stored_jobs(engine) -> set[str]:
     with engine.connect() as conn:
         return set(conn.execute(sa.select(apscheduler_jobs.c.id)).scalars())
 
 
-def make_due(engine, at: datetime) -> None:  # noqa: ANN001
+def make_due(engine, at: datetime) -> None:
     """Move the stored reorder job's next run to `at`, as if its hour had come (no scheduler runs)."""
     jobs = StoredJobs(jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
                       timezone=UTC)
@@ -92,18 +92,18 @@ def make_due(engine, at: datetime) -> None:  # noqa: ANN001
     jobs.shutdown(wait=False)
 
 
-def reorder_runs(engine) -> int:  # noqa: ANN001
+def reorder_runs(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(campaign_runs)
                             .where(campaign_runs.c.campaign == "reorder")).scalar_one()
 
 
-def prompts(engine) -> list[str]:  # noqa: ANN001
+def prompts(engine) -> list[str]:
     with engine.connect() as conn:
         return sorted(conn.execute(sa.select(outbox.c.recipient).where(outbox.c.kind == "reorder")).scalars())
 
 
-def marks(engine) -> list:  # noqa: ANN001
+def marks(engine) -> list:
     with engine.connect() as conn:
         return conn.execute(sa.select(scheduled_runs.c.state, scheduled_runs.c.attempts)
                             .where(scheduled_runs.c.job_id == REORDER_JOB)).all()

@@ -9,8 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.conversation import customers as customer_store
-from bot.core.config import parse_file_config
-from bot.core.config import Settings
+from bot.core.config import Settings, parse_file_config
 from bot.core.tables import customers, inbound_messages
 from segments import store
 from segments.engine import SegmentEngine
@@ -59,7 +58,7 @@ def stored_members(conn: sa.Connection) -> dict[str, set[str]]:
     return out
 
 
-def live_members(segments: SegmentEngine, conn: sa.Connection, now) -> dict[str, set[str]]:  # noqa: ANN001
+def live_members(segments: SegmentEngine, conn: sa.Connection, now) -> dict[str, set[str]]:
     out = {}
     for name in segments.names():
         ids = segments.member_ids(conn, now, segment=name)

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from bot.conversation import customers as customer_store
 from segments.tables import segment_events, segment_refreshes
-from tests.support import storegen
 from tests.conftest import make_env
+from tests.support import storegen
 from tests.support.cli import run_cli
 from tests.support.storegen import NOW
 

@@ -23,7 +23,7 @@ from segments.tables import customer_attributes, segment_members
 NOW = datetime(2026, 6, 15, 15, 0, tzinfo=timezone.utc)  # 11:00 in New York
 
 
-def engine_for(segments: dict | None = None, **store) -> SegmentEngine:  # noqa: ANN003
+def engine_for(segments: dict | None = None, **store) -> SegmentEngine:
     data = {"store": {"timezone": "America/New_York", **store}}
     if segments:
         data["segments"] = segments

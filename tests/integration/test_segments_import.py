@@ -19,7 +19,14 @@ from bot.core.tables import customers
 from segments import store
 from segments.importer import import_file
 from segments.tables import (
-    customer_attributes, customer_order_stats, customer_tags, line_items, orders, product_tags, products, variants,
+    customer_attributes,
+    customer_order_stats,
+    customer_tags,
+    line_items,
+    orders,
+    product_tags,
+    products,
+    variants,
 )
 from tests.conftest import FIXTURES, make_env
 from tests.support import cli

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core.tables import UTCDateTime
 from segments.attributes import percentiles, percentiles_py
 from segments.sqlutil import ensure_functions, sample_point, sample_point_py, whole_days_between
-from bot.core.tables import UTCDateTime
 from tests.support import storegen
 
 values_lists = st.lists(st.integers(0, 500_000).map(lambda cents: cents / 100), min_size=1, max_size=60)

@@ -10,10 +10,17 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot.core.tables import customers
 from bot.core.signing import shopify_signature
+from bot.core.tables import customers
 from segments.tables import (
-    customer_order_stats, line_items, orders, product_tags, products, segment_pending, shopify_webhooks, variants,
+    customer_order_stats,
+    line_items,
+    orders,
+    product_tags,
+    products,
+    segment_pending,
+    shopify_webhooks,
+    variants,
 )
 from tests.conftest import load_fixture
 
@@ -42,7 +49,7 @@ def server(start_server):
     return start_server(WABOT_SHOPIFY_SECRET=SECRET)
 
 
-def counts(engine) -> dict:  # noqa: ANN001
+def counts(engine) -> dict:
     with engine.connect() as conn:
         return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
                 for t in (orders, line_items, customers, products, shopify_webhooks)}

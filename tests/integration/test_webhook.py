@@ -6,8 +6,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from bot.core.tables import inbound_events
 from bot.core.signing import meta_signature
+from bot.core.tables import inbound_events
 from tests.conftest import APP_SECRET, fixture_paths, load_fixture
 from webhook import create_app
 

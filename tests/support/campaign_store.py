@@ -115,7 +115,7 @@ class TagAudience:
     """Campaign audiences for tests that do not need the segment engine: customers with the tag
     named by the segment."""
 
-    def member_ids(self, conn, now, *, segment=None, rule=None):  # noqa: ANN001, ANN201
+    def member_ids(self, conn, now, *, segment=None, rule=None):
         return sa.select(customer_tags.c.customer_id).where(customer_tags.c.tag == segment)
 
 

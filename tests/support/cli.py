@@ -95,7 +95,7 @@ def _engines_disposed() -> Iterator[None]:
     made: list = []
     make_engine = db.make_engine
 
-    def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def recording(*args, **kwargs):
         engine = make_engine(*args, **kwargs)
         made.append(engine)
         return engine

@@ -100,7 +100,7 @@ def generate(seed: int = 11, buyers: int = 260, chat_only: int = 40) -> GenStore
     customers: dict[str, GenCustomer] = {}
     next_order = [1000]
 
-    def order(wa_id: str | None, created: datetime, **kw) -> GenOrder:  # noqa: ANN003
+    def order(wa_id: str | None, created: datetime, **kw) -> GenOrder:
         next_order[0] += 1
         cents = rnd.randrange(800, 40000)
         fields = _phone_fields(wa_id, rnd) if wa_id else {"phone": rnd.choice(["call me", "12", "n/a"])}
@@ -155,7 +155,7 @@ def generate(seed: int = 11, buyers: int = 260, chat_only: int = 40) -> GenStore
         customers[wa_id] = GenCustomer(wa_id)
 
     # Chat facts for everyone: some wrote recently, some long ago, some never; read receipts; opt-outs.
-    for k, customer in enumerate(customers.values()):
+    for customer in customers.values():
         roll = rnd.random()
         if roll < 0.15:
             customer.last_inbound_at = NOW - timedelta(hours=rnd.uniform(0.1, 23.5))

@@ -31,7 +31,8 @@ def refused(data: dict) -> str:
     ({"segment": "a"}, "nothing to send"),
     ({"segment": "a", "text": "x", "schedule": "0 10 * * *", "trigger": "enter"}, "schedule or trigger, not both"),
     ({"rule": "orders_count > 1", "text": "x", "trigger": "enter"}, 'trigger = "enter" needs a segment'),
-    ({"segment": "a", "text": "x", "schedule": "0 10 * *"}, "campaigns.promo.schedule: not a valid cron expression: '0 10 * *' has 4 fields"),
+    ({"segment": "a", "text": "x", "schedule": "0 10 * *"},
+     "campaigns.promo.schedule: not a valid cron expression: '0 10 * *' has 4 fields"),
     ({"segment": "a", "text": "x", "schedule": "0 25 * * *"}, "campaigns.promo.schedule: not a valid cron"),
     ({"segment": "a", "text": "x", "schedule": "0 10 * * 9"}, "day of week '9'"),
     ({"segment": "a", "text": "Hi {name}"}, "text: unknown placeholder {name}"),
@@ -107,7 +108,7 @@ day_token = st.one_of(st.integers(0, 7).map(str), st.sampled_from(WEEKDAY_NAMES)
 
 
 @st.composite
-def weekday_items(draw):  # noqa: ANN001, ANN201
+def weekday_items(draw):
     kind = draw(st.sampled_from(["one", "range", "star"]))
     if kind == "star":
         return "*/" + str(draw(st.integers(1, 3)))

@@ -8,7 +8,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.campaigns.planner import DEFER_REASONS, SKIP_REASONS, CampaignPlan, Offer, QuietHours, Recipient, TierState, customer_zone_name, message_for, plan, sample_point, sample_assignment
+from bot.campaigns.planner import (
+    DEFER_REASONS,
+    SKIP_REASONS,
+    CampaignPlan,
+    Offer,
+    QuietHours,
+    Recipient,
+    TierState,
+    customer_zone_name,
+    message_for,
+    plan,
+    sample_assignment,
+    sample_point,
+)
 from bot.core.config import CampaignConfig, PolicyConfig, TemplateRef
 
 UTC = timezone.utc
@@ -213,7 +226,7 @@ def test_free_form_message_carries_the_template_as_fallback():
 
 # ---------------------------------------------------------------- properties of every plan
 
-def rarely(value, other, one_in: int = 5):  # noqa: ANN001, ANN201
+def rarely(value, other, one_in: int = 5):
     """Mostly `value`, sometimes `other`: most generated customers get far enough to be planned."""
     return st.integers(1, one_in).map(lambda n: other if n == 1 else value)
 
@@ -293,8 +306,8 @@ def test_free_entry_point_window_follows_the_ad_referral():
 
 
 def test_preview_cost_prices_only_paid_templates():
-    from bot.core.config import RatesConfig
     from bot.campaigns.pricing import RateCard, estimate
+    from bot.core.config import RatesConfig
 
     people = [recipient(1, NY, last_inbound_at=OPEN), recipient(2, "12125550111", last_inbound_at=CLOSED),
               recipient(3, SP, last_inbound_at=CLOSED, last_referral_at=NOW - timedelta(hours=5)),
@@ -314,5 +327,5 @@ def test_the_test_sample_is_the_rule_languages_sample():
     assert sampled == {k for k in keys if sample_point_py("spring", k) < 0.25}
 
 
-def in_spring_test(key: str):  # noqa: ANN201
+def in_spring_test(key: str):
     return sample_assignment("spring", key, 0.25, 2)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import check_configuration
 from bot.core.config import load_settings
 from bot.core.errors import ConfigError
+from bot.runtime import check_configuration
 from flows.checks import check_settings
 from tests.conftest import FIXTURES, ROOT
 

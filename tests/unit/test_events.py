@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.whatsapp import events as ev
 from bot.core.errors import PayloadError
+from bot.whatsapp import events as ev
 from tests.conftest import fixture_paths, load_fixture
 
 # fixture -> (kind, type) of its first event

@@ -17,7 +17,7 @@ REPLIES = {
 }
 
 
-def book(replies=REPLIES) -> ReplyBook:  # noqa: ANN001
+def book(replies=REPLIES) -> ReplyBook:
     return ReplyBook(replies, "Acme Home")
 
 
@@ -72,7 +72,7 @@ def test_placeholders_are_computed_only_when_named():
     ({"greet": {"default": "Hi {first_name"}}, "[replies.greet] default"),
     ({"greetings": {"default": "Hi"}}, "[replies.greetings] is not a reply"),
 ])
-def test_bad_reply_tables_are_refused_with_their_name(replies, message):  # noqa: ANN001
+def test_bad_reply_tables_are_refused_with_their_name(replies, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("{", r"\{")):
         ReplyBook(replies, "Acme")
 
@@ -103,7 +103,7 @@ BRACELESS = st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=
 
 @given(st.dictionaries(st.sampled_from(PLACEHOLDERS), st.one_of(st.none(), BRACELESS)),
        st.lists(st.sampled_from(["vip", "first_time_buyer", "sale_shopper", "loyal"]), max_size=4))
-def test_every_built_in_renders_without_holes(values, segments):  # noqa: ANN001
+def test_every_built_in_renders_without_holes(values, segments):
     from flows.replies import REPLY_NAMES
 
     replies = book()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.config import MarketRates, parse_file_config
 from bot.campaigns.pricing import DEFAULT_MARKETS, REST_OF_WORLD, Priced, RateCard, estimate
+from bot.core.config import MarketRates, parse_file_config
 
 CARD = RateCard.from_config(parse_file_config({}).rates)
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.config import ReorderConfig
 from bot.campaigns.reorder import Purchase, ReorderRules, choose_prompts, product_key
+from bot.core.config import ReorderConfig
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
 # (product key, title, the [reorder.days] its first matching selector gives; None: no selector matches)

@@ -8,9 +8,29 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from segments.rules import (
-    ATTRIBUTES, MAX_NESTING, MAX_RULE_LENGTH, And, Asked, Attribute, Bought, Comparison, CustomAttribute,
-    HasTag, InSegment, Literal, Membership, Not, Or, OrdersInMonths, Rule, RuleError, Sample, Selector,
-    compile_rule, parse_rule, parse_selector,
+    ATTRIBUTES,
+    MAX_NESTING,
+    MAX_RULE_LENGTH,
+    And,
+    Asked,
+    Attribute,
+    Bought,
+    Comparison,
+    CustomAttribute,
+    HasTag,
+    InSegment,
+    Literal,
+    Membership,
+    Not,
+    Or,
+    OrdersInMonths,
+    Rule,
+    RuleError,
+    Sample,
+    Selector,
+    compile_rule,
+    parse_rule,
+    parse_selector,
 )
 
 DIALECTS = (sqlite.dialect(), postgresql.dialect())
