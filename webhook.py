@@ -11,7 +11,7 @@ from typing import Mapping
 
 from flask import Flask, Response, g, request
 
-from bot.core import devsecret
+from bot.core import devsecret, logmask
 from bot.core.config import Settings, load_settings
 from bot.runtime import Runtime
 from bot.web import errors
@@ -37,6 +37,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
     """The Flask app. `config` is a Settings, or WABOT_* variables laid over the environment."""
     settings = runtime_.settings if runtime_ else _settings_from(config)
     rt = runtime_ or Runtime.from_settings(settings)
+    logmask.install()  # under any gunicorn, as under `wabot serve`
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["WABOT_APP_SECRET"] = settings.app_secret or devsecret.load_or_create(devsecret.dev_secret_path())

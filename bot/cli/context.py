@@ -13,7 +13,7 @@ from typing import Callable
 
 import click
 
-from bot.core import db
+from bot.core import db, logmask
 from bot.core.config import Settings, load_settings
 from bot.runtime import Features, Runtime, check_configuration
 
@@ -26,6 +26,7 @@ def setup_logging(verbose: bool = False) -> None:
     # Library chatter would repeat what our own lines say.
     for noisy in ("urllib3", "apscheduler", "alembic", "sanic", "rasa_sdk"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logmask.install()
 
 
 class Context:

@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.core.db import dialect_insert, insert_ignoring_conflicts
+from bot.core.errors import NotFound, WabotError
 from bot.core.retry import Backoff
 from bot.core.tables import inbound_events
-from bot.whatsapp.events import Event, from_record
+from bot.whatsapp import safejson
+from bot.whatsapp.events import Event, Quarantined, effective_time, from_record, parse_body
 
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -39,7 +41,7 @@ def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> l
         unique.setdefault(event.key, event)
     if not unique:
         return []
-    rows = [_row(key, event, received_at, "pending") for key, event in unique.items()]
+    rows = [_row(key, event, received_at) for key, event in unique.items()]
     statement = _INSERT_NEW.get(conn.dialect.name)
     if statement is None:  # built once: this runs on every webhook request
         statement = _INSERT_NEW[conn.dialect.name] = (
@@ -55,17 +57,20 @@ def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> l
 _INSERT_NEW: dict[str, sa.sql.Executable] = {}
 
 
-def _row(key: str, event: Event, received_at: datetime, state: str) -> dict:
+def _row(key: str, event: Event, received_at: datetime, state: str | None = None) -> dict:
+    quarantined = isinstance(event, Quarantined)
     return {
         "event_key": key,
         "kind": event.kind,
         "type": event.type,
         "wa_id": event.sender,
-        "occurred_at": event.timestamp,
+        "occurred_at": effective_time(event.timestamp, received_at),
         "received_at": received_at,
         "payload": event.raw,
-        "state": state,
+        "state": state or ("quarantined" if quarantined else "pending"),
         "attempts": 0,
+        "error": event.reason[:2000] if quarantined else None,
+        "processed_at": received_at if quarantined else None,
     }
 
 
@@ -140,9 +145,9 @@ _COMPLETE = (
 
 
 def fail(engine: Engine, claimed: ClaimedEvent, owner: str, now: datetime, error: str,
-         backoff: Backoff = DEFAULT_BACKOFF) -> None:
+         backoff: Backoff = DEFAULT_BACKOFF) -> bool:
     """Give a failed event back with a growing delay (twice the backoff's base after the first
-    failure), or set it aside after MAX_ATTEMPTS."""
+    failure), or set it aside as `dead` after MAX_ATTEMPTS; True when it went dead."""
     t = inbound_events.c
     values: dict = {"error": error[:2000]}
     if claimed.attempts >= MAX_ATTEMPTS:
@@ -150,10 +155,82 @@ def fail(engine: Engine, claimed: ClaimedEvent, owner: str, now: datetime, error
     else:
         values.update(lease_until=now + timedelta(seconds=backoff.delay(claimed.attempts + 1)))
     with engine.begin() as conn:
-        conn.execute(sa.update(inbound_events).where(t.id == claimed.id, t.lease_owner == owner).values(**values))
+        changed = conn.execute(sa.update(inbound_events).where(t.id == claimed.id, t.lease_owner == owner)
+                               .values(**values)).rowcount
+    return bool(changed) and claimed.attempts >= MAX_ATTEMPTS
+
+
+def counts_by_state(conn: Connection, states: Iterable[str]) -> dict[str, int]:
+    states = tuple(states)
+    found = dict(conn.execute(sa.select(inbound_events.c.state, sa.func.count()).where(
+        inbound_events.c.state.in_(states)).group_by(inbound_events.c.state)).all())
+    return {state: found.get(state, 0) for state in states}
 
 
 def pending_count(conn: Connection) -> int:
     return conn.execute(
         sa.select(sa.func.count()).select_from(inbound_events).where(inbound_events.c.state == "pending")
     ).scalar_one()
+
+
+# ---------------------------------------------------------------- set aside: dead and quarantined
+
+SET_ASIDE = ("dead", "quarantined")
+
+
+@dataclass(frozen=True)
+class SetAside:
+    id: int
+    state: str
+    kind: str
+    type: str
+    sender: str | None
+    received_at: datetime
+    attempts: int
+    error: str | None
+
+
+def set_aside(conn: Connection, state: str | None = None, limit: int = 100) -> list[SetAside]:
+    """Events that will not be processed as they are, newest first: `dead` (processing failed
+    MAX_ATTEMPTS times) and `quarantined` (could not be read as an event)."""
+    t = inbound_events.c
+    states = (state,) if state else SET_ASIDE
+    rows = conn.execute(sa.select(t.id, t.state, t.kind, t.type, t.wa_id, t.received_at, t.attempts, t.error)
+                        .where(t.state.in_(states)).order_by(t.id.desc()).limit(limit)).all()
+    return [SetAside(r.id, r.state, r.kind, r.type, r.wa_id, r.received_at, r.attempts, r.error) for r in rows]
+
+
+def retry(conn: Connection, event_id: int, now: datetime) -> int:
+    """Give one set-aside event another chance; returns how many events are pending again.
+
+    A dead event goes back to the queue with fresh attempts. A quarantined part is read again
+    (the reader may have been fixed since): its valid events are stored and queued, and it is
+    marked done; still unreadable, it stays and a WabotError says why."""
+    t = inbound_events.c
+    row = conn.execute(sa.select(t.id, t.state, t.payload).where(t.id == event_id)).first()
+    if row is None:
+        raise NotFound(f"no inbound event {event_id}")
+    if row.state == "dead":
+        conn.execute(sa.update(inbound_events).where(t.id == event_id).values(
+            state="pending", attempts=0, lease_owner=None, lease_until=None, processed_at=None, error=None))
+        return 1
+    if row.state != "quarantined":
+        raise WabotError(f"inbound event {event_id} is {row.state}, not dead or quarantined")
+    try:
+        events = parse_body(safejson.loads(str((row.payload or {}).get("raw", ""))))
+    except ValueError as exc:
+        raise WabotError(f"inbound event {event_id} is still not JSON: {exc}") from None
+    unreadable = [e for e in events if isinstance(e, Quarantined)]
+    if unreadable:
+        raise WabotError(f"inbound event {event_id} still cannot be read: {unreadable[0].reason}")
+    stored = store(conn, events, now)
+    conn.execute(sa.update(inbound_events).where(t.id == event_id).values(
+        state="done", processed_at=now, error=f"read again: {len(stored)} event(s) queued"))
+    return len(stored)
+
+
+def retry_dead(conn: Connection) -> int:
+    """Every dead event back to the queue; returns how many."""
+    t = inbound_events.c
+    return conn.execute(sa.update(inbound_events).where(t.state == "dead").values(
+        state="pending", attempts=0, lease_owner=None, lease_until=None, processed_at=None, error=None)).rowcount

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from bot.core.db import insert_ignoring_conflicts
 from bot.core.tables import customers, outbox
 from bot.whatsapp import messages
-from bot.whatsapp.events import STATUS_RANK, StatusUpdate
+from bot.whatsapp.events import STATUS_RANK, StatusUpdate, effective_time
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def apply_status(conn: Connection, status: StatusUpdate, now: datetime) -> dict 
     row = conn.execute(query.limit(1)).first()
     if row is None:
         return None
-    at = status.timestamp or now
+    at = effective_time(status.timestamp, now) or now
     values: dict = {}
     if row.wa_message_id is None and not status.message_id.startswith("noid-"):
         values["wa_message_id"] = status.message_id

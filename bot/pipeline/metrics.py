@@ -14,6 +14,26 @@ from bot.core import db
 
 log = logging.getLogger(__name__)
 
+# Label values come from payloads: only names we know become series, anything else is "other",
+# so a hostile body cannot make thousands of them.
+KNOWN_LABELS = frozenset({
+    # message types
+    "text", "image", "audio", "video", "document", "sticker", "location", "contacts", "interactive", "button",
+    "reaction", "order", "system", "unsupported", "unknown", "request_welcome", "edit", "revoke",
+    # statuses
+    "sent", "delivered", "read", "played", "failed", "deleted", "warning",
+    # webhook fields
+    "messages", "user_preferences", "account_update", "account_alerts", "account_review_update",
+    "business_capability_update", "message_template_status_update", "message_template_quality_update",
+    "message_template_components_update", "template_category_update", "phone_number_name_update",
+    "phone_number_quality_update", "security", "history", "smb_message_echoes", "smb_app_state_sync",
+    "user_id_update", "invalid", "stop", "resume",
+})
+
+
+def metric_label(value: str | None) -> str:
+    return value if value in KNOWN_LABELS else "other"
+
 
 class QueueDepthCollector:
     def __init__(self, engine: Engine):
@@ -23,12 +43,17 @@ class QueueDepthCollector:
         try:
             with db.reading(self.engine) as conn:
                 outbox_depth, inbound_depth = outbox.depth(conn), intake.pending_count(conn)
+                set_aside = intake.counts_by_state(conn, ("dead", "quarantined"))
         except Exception:  # a scrape must not fail because the database is briefly away
             log.warning("could not read queue depths for /metrics", exc_info=True)
             return
         yield GaugeMetricFamily("wabot_outbox_depth", "Outbound messages queued or being sent", value=outbox_depth)
         yield GaugeMetricFamily("wabot_inbound_pending", "Stored inbound events not yet processed",
                                 value=inbound_depth)
+        yield GaugeMetricFamily("wabot_inbound_dead", "Inbound events whose processing failed repeatedly "
+                                "(wabot events list --state dead)", value=set_aside["dead"])
+        yield GaugeMetricFamily("wabot_inbound_quarantined", "Inbound parts that could not be read as events "
+                                "(wabot events list --state quarantined)", value=set_aside["quarantined"])
 
 
 class Metrics:

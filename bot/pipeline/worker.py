@@ -19,10 +19,11 @@ from bot.conversation import customers, handoff, intake, outbox
 from bot.conversation.customers import Customer, mask
 from bot.core.config import Settings
 from bot.core.db import insert_ignoring_conflicts
+from bot.core.logmask import mask_text
 from bot.core.retry import Backoff
 from bot.core.tables import inbound_messages
 from bot.core.times import utcnow
-from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate
+from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate, effective_time
 from bot.whatsapp.window import window_open
 from flows import effects, runner
 from flows.context import FlowServices, SegmentLookup, no_segments
@@ -83,8 +84,9 @@ class InboundWorker:
                             self.backoff)
             except Exception as exc:
                 log.exception("inbound event %s failed (attempt %s)", item.id, item.attempts)
-                intake.fail(self.engine, item, self.owner, self.clock(), f"{exc.__class__.__name__}: {exc}",
-                            self.backoff)
+                if intake.fail(self.engine, item, self.owner, self.clock(), mask_text(f"{exc.__class__.__name__}: {exc}"),
+                               self.backoff):
+                    enqueued |= self._dead_fallback(item)
             if enqueued and item is not claimed[-1] and len(claimed) > 1:
                 self.on_enqueued()  # let the sender start on the first replies of a long batch
                 enqueued = False
@@ -125,12 +127,12 @@ class InboundWorker:
     def _record_inbound(self, conn: Connection, msg: InboundMessage, decision: IntentDecision | None,
                         received_at: datetime, now: datetime) -> tuple[Customer, int, str | None, bool]:
         """Store the customer's message: (customer, row id, how it was handled, newly stored)."""
-        sent_at = msg.timestamp or received_at
+        sent_at = effective_time(msg.timestamp, received_at) or received_at
         customer = customers.touch_inbound(conn, wa_id=msg.wa_id, user_id=msg.user_id,
                                            profile_name=msg.profile_name, sent_at=sent_at, now=now)
         inserted = list(insert_ignoring_conflicts(conn, inbound_messages, [{
             "wa_message_id": msg.message_id, "customer_id": customer.id, "type": msg.type,
-            "text": msg.text, "button_id": msg.reply_id,
+            "text": msg.text, "button_id": msg.reply_id[:256] if msg.reply_id else None,  # the column's size
             "intent": decision.intent if decision else None, "intent_source": decision.source if decision else None,
             "sent_at": sent_at, "received_at": received_at,
         }], ["wa_message_id"], returning=inbound_messages.c.id))
@@ -235,6 +237,36 @@ class InboundWorker:
             intake.complete(conn, item.id, self.owner, now)
         return enqueued
 
+    def _dead_fallback(self, item: intake.ClaimedEvent) -> bool:
+        """A message we could not process however often we tried: the customer still gets a polite
+        holding answer where one may be sent (the window), and a person is asked to look."""
+        msg = item.event
+        if not isinstance(msg, InboundMessage) or not msg.sender or not msg.wants_reply:
+            return False
+        now = self.clock()
+        sent_at = effective_time(msg.timestamp, item.received_at) or item.received_at
+        if not window_open(sent_at, now):
+            return False
+        try:
+            with self.engine.begin() as conn:
+                customer = customers.find(conn, msg.sender)
+                rendered = self.replies.render("assistant_unavailable", (), {
+                    "first_name": customer.first_name if customer else None})
+                if rendered is None:
+                    return False
+                outbox.enqueue(conn, recipient=msg.sender, customer_id=customer.id if customer else None,
+                               message=runner.to_graph_messages([{"text": rendered.text}])[0], now=now,
+                               kind="reply", category="service", source="reply:dead_event",
+                               dedupe_key=f"dead-event:{item.id}")
+                if customer is not None:
+                    handoff.transition(conn, customer.id, handoff.PENDING, actor="bot", now=now,
+                                       reason="a message could not be processed", expect=(handoff.BOT,))
+        except Exception:
+            log.exception("no holding answer for dead event %s", item.id)
+            return False
+        log.warning("inbound event %s is dead; holding answer queued for %s", item.id, mask(msg.sender))
+        return True
+
     def _holding_answer(self, conn: Connection, customer: Customer, now: datetime) -> list[dict]:
         services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup)
         with services.reading() as data:
@@ -254,7 +286,7 @@ class InboundWorker:
                 found = customers.find(conn, status.recipient)
                 customer_id = found.id if found else None
             if customer_id is not None:
-                customers.record_read(conn, customer_id, status.timestamp or now)
+                customers.record_read(conn, customer_id, effective_time(status.timestamp, now) or now)
         if status.status == "failed" and status.errors:
             log.info("message %s failed: %s", row["id"] if row else status.message_id, status.errors[0].code)
 

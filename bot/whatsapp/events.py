@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Union
 
 from bot.core.errors import PayloadError
+from bot.whatsapp import safejson
 
 OBJECT_WHATSAPP = "whatsapp_business_account"
 
@@ -74,6 +75,17 @@ def parse_timestamp(raw: Any) -> datetime | None:
     if seconds > 32503680000:  # after the year 3000: garbage
         return None
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+# A timestamp further ahead than this is a sender's broken clock (or an attack on the window):
+# it counts as the time the event was received.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def effective_time(timestamp: datetime | None, received_at: datetime) -> datetime | None:
+    if timestamp is not None and timestamp > received_at + FUTURE_TOLERANCE:
+        return received_at
+    return timestamp
 
 
 def _digest(value: Any) -> str:
@@ -407,7 +419,41 @@ class AccountChange:
         return _str(self.raw.get("value"), "message_template_name")
 
 
-Event = Union[InboundMessage, StatusUpdate, MarketingPreference, AccountChange]
+@dataclass(frozen=True)
+class Quarantined:
+    """A part of a signed body that cannot be made a valid event (too deep, a number out of range,
+    invalid text, a value longer than its column, a shape we cannot read). Kept with its raw JSON
+    (as escaped text, storable anywhere) and the reason; never processed."""
+
+    kind = "quarantined"
+    type = "invalid"
+
+    reason: str
+    raw_json: str
+    timestamp: None = None
+    raw: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def of(cls, part: Any, reason: str) -> "Quarantined":
+        raw_json = safejson.dumps_for_record(part)
+        return cls(reason=reason, raw_json=raw_json, raw={"raw": raw_json, "reason": reason})
+
+    @property
+    def key(self) -> str:
+        return f"quarantine:{hashlib.sha256(self.raw_json.encode()).hexdigest()[:40]}"
+
+    @property
+    def sender(self) -> None:
+        return None
+
+
+Event = Union[InboundMessage, StatusUpdate, MarketingPreference, AccountChange, Quarantined]
+
+# Column limits of what an event stores (bot/core/tables.py): a longer value is quarantined.
+MAX_ID = 256  # message ids, reply ids
+MAX_SENDER = 160  # wa_id or business-scoped user id
+MAX_TYPE = 32
+MAX_NAME = 256
 
 
 # ---------------------------------------------------------------- building events
@@ -519,12 +565,61 @@ def parse_payload(body: Any) -> list[Event]:
             continue
         for change in _list(entry, "changes"):
             if isinstance(change, dict):
-                events.extend(_change_events(change, entry.get("time")))
+                events.extend(_checked_change_events(change, entry.get("time")))
     return events
+
+
+def parse_body(body: Any) -> list[Event]:
+    """Like parse_payload, for any signed body: what is not a WhatsApp payload is one Quarantined
+    event instead of an error, so the caller can store it and answer 200."""
+    try:
+        return parse_payload(body)
+    except PayloadError as exc:
+        return [Quarantined.of(body, f"not a WhatsApp payload: {exc}")]
+
+
+def _checked_change_events(change: dict, entry_time: Any) -> list[Event]:
+    """The events of one change, each checked on its own: a part that cannot be an event is
+    quarantined, and the valid events beside it are kept."""
+    try:
+        events = list(_change_events(change, entry_time))
+    except Exception as exc:  # any shape we cannot read quarantines this change only
+        return [Quarantined.of(change, f"unreadable change: {exc.__class__.__name__}")]
+    return [_checked(event) for event in events]
+
+
+def _checked(event: Event) -> Event:
+    reason = safejson.problem(event.raw) or _column_problem(event)
+    return Quarantined.of(event.raw, reason) if reason else event
+
+
+def _column_problem(event: Event) -> str | None:
+    for name, value, limit in (("key", event.key, 512), ("type", event.type, 64), ("sender", event.sender, MAX_SENDER)):
+        if value is not None and len(value) > limit:  # the inbound_events columns
+            return f"{name} of {len(value)} characters (at most {limit})"
+    if isinstance(event, InboundMessage):
+        fields = (("message id", event.message_id, MAX_ID), ("sender", event.sender, MAX_SENDER),
+                  ("type", event.type, MAX_TYPE), ("profile name", event.profile_name, MAX_NAME),
+                  ("reply id", event.reply_id, MAX_ID))
+    elif isinstance(event, StatusUpdate):
+        fields = (("message id", event.message_id, MAX_ID), ("status", event.status, MAX_TYPE),
+                  ("recipient", event.recipient, MAX_SENDER))
+    elif isinstance(event, MarketingPreference):
+        fields = (("sender", event.sender, MAX_SENDER),)
+    elif isinstance(event, AccountChange):
+        fields = (("field", event.field_name, 64),)
+    else:
+        fields = ()
+    for name, value, limit in fields:
+        if value is not None and len(value) > limit:
+            return f"{name} of {len(value)} characters (at most {limit})"
+    return None
 
 
 def from_record(kind: str, record: dict) -> Event:
     """Rebuild an event from what `event.raw` stored."""
+    if kind == "quarantined":
+        return Quarantined(reason=str(record.get("reason")), raw_json=str(record.get("raw")), raw=record)
     if kind == "message":
         return _message(record.get("message") or {}, record.get("contact"), record.get("errors") or [])
     if kind == "status":
