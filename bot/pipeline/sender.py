@@ -15,6 +15,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Callable
 
 import sqlalchemy as sa
@@ -89,6 +90,20 @@ class SendResult:
     outgoing: Outgoing
     message_id: str | None = None
     error: graph.GraphError | None = None
+    blocked_reason: str | None = None  # found unwelcome at the moment of sending: cancelled, not sent
+
+    @property
+    def cancelled_because(self) -> str | None:
+        return self.blocked_reason or self.outgoing.blocked_reason
+
+
+# Who the customer is now, read again for each business-initiated message just before it leaves.
+_STILL_WELCOME = (
+    sa.select(customers.c.opted_out, customers.c.marketing_paused,
+              conversations.c.state.label("conversation_state"))
+    .select_from(customers.outerjoin(conversations, conversations.c.customer_id == customers.c.id))
+    .where(customers.c.id == sa.bindparam("customer_id"))
+)
 
 
 def concurrency_for(rate_limit: float) -> int:
@@ -165,6 +180,19 @@ class Sender:
 
     # -- sending
 
+    def _blocked_now(self, item: Outgoing) -> str | None:
+        """A STOP, a marketing pause or an agent's claim processed since the batch was claimed
+        cancels the message: checked per message, as it is handed to the Graph API (docs/sending.md)."""
+        if item.kind not in BUSINESS_INITIATED or item.customer_id is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(_STILL_WELCOME, {"customer_id": item.customer_id}).first()
+        if row is None:
+            return None
+        return _blocked_reason(SimpleNamespace(kind=item.kind, category=item.category, opted_out=row.opted_out,
+                                               marketing_paused=row.marketing_paused,
+                                               conversation_state=row.conversation_state))
+
     def _send(self, item: Outgoing) -> SendResult:
         if item.blocked_reason:
             return SendResult(item)
@@ -175,6 +203,9 @@ class Sender:
                 return SendResult(item, message_id=None)
             body = graph.envelope(item.recipient, item.payload, callback_data(item.id))
             self.limiter.acquire(SLOT_TOLERANCE_NS)
+            blocked = self._blocked_now(item)
+            if blocked:
+                return SendResult(item, blocked_reason=blocked)
             return SendResult(item, message_id=self.transport.send(body))
         except graph.GraphError as exc:
             return SendResult(item, error=exc)
@@ -196,7 +227,7 @@ class Sender:
         """Write a batch's outcomes in one transaction; the sent ones (nearly all) in one statement."""
         now = self.clock()
         t = outbox.c
-        sent = [r for r in results if r.error is None and not r.outgoing.blocked_reason]
+        sent = [r for r in results if r.error is None and not r.cancelled_because]
         with self.engine.begin() as conn:
             if sent:
                 conn.execute(
@@ -207,9 +238,9 @@ class Sender:
                     [{"_id": r.outgoing.id, "_wamid": r.message_id} for r in sent])
             for result in results:
                 item = result.outgoing
-                if item.blocked_reason:
+                if result.cancelled_because:
                     conn.execute(sa.update(outbox).where(t.id == item.id, t.lease_owner == self.owner).values(
-                        state="cancelled", error_title=item.blocked_reason, lease_owner=None, lease_until=None))
+                        state="cancelled", error_title=result.cancelled_because, lease_owner=None, lease_until=None))
                     self._count("cancelled")
                 elif result.error is not None:
                     self._record_error(conn, item, result.error, now)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from bot.conversation import customers, handoff, inbox, outbox
 from bot.conversation.customers import Customer
 from bot.core import db
-from bot.core.config import Settings
+from bot.core.config import Settings, TemplateRef
 from bot.core.errors import NotFound
 from bot.core.times import utcnow
 from bot.whatsapp import messages
@@ -117,18 +117,25 @@ def list_templates():
 def configured_templates(settings: Settings) -> list[dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def add(template, source: str) -> None:
+    def add(template: TemplateRef | None, source: str, category: str) -> None:
         if template is not None:
             found.setdefault((template.name, template.language), {
                 "name": template.name, "language": template.language, "params": len(template.body),
-                "body": list(template.body), "source": source})
+                "body": list(template.body), "source": source, "category": template.category or category})
 
     for name, campaign in settings.file.campaigns.items():
-        add(campaign.template, f"campaign {name}")
+        add(campaign.template, f"campaign {name}", campaign.category)
         for variant in campaign.variants:
-            add(variant.template, f"campaign {name}")
-    add(settings.file.reorder.template, "reorder")
+            add(variant.template, f"campaign {name}", campaign.category)
+    add(settings.file.reorder.template, "reorder", "marketing")  # reorder prompts are marketing
     return sorted(found.values(), key=lambda t: (t["name"], t["language"]))
+
+
+def template_category(settings: Settings, name: str, requested: str | None) -> str:
+    """A template's category: the config's, where the template is named there; else the
+    request's; else marketing, the category Meta bills and restricts most."""
+    configured = {t["name"]: t["category"] for t in configured_templates(settings)}
+    return configured.get(name) or requested or "marketing"
 
 
 # ---------------------------------------------------------------- acting
@@ -186,8 +193,8 @@ def _parse_message(body: Any) -> tuple[dict | None, str | None, str | None]:
     if not isinstance(language, str) or not isinstance(params, list) or \
             not all(isinstance(p, (str, int, float)) and str(p).strip() for p in params):
         return None, None, "template language must be a string and body a list of non-empty values"
-    category = template.get("category", "utility")
-    if category not in ("utility", "marketing"):
+    category = template.get("category")
+    if category not in (None, "utility", "marketing"):
         return None, None, "template category must be utility or marketing"
     return messages.template_message(template["name"].strip(), language, [str(p) for p in params]), category, None
 
@@ -203,9 +210,17 @@ def send_message(wa_id: str):
     message, category, problem = _parse_message(body)
     if problem:
         return _error(400, "bad_message", problem)
+    if message["type"] == "template":
+        category = template_category(rt.settings, message["template"]["name"], category)
     now = utcnow()
     with rt.engine.begin() as conn:
         customer = _customer(conn, wa_id)
+        if category == "marketing" and customer.opted_out:
+            return _error(409, "opted_out", "the customer opted out: no marketing template may be sent",
+                          category=category)
+        if category == "marketing" and customer.marketing_paused:
+            return _error(409, "marketing_paused", "the customer stopped marketing messages in WhatsApp",
+                          category=category)
         current = handoff.get(conn, customer.id)
         if current.state == handoff.AGENT and current.agent != agent:
             return _error(409, "claimed_by_other", f"{current.agent} has this conversation", agent=current.agent)
@@ -224,7 +239,7 @@ def send_message(wa_id: str):
                                    now=now, kind="agent", category=category, source=f"agent:{agent}")
         handoff.touch_agent(conn, customer.id, now)
     rt.outbound_wake.set()
-    return jsonify(id=outbox_id, form=form.form, state=handoff.AGENT, agent=agent)
+    return jsonify(id=outbox_id, form=form.form, state=handoff.AGENT, agent=agent, category=category)
 
 
 # ---------------------------------------------------------------- the console
