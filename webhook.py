@@ -14,7 +14,7 @@ from flask import Flask, Response, g, request
 from bot.core import devsecret, logmask
 from bot.core.config import Settings, load_settings
 from bot.runtime import Runtime
-from bot.web import errors
+from bot.web import errors, security
 from bot.web.agents import agent_api
 from bot.web.campaigns import campaign_api
 from bot.web.sandbox import sandbox_api
@@ -45,6 +45,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register(app)
+    security.install(app)
 
     @app.before_request
     def _start_timer():

@@ -53,6 +53,16 @@ def members_json(engine: SegmentEngine, conn: Connection, now: datetime, segment
     yield "]}"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A text cell a spreadsheet will not run as a formula: one starting with = + - @ tab or CR
+    (a customer can name themselves =HYPERLINK(...)) gets a leading apostrophe (OWASP's advice)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def members_csv(engine: SegmentEngine, conn: Connection, now: datetime, segment: str) -> Iterator[str]:
     """Members for other channels (ads audiences, email, SMS): phone in E.164 with "+"."""
     engine.definition(segment)
@@ -60,8 +70,10 @@ def members_csv(engine: SegmentEngine, conn: Connection, now: datetime, segment:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in member_rows(engine, conn, now, segment):
-        writer.writerow([display(row.wa_id) or "", row.email or "", row.first_name or "", row.last_name or "",
-                         row.name or "", row.wa_id or "", row.shopify_customer_id or ""])
+        # The E.164 phone keeps its "+": it is a number a spreadsheet shows, never a formula.
+        writer.writerow([display(row.wa_id) or "", *map(csv_cell, (row.email, row.first_name, row.last_name,
+                                                                  row.name)),
+                         row.wa_id or "", row.shopify_customer_id or ""])
         if buffer.tell() > 65536:
             yield buffer.getvalue()
             buffer.seek(0)

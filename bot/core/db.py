@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TypeVar
 
@@ -174,6 +175,29 @@ def ping(engine: Engine) -> bool:
         return True
     except sa.exc.SQLAlchemyError:
         return False
+
+
+def accepts_write(engine: Engine, now: datetime, timeout: float = 2.0) -> bool:
+    """The database takes a small write within `timeout` seconds (a full disk, a read-only
+    replica, a lock held too long all say no). The write runs on its own thread, so a database
+    that hangs cannot hang the caller."""
+    from bot.core.tables import health_checks
+
+    done = threading.Event()
+    outcome: list[bool] = []
+
+    def write() -> None:
+        try:
+            with engine.begin() as conn:
+                upsert(conn, health_checks, [{"id": 1, "checked_at": now}], ["id"], ["checked_at"])
+            outcome.append(True)
+        except Exception:  # any failure to write is the answer, not an error of the check
+            outcome.append(False)
+        finally:
+            done.set()
+
+    threading.Thread(target=write, name="wabot-healthz", daemon=True).start()
+    return done.wait(timeout) and outcome == [True]
 
 
 CHUNK = 500  # values per IN (...) list: well under every driver's parameter limit (SQLite: 32,766)

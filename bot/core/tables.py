@@ -171,6 +171,14 @@ outbox = sa.Table(
     sa.Index("ix_outbox_state_id", "state", "id"),
 )
 
+# One row, written by GET /healthz: the database is healthy when it accepts a write.
+health_checks = sa.Table(
+    "health_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("checked_at", UTCDateTime(), nullable=False),
+)
+
 sandbox_messages = sa.Table(
     "sandbox_messages",
     metadata,

@@ -13,10 +13,12 @@ from bot.conversation import intake
 from bot.core import db
 from bot.core.tables import customers, inbound_messages, sandbox_messages
 from bot.core.times import utcnow
+from bot.web.security import from_loopback
 from bot.whatsapp import messages, simulate
 from bot.whatsapp.events import parse_payload
 
-sandbox_api = Blueprint("sandbox_api", __name__, template_folder="templates")
+sandbox_api = Blueprint("sandbox_api", __name__, template_folder="templates", static_folder="static",
+                        static_url_path="/sandbox/static")
 
 
 def _runtime():
@@ -24,6 +26,13 @@ def _runtime():
     if not rt.settings.sandbox:
         abort(404)
     return rt
+
+
+@sandbox_api.before_request
+def _local_only():
+    """Anyone reaching the sandbox can write as any customer: only this machine may."""
+    if not from_loopback():
+        abort(403, "the sandbox answers only requests from this machine")
 
 
 @sandbox_api.get("/sandbox")

@@ -71,9 +71,9 @@ def receive():
 
 @ops.get("/healthz")
 def healthz():
-    if db.ping(runtime().engine):
+    if db.accepts_write(runtime().engine, utcnow()):
         return jsonify(status="ok")
-    return error(503, "database unavailable")
+    return error(503, "database unavailable: it did not accept a write within 2 s")
 
 
 @ops.get("/metrics")

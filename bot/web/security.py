@@ -1,0 +1,39 @@
+"""What every answer carries, and who may reach the sandbox (docs/architecture.md, web).
+
+Pages load only our own scripts and styles (no inline code, no frames); the sandbox, which
+lets anyone speak as any customer, answers only requests from this machine.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from flask import Flask, Response, request
+
+HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                                "frame-ancestors 'none'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def from_loopback() -> bool:
+    """The client is this machine (the socket's peer: a forwarded-for header proves nothing)."""
+    return is_loopback(request.remote_addr)
+
+
+def install(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
