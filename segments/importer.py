@@ -17,6 +17,8 @@ from typing import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core import safejson
+from bot.core.logmask import mask_text
 from bot.core.times import utcnow
 from segments import shopify, store
 from segments.shopify import RowError
@@ -90,10 +92,16 @@ def import_file(engine: Engine, kind: str, path: Path, *, region: str, now: date
             if isinstance(item, Bad):
                 bad(item.where, item.reason)
                 continue
+            problem = safejson.problem(item.value)  # NUL, lone surrogates, absurd sizes: never sent to the database
+            if problem:
+                bad(item.where, problem)
+                continue
             try:
                 batch.append((item.where, parse(kind, item, region)))
             except RowError as exc:
                 bad(item.where, str(exc))
+            except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:  # a shape no reader expected
+                bad(item.where, f"unreadable record: {exc.__class__.__name__}")
             if len(batch) >= batch_size:
                 _write_batch(conn, kind, batch, clock(), report, bad)
                 batch = []
@@ -120,7 +128,7 @@ def _write_batch(conn: Connection, kind: str, batch: list[tuple[str, object]], n
             with conn.begin():
                 _account(report, write(conn, kind, [record], now, defer_stats=True))
         except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
-            bad(where, f"refused by the database: {str(exc.orig).splitlines()[0]}")
+            bad(where, f"refused by the database: {mask_text(str(exc.orig).splitlines()[0])}")
 
 
 def _account(report: ImportReport, outcome: store.StoreOutcome) -> None:

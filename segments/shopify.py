@@ -138,6 +138,8 @@ def parse_id(value: Any, what: str = "id", required: bool = False) -> int | None
     raw = str(value).strip().lstrip("'")
     if raw.startswith("gid://"):  # GraphQL global ids: gid://shopify/Order/123
         raw = raw.rsplit("/", 1)[-1]
+    if len(raw) > 20:  # checked before int(): a 100,000-digit id costs seconds to convert
+        raise RowError(f"{what} {raw[:24]!r}... is out of range")
     try:
         number = int(raw)
     except ValueError:
@@ -175,8 +177,8 @@ def parse_money(value: Any, what: str, required: bool = False) -> Decimal | None
     try:
         amount = Decimal(str(value).strip().replace(",", ""))
     except InvalidOperation:
-        raise RowError(f"{what} {value!r} is not an amount") from None
-    if not amount.is_finite() or abs(amount) >= MAX_MONEY:
+        raise RowError(f"{what} {str(value)[:24]!r} is not an amount") from None
+    if not amount.is_finite() or amount.adjusted() > 12 or abs(amount) >= MAX_MONEY:
         raise RowError(f"{what} {value!r} is not an amount")
     return amount.quantize(Decimal("0.01"))
 
@@ -185,12 +187,13 @@ def parse_quantity(value: Any) -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
         return 1
     try:
-        number = int(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError, OverflowError):
-        raise RowError(f"quantity {value!r} is not a number") from None
-    if number < 0 or number > 10**9:
-        raise RowError(f"quantity {value!r} is out of range")
-    return number
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise RowError(f"quantity {str(value)[:24]!r} is not a number") from None
+    # The size before int(): int(Decimal("1e1000000")) builds a million-digit number.
+    if not amount.is_finite() or amount < 0 or amount.adjusted() > 9 or int(amount) > 10**9:
+        raise RowError(f"quantity {str(value)[:24]!r} is out of range")
+    return int(amount)
 
 
 def parse_bool(value: Any) -> bool | None:

@@ -206,7 +206,7 @@ shopify_webhooks = sa.Table(
     sa.Column("topic", sa.String(64), nullable=False),
     sa.Column("resource_id", sa.BigInteger),
     sa.Column("received_at", UTCDateTime(), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),  # applied | ignored | failed
+    sa.Column("state", sa.String(16), nullable=False),  # applied | ignored | failed | quarantined
     sa.Column("error", sa.Text),
     sa.Column("payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
 )

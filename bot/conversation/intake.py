@@ -17,11 +17,11 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core import safejson
 from bot.core.db import dialect_insert, insert_ignoring_conflicts
 from bot.core.errors import NotFound, WabotError
 from bot.core.retry import Backoff
 from bot.core.tables import inbound_events
-from bot.whatsapp import safejson
 from bot.whatsapp.events import Event, Quarantined, effective_time, from_record, parse_body
 
 MAX_ATTEMPTS = 5

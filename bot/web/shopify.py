@@ -10,6 +10,7 @@ Shopify would otherwise redeliver it for two days and then drop the subscription
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from decimal import Decimal
@@ -17,7 +18,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
+from bot.core import safejson
 from bot.core.db import dialect_insert
+from bot.core.logmask import mask_text
 from bot.core.signing import shopify_signature_valid
 from bot.core.times import utcnow
 from segments.importer import write
@@ -53,28 +56,42 @@ def receive():
     kind = TOPICS.get(topic)
     if kind is None:
         return jsonify(ignored=topic or None)
+    # Signed, so Shopify's: anything we cannot use is kept (quarantined, with why) and acknowledged,
+    # since Shopify redelivers a failed webhook for 48 h and then drops the subscription.
+    problem = None
     try:
-        body = json.loads(raw, parse_float=Decimal)
-    except ValueError:
-        return jsonify(error="body is not JSON"), 400
+        body = safejson.loads(raw)
+        problem = safejson.problem(body)
+    except ValueError as exc:
+        body, problem = raw.decode("utf-8", "replace"), f"body is not JSON: {str(exc)[:200]}"
     delivery = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id") or "").strip()
+    delivery = safejson.text_problem(delivery) and "" or delivery[:128]
+    delivery = delivery or "sha256:" + hashlib.sha256(raw).hexdigest()[:64]  # no id: the body is the identity
     now = utcnow()
     resource_id = body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), int) else None
+    if resource_id is not None and not 0 < resource_id < 2**63:
+        resource_id = None
     with rt.engine.begin() as conn:
-        if delivery:
-            seen = conn.execute(_record(conn, delivery[:128], topic, resource_id, now)).first()
-            if seen is None:
-                return jsonify(duplicate=True)
-        try:
-            record = _parse(kind, body, rt.settings.store.default_region)
-        except RowError as exc:
-            log.warning("Shopify %s %s not applied: %s", topic, resource_id or "-", exc)
-            if delivery:
-                conn.execute(sa.update(shopify_webhooks).where(shopify_webhooks.c.webhook_id == delivery[:128])
-                             .values(state="failed", error=str(exc), payload=json.loads(raw)))  # kept for a replay
-            return jsonify(applied=0, error=str(exc))
-        outcome = write(conn, kind, [record], now)
-    return jsonify(applied=outcome.applied, stale=outcome.stale)
+        seen = conn.execute(_record(conn, delivery, topic, resource_id, now)).first()
+        if seen is None:
+            return jsonify(duplicate=True)
+        if problem is None:
+            try:
+                with conn.begin_nested():  # a record the database refuses must not cost the delivery's row
+                    record = _parse(kind, json.loads(json.dumps(body), parse_float=Decimal),
+                                    rt.settings.store.default_region)
+                    outcome = write(conn, kind, [record], now)
+                return jsonify(applied=outcome.applied, stale=outcome.stale)
+            except (RowError, sa.exc.DataError, sa.exc.IntegrityError, ValueError, TypeError, ArithmeticError) as exc:
+                # Readable but not usable (a record without its date, a value the database refuses).
+                error = mask_text(str(exc).splitlines()[0])[:500]
+                state, payload = "failed", body
+        else:  # not even readable: kept as escaped text, which any database stores
+            error, state, payload = problem, "quarantined", {"raw": safejson.dumps_for_record(body)}
+        log.warning("Shopify %s %s not applied: %s", topic, resource_id or "-", error)
+        conn.execute(sa.update(shopify_webhooks).where(shopify_webhooks.c.webhook_id == delivery).values(
+            state=state, error=error, payload=payload))  # kept for a replay
+    return jsonify(applied=0, error=error)
 
 
 def _record(conn, delivery: str, topic: str, resource_id: int | None, now):

@@ -12,13 +12,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.conversation import intake
-from bot.core import db
+from bot.core import db, safejson
 from bot.core.signing import meta_signature_valid
 from bot.core.times import utcnow
 from bot.pipeline.metrics import metric_label
 from bot.runtime import Runtime
 from bot.web.errors import error
-from bot.whatsapp import safejson
 from bot.whatsapp.events import Quarantined, parse_body
 
 log = logging.getLogger("wabot.webhook")

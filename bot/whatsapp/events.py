@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Union
 
+from bot.core import safejson
 from bot.core.errors import PayloadError
-from bot.whatsapp import safejson
 
 OBJECT_WHATSAPP = "whatsapp_business_account"
 

@@ -138,10 +138,14 @@ def test_event_id_header_deduplicates_too(server, engine):
 def test_topics_it_does_not_use_and_bad_bodies(server, engine):
     ignored = post(server.url, "app/uninstalled", {"id": 1})
     assert ignored.status_code == 200 and ignored.json() == {"ignored": "app/uninstalled"}
-    assert post(server.url, "orders/create", b"not json").status_code == 400
+    not_json = post(server.url, "orders/create", b"not json", delivery="bad-0")  # signed: kept, acknowledged
+    assert not_json.status_code == 200 and not_json.json()["applied"] == 0 and "not JSON" in not_json.json()["error"]
     unusable = post(server.url, "orders/create", {"id": 5, "total_price": "1.00"}, delivery="bad-1")
     assert unusable.status_code == 200 and unusable.json() == {"applied": 0, "error": "no created_at"}
     with engine.connect() as conn:
         kept = conn.execute(sa.select(shopify_webhooks).where(shopify_webhooks.c.webhook_id == "bad-1")).one()
     assert kept.state == "failed" and kept.error == "no created_at" and kept.payload == {"id": 5, "total_price": "1.00"}
+    with engine.connect() as conn:
+        quarantined = conn.execute(sa.select(shopify_webhooks).where(shopify_webhooks.c.webhook_id == "bad-0")).one()
+    assert quarantined.state == "quarantined" and quarantined.payload == {"raw": '"not json"'}
     assert counts(engine)["orders"] == 0
