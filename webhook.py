@@ -14,7 +14,7 @@ from flask import Flask, Response, g, request
 from bot.core import devsecret, logmask
 from bot.core.config import Settings, load_settings
 from bot.runtime import Runtime
-from bot.web import errors, security
+from bot.web import errors, limits, openapi, security
 from bot.web.agents import agent_api
 from bot.web.campaigns import campaign_api
 from bot.web.sandbox import sandbox_api
@@ -46,6 +46,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
         app.register_blueprint(blueprint)
     errors.register(app)
     security.install(app)
+    limits.install(app, settings.file.api.requests_per_minute)
+    openapi.install(app)  # last: it describes the routes registered above
 
     @app.before_request
     def _start_timer():

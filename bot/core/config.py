@@ -283,6 +283,12 @@ class PolicyConfig(_Strict):
         return value
 
 
+class ApiConfig(_Strict):
+    """[api]: the agent and admin APIs."""
+
+    requests_per_minute: int = Field(default=600, gt=0, le=1_000_000)  # per bearer token (bot/web/limits.py)
+
+
 class DeliveryConfig(_Strict):
     """[delivery]: how failed work is tried again (the inbound queue and the outbox alike)."""
 
@@ -348,6 +354,7 @@ class FileConfig(_Strict):
     reorder: ReorderConfig = ReorderConfig()
     policy: PolicyConfig = PolicyConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    api: ApiConfig = ApiConfig()
     intents: dict[str, Any] = {}  # its meaning is checked by flows.nlu at start (bot/runtime.py)
     rates: RatesConfig = RatesConfig()
 

@@ -47,10 +47,10 @@ def recorded_messages():
     from bot.pipeline.sandbox import messages_since
 
     rt = _runtime()
-    try:
-        after = int(request.args.get("after", "0"))
-    except ValueError:
+    raw = request.args.get("after", "0")
+    if not (raw.isdigit() and len(raw) <= 18):  # a row id: the database's 64-bit integer at most
         abort(400, "after must be a message number")
+    after = int(raw)
     with db.reading(rt.engine) as conn:
         messages = messages_since(conn, request.args.get("wa_id") or None, after)
     return jsonify(messages=messages)
@@ -100,15 +100,20 @@ def sandbox_conversation():
 def sandbox_send():
     """A customer's message, built exactly like Meta's webhook payload and stored like one."""
     rt = _runtime()
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, "the body must be a JSON object: wa_id and text (or reply_id)")
     wa_id = str(data.get("wa_id", "")).strip().lstrip("+")
     if not wa_id.isdigit() or not 6 <= len(wa_id) <= 15:
         abort(400, "wa_id must be a phone number in international format, digits only")
-    name = (data.get("name") or "").strip() or None
-    if data.get("reply_id"):
-        payload = simulate.reply_payload(wa_id, str(data["reply_id"]), str(data.get("title") or ""), name=name,
+    fields = {key: data.get(key) for key in ("name", "reply_id", "title", "text")}
+    if any(value is not None and not isinstance(value, str) for value in fields.values()):
+        abort(400, "name, reply_id, title and text must be strings")
+    name = (fields["name"] or "").strip() or None
+    if fields["reply_id"]:
+        payload = simulate.reply_payload(wa_id, fields["reply_id"], fields["title"] or "", name=name,
                                          list_row=bool(data.get("list")))
-    elif (data.get("text") or "").strip():
+    elif (fields["text"] or "").strip():
         payload = simulate.text_payload(wa_id, str(data["text"]), name=name)
     else:
         abort(400, "say something: text, or the reply_id of a button")

@@ -99,3 +99,19 @@ def test_members_csv_neutralises_names_but_not_the_phone(settings_for, engine):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[1][0] == "+15550004002"  # the E.164 phone column as it is
     assert rows[1][4].startswith("'=")
+
+
+def test_api_requests_are_limited_per_token(settings_for, engine):
+    app = create_app(settings_for(toml="[api]\nrequests_per_minute = 5\n",
+                                  WABOT_AGENT_TOKENS="ana:tok-ana,ben:tok-ben", WABOT_ADMIN_TOKEN="adm"))
+    try:
+        client = app.test_client()
+        ana = {"Authorization": "Bearer tok-ana"}
+        assert [client.get("/api/agent", headers=ana).status_code for _ in range(5)] == [200] * 5
+        refused = client.get("/api/agent", headers=ana)
+        assert refused.status_code == 429 and "error" in refused.json
+        assert client.get("/api/agent", headers={"Authorization": "Bearer tok-ben"}).status_code == 200
+        assert client.get("/api/segments", headers={"Authorization": "Bearer adm"}).status_code == 200
+        assert client.post("/webhook", data=b"{}").status_code == 401  # the webhook is not limited, only signed
+    finally:
+        app.extensions["wabot"].close()
