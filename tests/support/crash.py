@@ -188,6 +188,7 @@ class Waiter:
     pid: int
     application_name: str
     query: str
+    blockers: tuple[int, ...]  # the sessions it waits for
 
 
 class TableLock:
@@ -240,9 +241,9 @@ def waiting_on(engine: sa.Engine, pid: int) -> list[Waiter]:
     its own: inside one transaction PostgreSQL shows the same snapshot of pg_stat_activity."""
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT pid, application_name, query FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-            {"pid": pid}).all()
-    return [Waiter(r.pid, r.application_name or "", r.query or "") for r in rows]
+            "SELECT pid, application_name, query, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity "
+            "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}).all()
+    return [Waiter(r.pid, r.application_name or "", r.query or "", tuple(r.blockers)) for r in rows]
 
 
 # ---------------------------------------------------------------- the fake Graph API
