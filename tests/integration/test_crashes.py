@@ -15,6 +15,7 @@ chosen statement, so the kill lands inside a transaction, not somewhere near it.
 """
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -152,6 +153,95 @@ def test_a_worker_killed_holding_leases_answers_every_acknowledged_message_once_
     for wa_id in CUSTOMERS:  # once each, and in the order the customer wrote
         texts = [r.text for r in sent if r.recipient == wa_id]
         assert len(texts) == 2 and texts[0].startswith(GREET) and texts[1].startswith(THANKS), (wa_id, texts)
+
+
+# ---------------------------------------------------------------- `wabot serve` killed during a burst
+
+BURST_CUSTOMERS = [f"1212555{i:04d}" for i in range(40)]
+
+
+class Poster(threading.Thread):
+    """Meta's side of a burst: posts messages one after another until told to stop or until the
+    server is gone; remembers which were acknowledged (200) and which were not."""
+
+    def __init__(self, url: str, limit: int = 150):
+        super().__init__(daemon=True)
+        self.url, self.limit = url, limit
+        self.acknowledged: list[dict] = []
+        self.unacknowledged: list[dict] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with requests.Session() as session:
+            for i in range(self.limit):
+                if self.stop.is_set():
+                    return
+                wa_id = BURST_CUSTOMERS[i % len(BURST_CUSTOMERS)]
+                payload = simulate.text_payload(wa_id, "hi", message_id=f"wamid.burst.{i}")
+                try:
+                    ok = post_signed(session, self.url, payload) == 200
+                except requests.RequestException:
+                    ok = False
+                (self.acknowledged if ok else self.unacknowledged).append(payload)
+                if not ok:
+                    return  # the server is gone; what was not posted was never sent by Meta either
+
+
+def message_id(payload: dict) -> str:
+    return payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+
+
+@pytest.mark.skipif(not PG_URL, reason=NEEDS_POSTGRES + "the test stops the worker inside an event's transaction "
+                    "with a table lock; SQLite has one writer and no such lock")
+def test_wabot_serve_killed_during_a_burst_answers_every_acknowledged_message_once(
+        engine, database_url, tmp_path, fake_graph):
+    tag = f"crash-serve-{uuid.uuid4().hex[:8]}"
+    procs = Processes(make_env(tagged(database_url, tag), tmp_path, fake_graph), tmp_path)
+    lock = None
+    poster = None
+    try:
+        first = procs.healthy(procs.serve("serve-1"))
+        poster = Poster(first.url)
+        poster.start()
+        procs.wait(lambda: event_states(engine)["done"] >= 5, interval=0.01, what="a few messages answered")
+        lock = TableLock(engine, "inbound_messages", "EXCLUSIVE").__enter__()
+        procs.wait(lambda: [w for w in lock.waiters() if w.query.startswith("INSERT INTO inbound_messages")],
+                   what="the worker thread to stop inside an event's transaction")
+        procs.wait(lambda: open_outbox_rows(engine) == 0, what="the replies so far to be sent")
+        procs.wait(lambda: len(poster.acknowledged) >= 60, what="more of the burst to be acknowledged")
+        first.kill()  # the master and its worker process, requests and leases in flight
+        lock.release()
+        poster.join(10)
+        assert not poster.is_alive()
+        with engine.connect() as conn:
+            leased = conn.execute(sa.select(sa.func.count()).select_from(inbound_events).where(
+                inbound_events.c.state == "pending", inbound_events.c.lease_until > datetime.now(UTC))).scalar_one()
+        assert leased >= 1, "the worker held no leases when it was killed"
+
+        second = procs.healthy(procs.serve("serve-2", clock_ahead=DEFAULT_LEASE.total_seconds() + 5))
+        # Meta delivers again what it saw no 200 for, and now and then what it did.
+        redelivered = poster.unacknowledged + poster.acknowledged[:5]
+        with requests.Session() as session:
+            assert [post_signed(session, second.url, p) for p in redelivered] == [200] * len(redelivered)
+        written = {message_id(p): p for p in poster.acknowledged + poster.unacknowledged}
+        procs.wait(lambda: event_states(engine)["pending"] == 0 and open_outbox_rows(engine) == 0
+                   and len(fake_graph.messages()) >= len(written), what="every message to be answered")
+    finally:
+        if poster is not None:
+            poster.stop.set()
+        if lock is not None:
+            lock.release()
+        procs.kill_all()
+
+    with engine.connect() as conn:
+        stored = Counter(tuple(row) for row in conn.execute(
+            sa.select(inbound_messages.c.wa_message_id, inbound_messages.c.handled)))
+        replies = conn.execute(sa.select(sa.func.count()).select_from(outbox_table)
+                               .where(outbox_table.c.kind == "reply")).scalar_one()
+    assert stored == Counter({(mid, "replied"): 1 for mid in written})  # each stored once, and answered
+    assert replies == len(written)
+    expected = Counter(p["entry"][0]["changes"][0]["value"]["messages"][0]["from"] for p in written.values())
+    assert Counter(r.recipient for r in fake_graph.messages()) == expected  # one reply a message
 
 
 # ---------------------------------------------------------------- a sender with requests in flight

@@ -109,6 +109,14 @@ class Processes:
             argv = [sys.executable, "-m", "tests.support.shifted_clock", str(clock_ahead), *args]
         return self._popen(name, argv, {**self.env, **env})
 
+    def serve(self, name: str, clock_ahead: float | None = None, **env: str) -> Proc:
+        """`wabot serve` (gunicorn's master and one worker process with the inbound worker, the
+        sender and the scheduler on its threads) on a free port."""
+        port = free_port()
+        proc = self.wabot(name, "serve", "--port", str(port), clock_ahead=clock_ahead, **env)
+        proc.url = f"http://127.0.0.1:{port}"
+        return proc
+
     def gunicorn(self, name: str, **env: str) -> Proc:
         """`gunicorn 'webhook:create_app()'`: the HTTP front of a scaled deployment (it only stores)."""
         port = free_port()
