@@ -66,8 +66,8 @@ class Pair:
         self.env = {side: {"WABOT_DATABASE_URL": tagged(database_url, name), "WABOT_WHATSAPP_TOKEN": f"token-{side}"}
                     for side, name in self.names.items()}
 
-    def start(self, *args: str) -> list:
-        return [self.procs.wabot(f"{self.names[side]}", *args, **self.env[side]) for side in ("a", "b")]
+    def start(self, *args: str, one_shot: bool = False) -> list:
+        return [self.procs.wabot(self.names[side], *args, one_shot=one_shot, **self.env[side]) for side in ("a", "b")]
 
     def waiting(self, lock: TableLock, statement: str, only_for_the_lock: bool = True) -> set[str]:
         """Which of the two wait for `lock` at `statement` (and, unless told otherwise, for no
@@ -98,7 +98,7 @@ def test_two_workers_share_the_inbound_queue_and_answer_each_message_once(engine
     workers = Pair(procs, database_url, "worker")
     # SHARE admits the claims' SELECT ... FOR UPDATE SKIP LOCKED and stops their UPDATE: each
     # worker holds the rows it selected, in an open transaction, when the other selects.
-    lock = TableLock(engine, "inbound_events", "SHARE").__enter__()
+    lock = TableLock(engine, "inbound_events", "SHARE").acquire()
     try:
         workers.start("worker")
         procs.wait(lambda: workers.waiting(lock, "UPDATE inbound_events") == {"a", "b"},
@@ -143,7 +143,7 @@ def test_two_senders_share_the_outbox_and_send_each_row_once(engine, database_ur
     try:
         for proc in senders.start("worker"):
             procs.running(proc, WORKER_UP)
-        lock = TableLock(engine, "conversations", "ACCESS EXCLUSIVE").__enter__()
+        lock = TableLock(engine, "conversations", "ACCESS EXCLUSIVE").acquire()
         queued = queue(engine, 0, BATCH)
         first = procs.wait(lambda: senders.waiting(lock, "SELECT"), what="a sender to claim the first rows")
         queued += queue(engine, BATCH, BATCH)
@@ -200,15 +200,14 @@ def test_two_runs_of_one_campaign_at_the_same_moment_send_each_customer_one_mess
     planners = Pair(procs, database_url, "planner")
     # Both commands take `now` when they start (a few ms apart: different cycles, so the dedupe
     # keys do not make the second run harmless by themselves), then wait for the planning lock.
-    lock = AdvisoryLock(engine, PLANNING_LOCK).__enter__()
+    lock = AdvisoryLock(engine, PLANNING_LOCK).acquire()
     try:
-        runs = planners.start("campaigns", "run", "flash", "--json")
+        runs = planners.start("campaigns", "run", "flash", "--json", one_shot=True)
         # (the second in the lock's queue waits for the first as well as for us)
         procs.wait(lambda: planners.waiting(lock, "SELECT pg_advisory_xact_lock", only_for_the_lock=False) == {"a", "b"},
                    what="both runs to wait for the planning lock")
         lock.release()
-        for run in runs:  # each plans, then sends with its own sender until the outbox is drained
-            run.killed = True  # expected to exit
+        # Each plans, then sends with its own sender until the outbox is drained, and exits.
         procs.wait(lambda: not any(run.alive for run in runs), what="both runs to finish", timeout=60)
         assert [run.process.returncode for run in runs] == [0, 0], [run.log() for run in runs]
     finally:

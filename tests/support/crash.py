@@ -54,6 +54,7 @@ class Proc:
     log_path: Path
     url: str | None = None
     killed: bool = False
+    one_shot: bool = False  # a command that ends by itself (`wabot campaigns run`), not a service
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -100,14 +101,17 @@ class Processes:
         self.started.append(proc)
         return proc
 
-    def wabot(self, name: str, *args: str, clock_ahead: float | None = None, **env: str) -> Proc:
+    def wabot(self, name: str, *args: str, clock_ahead: float | None = None, one_shot: bool = False,
+              **env: str) -> Proc:
         """`wabot ARGS` as a process; with `clock_ahead`, its clock reads that many seconds ahead
         (tests/support/shifted_clock.py)."""
         if clock_ahead is None:
             argv = [sys.executable, "-m", "bot.cli", *args]
         else:
             argv = [sys.executable, "-m", "tests.support.shifted_clock", str(clock_ahead), *args]
-        return self._popen(name, argv, {**self.env, **env})
+        proc = self._popen(name, argv, {**self.env, **env})
+        proc.one_shot = one_shot
+        return proc
 
     def serve(self, name: str, clock_ahead: float | None = None, **env: str) -> Proc:
         """`wabot serve` (gunicorn's master and one worker process with the inbound worker, the
@@ -146,7 +150,7 @@ class Processes:
         end of every log when the condition is not met in time."""
         def check() -> T:
             for proc in self.started:
-                if not proc.killed and not proc.alive:
+                if not proc.killed and not proc.one_shot and not proc.alive:
                     raise AssertionError(f"{proc.name} exited with {proc.process.returncode} while waiting for "
                                          f"{what}:\n{proc.log()[-4000:]}")
             return predicate()
@@ -209,39 +213,38 @@ class TableLock:
         self.mode = mode
         self._conn: sa.Connection | None = None
 
-    def __enter__(self) -> "TableLock":
+    def acquire(self) -> "TableLock":
         self._conn = self.engine.connect()
         self._conn.begin()
-        self._conn.exec_driver_sql(f'LOCK TABLE "{self.table}" IN {self.mode} MODE')
+        self._take(self._conn)
         self.pid = self._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         return self
 
+    def _take(self, conn: sa.Connection) -> None:
+        conn.exec_driver_sql(f'LOCK TABLE "{self.table}" IN {self.mode} MODE')
+
     def release(self) -> None:
+        """Let the waiting processes go (idempotent: also for a `finally`)."""
         if self._conn is not None:
             self._conn.rollback()
             self._conn.close()
             self._conn = None
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
     def waiters(self) -> list[Waiter]:
         return waiting_on(self.engine, self.pid)
 
 
 class AdvisoryLock(TableLock):
-    """The product's transaction-scoped advisory lock (e.g. the campaign planning lock), held."""
+    """The product's transaction-scoped advisory lock (e.g. the campaign planning lock), held.
+    Advisory locks are per database, not per schema: while it is held, campaign planning of every
+    test sharing the PostgreSQL database waits too (for the second or so it is held)."""
 
     def __init__(self, engine: sa.Engine, key: int):
         super().__init__(engine, "", "")
         self.key = key
 
-    def __enter__(self) -> "AdvisoryLock":
-        self._conn = self.engine.connect()
-        self._conn.begin()
-        self._conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": self.key})
-        self.pid = self._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        return self
+    def _take(self, conn: sa.Connection) -> None:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": self.key})
 
 
 def waiting_on(engine: sa.Engine, pid: int) -> list[Waiter]:
