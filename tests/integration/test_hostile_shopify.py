@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core.tables import customers
 from segments.importer import import_file
 from segments.tables import orders, shopify_webhooks
 from tests.conftest import fixture_paths
@@ -139,3 +140,44 @@ def test_an_import_keeps_every_valid_record_and_names_the_bad_lines(engine, tmp_
     assert 101 in kept and 105 in kept and 102 not in kept and 103 not in kept
     assert {where for where, _ in bad} >= {"line 2", "line 3", "line 5"}
     assert report.bad == len(bad) and all("\n" not in why for _, why in bad)
+
+
+CSV_COLUMNS = ["Customer ID", "First Name", "Last Name", "Email", "Phone", "Tags", "Total Spent", "Language", "Note"]
+GOOD_ROW = {"Customer ID": "'7001", "First Name": "Ana", "Last Name": "Silva", "Email": "ana@example.com",
+            "Phone": "'+55 11 98765-4321", "Tags": "VIP", "Total Spent": "12.00", "Language": "pt", "Note": "tea"}
+cells = st.one_of(st.text(max_size=20), st.just("\x00"), st.just("=HYPERLINK(\"x\")"), st.just("9" * 5000),
+                  st.just("1e1000000"), st.just("x" * 70_000), st.just("'+1 (555) 010-0199"), st.just("NaN"),
+                  st.text(alphabet=st.characters(codec=None, categories=["Cs", "Co", "Cc"]), max_size=4))
+CSV_FUZZ = {"cases": 0, "bad": 0}
+
+
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(rows=st.lists(st.fixed_dictionaries({column: cells for column in CSV_COLUMNS}), min_size=1, max_size=3),
+       where=st.integers(0, 3))
+def test_hostile_csv_rows_never_cost_the_valid_one(engine, tmp_path_factory, rows, where):
+    import csv as csv_module
+    import io as io_module
+
+    rows = list(rows)
+    rows.insert(min(where, len(rows)), GOOD_ROW)
+    buffer = io_module.StringIO()
+    writer = csv_module.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path_factory.mktemp("csv") / "customers.csv"
+    path.write_bytes(buffer.getvalue().encode("utf-8", "surrogatepass"))
+    bad: list[tuple[str, str]] = []
+    report = import_file(engine, "customers", path, region="BR", on_bad=lambda w, r: bad.append((w, r)))
+    CSV_FUZZ["cases"] += 1
+    CSV_FUZZ["bad"] += report.bad
+    assert all("\n" not in reason for _, reason in bad)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(customers).where(
+            customers.c.shopify_customer_id == 7001)).scalar_one() == 1
+
+
+def test_csv_fuzz_figures(capsys):
+    if CSV_FUZZ["cases"]:
+        with capsys.disabled():
+            print(f"\ncsv fuzz: {CSV_FUZZ['cases']} files, {CSV_FUZZ['bad']} bad rows reported, no traceback")
