@@ -183,7 +183,7 @@ def mutated_payloads(draw):
     return payload
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(payload=mutated_payloads(), good_id=st.uuids())
 def test_mutated_real_payloads_never_5xx_and_keep_the_valid_message_beside(app, engine, payload, good_id):

@@ -108,7 +108,7 @@ def mutated_orders(draw):
     return body
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(body=mutated_orders())
 def test_mutated_orders_are_never_a_5xx(app, body):
@@ -151,7 +151,7 @@ cells = st.one_of(st.text(max_size=20), st.just("\x00"), st.just("=HYPERLINK(\"x
 CSV_FUZZ = {"cases": 0, "bad": 0}
 
 
-@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(rows=st.lists(st.fixed_dictionaries({column: cells for column in CSV_COLUMNS}), min_size=1, max_size=3),
        where=st.integers(0, 3))
