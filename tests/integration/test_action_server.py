@@ -78,6 +78,7 @@ def start_actions(database_url: str, tmp_path: Path):
             process.wait(15)
         except Exception:
             process.kill()
+            process.wait()
 
 
 @pytest.fixture

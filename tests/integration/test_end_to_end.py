@@ -232,6 +232,7 @@ def test_wabot_worker_answers_what_the_http_app_stored(engine, fake_graph, setti
     finally:
         if worker.poll() is None:
             worker.kill()
+            worker.wait()
 
 
 def test_chat_command_prints_replies(start_server, database_url, tmp_path):
