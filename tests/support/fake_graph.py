@@ -60,7 +60,7 @@ PARAMETER_TYPES = ("text", "currency", "date_time", "image", "document", "video"
 # Every check a body can fail, by name: what `tolerate` takes.
 CHECKS = (
     "path", "token", "json", "messaging_product", "recipient", "recipient_type", "type", "callback_data",
-    "text.body", "read.message_id", "media", "reaction", "location", "contacts",
+    "text.body", "read.message_id", "media", "reaction", "location",
     "interactive.type", "interactive.body", "interactive.header", "interactive.footer", "interactive.action",
     "button.count", "button.type", "button.id", "button.id_unique", "button.title", "button.title_unique",
     "list.button", "list.sections", "list.section_title", "list.rows", "list.row_id", "list.row_id_unique",
