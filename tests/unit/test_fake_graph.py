@@ -39,6 +39,9 @@ def product_bodies() -> dict[str, dict]:
         "Rasa buttons as a list": graph.envelope("15551234567", runner.to_graph_message(
             {"text": "Pick one", "buttons": [{"title": f"Choice number {i} of many", "payload": f"/pick{i}"}
                                              for i in range(12)]}), "outbox:10"),
+        "Rasa buttons with long payloads as a list": graph.envelope("15551234567", runner.to_graph_message(
+            {"text": "Pick one", "buttons": [{"title": f"T{i}", "payload": f"/pick{i}" + "y" * 250}
+                                             for i in range(5)]}), "outbox:11"),
         "mark as read": {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.abc"},
     }
 
