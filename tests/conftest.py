@@ -150,7 +150,7 @@ def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: f
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise AssertionError(f"server not healthy after {timeout}s:\n{log_path.read_text()}")
 
 

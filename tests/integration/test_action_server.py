@@ -68,7 +68,7 @@ def start_actions(database_url: str, tmp_path: Path):
                     return ActionServer(url, process, log_path)
             except requests.RequestException:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.02)
         raise AssertionError(f"wabot actions did not start:\n{log_path.read_text()}")
 
     yield start

@@ -25,6 +25,11 @@ shop_domain = "acme.myshopify.com"
 WA_ID = "15550002222"
 
 
+def fast_retries(base: float) -> str:
+    """The inbound queue's retries after `base` x 2, x 4, ... seconds instead of 2, 4, ... (docs/sending.md)."""
+    return TOML + f"\n[delivery]\nretry_base_seconds = {base}\n"
+
+
 @pytest.fixture
 def start_rasa():
     """Start fake Rasa servers; the test fails at teardown if one was sent a request Rasa's REST
@@ -97,7 +102,7 @@ def test_a_message_waits_for_rasa_to_come_back(start_server, start_actions, star
                                                buyer):
     actions = start_actions(TOML)
     port = free_port()
-    server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{port}")
+    server = start_server(fake_graph, toml=fast_retries(0.5), WABOT_RASA_URL=f"http://127.0.0.1:{port}")
     server.post(simulate.text_payload(WA_ID, "where is my order"))
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -105,7 +110,7 @@ def test_a_message_waits_for_rasa_to_come_back(start_server, start_actions, star
             attempts = conn.execute(sa.select(inbound_events.c.attempts)).scalar()
         if attempts and attempts >= 2:
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     with engine.connect() as conn:
         queued = conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar()
     assert attempts >= 2 and queued == 0 and fake_graph.messages(WA_ID) == []
@@ -115,9 +120,9 @@ def test_a_message_waits_for_rasa_to_come_back(start_server, start_actions, star
 
 @pytest.mark.slow
 def test_rasa_down_for_good_gets_a_polite_answer_and_a_person(start_server, fake_graph, engine, buyer):
-    server = start_server(fake_graph, toml=TOML, WABOT_RASA_URL=f"http://127.0.0.1:{free_port()}")
+    server = start_server(fake_graph, toml=fast_retries(0.1), WABOT_RASA_URL=f"http://127.0.0.1:{free_port()}")
     server.post(simulate.text_payload(WA_ID, "do you ship to Canada?"))
-    text = wait_texts(fake_graph, engine, WA_ID, 1, timeout=60)[0]
+    text = wait_texts(fake_graph, engine, WA_ID, 1, timeout=30)[0]
     assert text == ("Sorry Rosa, our assistant is briefly unavailable. I've passed your message to our team "
                     "and they'll answer here.")
     with engine.connect() as conn:
