@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from bot.conversation import outbox
 from bot.core.signing import meta_signature
-from bot.core.tables import customers, inbound_events, inbound_messages
+from bot.core.tables import customers, inbound_events, inbound_messages, sandbox_messages
 from bot.core.tables import outbox as outbox_table
 from bot.whatsapp import messages, simulate
 from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
@@ -235,7 +235,7 @@ def test_wabot_worker_answers_what_the_http_app_stored(engine, fake_graph, setti
             worker.wait()
 
 
-def test_chat_command_prints_replies(start_server, database_url, tmp_path):
+def test_chat_command_prints_replies(start_server, database_url, tmp_path, engine):
     server = start_server()  # sandbox transport: no token
     env = make_env(database_url, tmp_path)
     result = subprocess.run([sys.executable, "-m", "bot.cli", "chat", "--as", WA_ID, "--url", server.url,
@@ -243,6 +243,9 @@ def test_chat_command_prints_replies(start_server, database_url, tmp_path):
                             cwd=ROOT, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "bot> Hi Ana!" in result.stdout
+    wait_idle(engine)
+    with engine.connect() as conn:  # what the sandbox transport recorded: exactly the one reply
+        assert conn.execute(sa.select(sandbox_messages.c.recipient)).scalars().all() == [WA_ID]
 
 
 @pytest.mark.parametrize("args, message", [
