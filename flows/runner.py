@@ -73,7 +73,7 @@ def to_graph_message(dispatched: Mapping[str, Any]) -> dict | None:
     if len(pairs) <= messages.MAX_BUTTONS and not wants_list:
         return messages.buttons_message(body, [(pid, messages.shorten(title, messages.MAX_BUTTON_TITLE))
                                             for pid, title, _ in pairs])
-    rows = [messages.ListRow(pid, messages.shorten(title, messages.MAX_ROW_TITLE),
+    rows = [messages.ListRow(pid[: messages.MAX_ROW_ID], messages.shorten(title, messages.MAX_ROW_TITLE),
                           messages.shorten(description, messages.MAX_ROW_DESCRIPTION) if description else None)
             for pid, title, description in pairs[: messages.MAX_LIST_ROWS]]
     label = messages.shorten(str(dispatched.get("list_button") or "Choose"), messages.MAX_BUTTON_TITLE)

@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from bot.core import db
 from bot.core.config import load_settings
 from bot.core.signing import meta_signature
-from tests.support.fake_graph import FakeGraph
+from tests.support.fake_graph import DEFAULT_TOKEN, FakeGraph
 
 ROOT = Path(__file__).resolve().parent.parent
 # Copied from ../shared/fixtures (public sample payloads, see tests/fixtures/SOURCES.md).
 FIXTURES = ROOT / "tests" / "fixtures"
 APP_SECRET = "test-app-secret"
-TOKEN = "test-token"
+TOKEN = DEFAULT_TOKEN
 
 PG_URL = os.environ.get("WABOT_TEST_DATABASE_URL")
 
@@ -62,9 +62,14 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def fake_graph() -> Iterator[FakeGraph]:
+    """The fake Graph API, checking what Meta checks. A test fails at teardown if anything it made
+    the product send was refused by one of those checks (tests/support/fake_graph.py)."""
     fake = FakeGraph().start()
     yield fake
     fake.stop()
+    refused = fake.refusal_report()
+    if refused:
+        pytest.fail("the fake Graph API refused what Meta would refuse:\n" + refused, pytrace=False)
 
 
 def make_env(database_url: str, tmp_path: Path, graph: FakeGraph | None = None, **extra: str) -> dict[str, str]:
@@ -76,7 +81,8 @@ def make_env(database_url: str, tmp_path: Path, graph: FakeGraph | None = None, 
         "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
     })
     if graph is not None:
-        env.update({"WABOT_GRAPH_URL": graph.url, "WABOT_WHATSAPP_TOKEN": TOKEN, "WABOT_PHONE_NUMBER_ID": "1234567890"})
+        env.update({"WABOT_GRAPH_URL": graph.url, "WABOT_GRAPH_VERSION": graph.version,
+                    "WABOT_WHATSAPP_TOKEN": graph.token, "WABOT_PHONE_NUMBER_ID": graph.phone_number_id})
     env.update(extra)
     return env
 
@@ -144,7 +150,7 @@ def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: f
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise AssertionError(f"server not healthy after {timeout}s:\n{log_path.read_text()}")
 
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 MAX_BUTTONS = 3
 MAX_BUTTON_TITLE = 20
 MAX_REPLY_ID = 256
+MAX_ROW_ID = 200
 MAX_BODY = 1024
 MAX_TEXT = 4096
 MAX_LIST_ROWS = 10
@@ -84,7 +85,7 @@ def list_message(body: str, button: str, sections: Sequence[tuple[str | None, Se
         if title:
             section["title"] = _check(title, MAX_SECTION_TITLE, "section title")
         for row in section_rows:
-            item = {"id": _check(row.id, MAX_REPLY_ID, "row id"), "title": _check(row.title, MAX_ROW_TITLE, "row title")}
+            item = {"id": _check(row.id, MAX_ROW_ID, "row id"), "title": _check(row.title, MAX_ROW_TITLE, "row title")}
             if row.description:
                 item["description"] = _check(row.description, MAX_ROW_DESCRIPTION, "row description")
             section["rows"].append(item)

@@ -8,7 +8,8 @@ import pytest
 
 from bot.whatsapp import simulate
 from tests.conftest import ROOT
-from tests.integration.test_conversations import TOML, wait_texts
+from tests.integration.test_conversations import TOML
+from tests.support.idle import wait_texts
 from tests.support.seed import add_customer, add_order, add_product, add_segment
 
 pytestmark = pytest.mark.browser
@@ -47,7 +48,7 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
         add_segment(conn, customer_id, "repeat_buyer", {"orders_count": 2})
     server = start_server(fake_graph, toml=TOML, WABOT_AGENT_TOKENS="ana:tok-ana")
     server.post(simulate.text_payload(WA_ID, "can I talk to a human? my cushion cover is torn"))
-    wait_texts(fake_graph, WA_ID, 1)
+    wait_texts(fake_graph, engine, WA_ID, 1)
 
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     errors: list[str] = []
@@ -71,7 +72,7 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
     expect(page.get_by_role("status")).to_contain_text("You have this conversation")
     page.get_by_label("Reply").fill("Hi Lena, I'm sorry about the cover! A replacement is on its way.")
     page.get_by_role("button", name="Send").click()
-    sent = wait_texts(fake_graph, WA_ID, 2)
+    sent = wait_texts(fake_graph, engine, WA_ID, 2)
     assert sent[1] == "Hi Lena, I'm sorry about the cover! A replacement is on its way."
     expect(page.get_by_role("log")).to_contain_text("A replacement is on its way")
 
@@ -81,7 +82,7 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
     page.get_by_role("button", name="Release").click()
     expect(page.get_by_role("status")).to_contain_text("the bot answers again")
     server.post(simulate.text_payload(WA_ID, "thanks"))
-    assert "You're welcome" in wait_texts(fake_graph, WA_ID, 3)[2]
+    assert "You're welcome" in wait_texts(fake_graph, engine, WA_ID, 3)[2]
     assert errors == []
 
 
@@ -109,7 +110,8 @@ def test_with_the_window_closed_the_reply_box_is_a_template_picker(start_server,
     expect(page.get_by_label("Parameter 1")).to_have_value("Omar")
     page.get_by_role("button", name="Claim").click()
     page.get_by_role("button", name="Send").click()
-    sent = fake_graph.wait_for(lambda reqs: any(r.type == "template" for r in reqs))[-1].body
+    wait_texts(fake_graph, engine, WA_ID, 1)
+    sent = fake_graph.messages(WA_ID)[0].body
     assert sent["to"] == WA_ID and sent["template"]["name"] == "we_miss_you"
     assert sent["template"]["components"][0]["parameters"] == [{"type": "text", "text": "Omar"}]
     expect(page.get_by_role("log")).to_contain_text("[template we_miss_you] Omar")

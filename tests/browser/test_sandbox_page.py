@@ -5,13 +5,16 @@ import re
 
 import pytest
 import requests
+import sqlalchemy as sa
 
+from bot.core.tables import sandbox_messages
 from tests.support.browser import page, screenshot  # noqa: F401  (fixture)
+from tests.support.idle import wait_idle
 
 pytestmark = pytest.mark.browser
 
 
-def test_chat_as_a_new_customer(start_server, page):  # noqa: F811
+def test_chat_as_a_new_customer(start_server, engine, page):  # noqa: F811
     server = start_server()  # no token: the sandbox transport
     page.goto(f"{server.url}/sandbox")
     page.get_by_label("New number").fill("+1 555 010 9999")
@@ -22,19 +25,27 @@ def test_chat_as_a_new_customer(start_server, page):  # noqa: F811
     log.get_by_text(re.compile(r"Welcome to")).wait_for(timeout=10000)
     assert "hi" in log.inner_text()
     assert page.get_by_label("Customer").input_value() == "15550109999"
+    wait_idle(engine)
+    with engine.connect() as conn:
+        recorded = conn.execute(sa.select(sandbox_messages.c.recipient)).scalars().all()
+    assert recorded == ["15550109999"]  # exactly one reply, recorded by the sandbox transport
     screenshot(page, "sandbox")
 
 
-def test_sandbox_is_not_served_with_a_real_transport(start_server, fake_graph):
+def test_sandbox_is_not_served_with_a_real_transport(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     assert requests.get(f"{server.url}/sandbox", timeout=5).status_code == 404
     assert requests.post(f"{server.url}/sandbox/api/send", json={"wa_id": "15550000000", "text": "hi"},
                          timeout=5).status_code == 404
+    wait_idle(engine, graph=fake_graph)
+    assert fake_graph.requests == []
 
 
-def test_sandbox_send_validates_its_input(start_server):
+def test_sandbox_send_validates_its_input(start_server, engine):
     server = start_server()
     bad = requests.post(f"{server.url}/sandbox/api/send", json={"wa_id": "abc", "text": "hi"}, timeout=5)
     assert bad.status_code == 400 and "digits" in bad.json()["error"]
     empty = requests.post(f"{server.url}/sandbox/api/send", json={"wa_id": "15550000000"}, timeout=5)
     assert empty.status_code == 400
+    snapshot = wait_idle(engine)
+    assert snapshot.outbox_rows == 0  # nothing refused was answered

@@ -14,6 +14,7 @@ from bot.conversation import handoff
 from bot.core.tables import customers, handoff_log
 from segments.tables import customer_attributes
 from tests.conftest import free_port, load_fixture, make_env, start_process
+from tests.support.idle import wait_idle
 from tests.support.seed import add_customer, add_order, add_product, add_segment
 
 TOML = """
@@ -67,7 +68,7 @@ def start_actions(database_url: str, tmp_path: Path):
                     return ActionServer(url, process, log_path)
             except requests.RequestException:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.02)
         raise AssertionError(f"wabot actions did not start:\n{log_path.read_text()}")
 
     yield start
@@ -77,6 +78,7 @@ def start_actions(database_url: str, tmp_path: Path):
             process.wait(15)
         except Exception:
             process.kill()
+            process.wait()
 
 
 @pytest.fixture
@@ -185,6 +187,8 @@ def test_effects_reach_our_database(start_actions, customer, engine):
         assert handoff.get(conn, customer).state == handoff.PENDING
         assert conn.execute(sa.select(handoff_log.c.actor, handoff_log.c.reason)).one() == \
             ("bot", "action_handoff (rasa)")
+    # The action server answers Rasa and never sends: Rasa's answers reach our outbox through the worker.
+    assert wait_idle(engine).outbox_rows == 0
 
 
 def test_two_fallbacks_from_rasa_go_to_a_person(start_actions, customer, engine):

@@ -2,7 +2,6 @@
 Graph API: segment-aware replies, order status, reorder, and the human handoff with the agent API."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +13,7 @@ from bot.core.tables import conversations, customers, handoff_log, inbound_messa
 from bot.pipeline.handoff_release import HandoffReleaser
 from bot.whatsapp import simulate
 from flows.replies import ReplyBook
+from tests.support.idle import wait_idle, wait_texts
 from tests.support.seed import add_customer, add_order, add_product, add_segment
 
 TOML = """
@@ -45,16 +45,6 @@ VIP, NEWBIE, PLAIN, BUYER = "15550000001", "15550000002", "15550000003", "155500
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def texts_to(fake, wa_id: str) -> list[str]:
-    return [r.text for r in fake.messages(wa_id)]
-
-
-def wait_texts(fake, wa_id: str, count: int, timeout: float = 10.0) -> list[str]:
-    fake.wait_for(lambda reqs: len([r for r in reqs if r.body.get("type") and r.recipient == wa_id]) >= count,
-                  timeout=timeout)
-    return texts_to(fake, wa_id)
 
 
 def say(server, wa_id: str, text: str, name: str | None = None) -> None:
@@ -89,39 +79,39 @@ def store(engine):
     return {"vip": vip, "newbie": newbie, "buyer": buyer}
 
 
-def test_the_same_hi_gets_each_segments_variant(start_server, fake_graph, store):
+def test_the_same_hi_gets_each_segments_variant(start_server, fake_graph, engine, store):
     server = start_server(fake_graph, toml=TOML)
     for wa_id in (VIP, NEWBIE, PLAIN):
         say(server, wa_id, "hi")
-    assert wait_texts(fake_graph, VIP, 1) == [
+    assert wait_texts(fake_graph, engine, VIP, 1) == [
         "Welcome back Vera! As one of our best customers you get free express shipping."]
-    assert wait_texts(fake_graph, NEWBIE, 1) == ["Hi Finn, thanks for your first order with Acme Home!"]
-    assert wait_texts(fake_graph, PLAIN, 1) == ["Hi Pat! How can we help today?"]
+    assert wait_texts(fake_graph, engine, NEWBIE, 1) == ["Hi Finn, thanks for your first order with Acme Home!"]
+    assert wait_texts(fake_graph, engine, PLAIN, 1) == ["Hi Pat! How can we help today?"]
 
 
-def test_order_status_and_reorder_with_the_cart_link(start_server, fake_graph, store):
+def test_order_status_and_reorder_with_the_cart_link(start_server, fake_graph, engine, store):
     server = start_server(fake_graph, toml=TOML)
     say(server, BUYER, "where is my order?")
-    status = wait_texts(fake_graph, BUYER, 1)[0]
+    status = wait_texts(fake_graph, engine, BUYER, 1)[0]
     assert status == ("Your last order #6002 (2 × Dog Food, 1 × Leash) is on its way. "
                       "Track it here: https://track.example/6002")
 
     say(server, BUYER, "reorder")
-    wait_texts(fake_graph, BUYER, 2)
+    wait_texts(fake_graph, engine, BUYER, 2)
     offer = fake_graph.messages(BUYER)[1].body
     assert offer["type"] == "interactive" and "Your last order #6002: 2 × Dog Food, 1 × Leash" in \
         offer["interactive"]["body"]["text"]
     assert simulate.choices_of(offer) == [("reorder:confirm:6002", "Reorder")]
 
     assert server.post(simulate.reply_payload(BUYER, "reorder:confirm:6002", "Reorder")).status_code == 200
-    assert wait_texts(fake_graph, BUYER, 3)[2] == (
+    assert wait_texts(fake_graph, engine, BUYER, 3)[2] == (
         "Here's your cart with the same items, ready to check out: https://acme.myshopify.com/cart/11:2,21:1")
 
 
 def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, store):
     server = start_server(fake_graph, toml=TOML, **AGENTS)
     say(server, BUYER, "I want to talk to a human please")
-    assert "member of our team" in wait_texts(fake_graph, BUYER, 1)[0]
+    assert "member of our team" in wait_texts(fake_graph, engine, BUYER, 1)[0]
 
     queue = api(server, "GET", "/api/conversations?state=pending").json()
     assert [(c["wa_id"], c["name"], c["state"], c["segments"], c["priority"]) for c in queue] == \
@@ -131,7 +121,7 @@ def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, sto
     # Pending: the bot stays silent, whatever the customer writes.
     say(server, BUYER, "hello?")
     say(server, BUYER, "where is my order")
-    time.sleep(1.0)
+    wait_idle(engine, graph=fake_graph)
     assert len(fake_graph.messages(BUYER)) == 1
     with engine.connect() as conn:
         handled = conn.execute(sa.select(inbound_messages.c.handled).order_by(inbound_messages.c.id)).scalars().all()
@@ -144,10 +134,10 @@ def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, sto
 
     sent = api(server, "POST", f"/api/conversations/{BUYER}/messages", json={"text": "Hi Bea, Ana here. Checking!"})
     assert sent.status_code == 200 and sent.json()["form"] == "freeform"
-    assert wait_texts(fake_graph, BUYER, 2)[1] == "Hi Bea, Ana here. Checking!"
+    assert wait_texts(fake_graph, engine, BUYER, 2)[1] == "Hi Bea, Ana here. Checking!"
     # Claimed: still silent.
     say(server, BUYER, "thanks!")
-    time.sleep(0.8)
+    wait_idle(engine, graph=fake_graph)
     assert len(fake_graph.messages(BUYER)) == 2
 
     # The window closes: free text is refused (bot/whatsapp/window.py decides), a template goes.
@@ -159,13 +149,13 @@ def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, sto
     template = api(server, "POST", f"/api/conversations/{BUYER}/messages",
                    json={"template": {"name": "we_miss_you", "language": "en_US", "body": ["Bea"]}})
     assert template.status_code == 200 and template.json()["form"] == "template"
-    fake_graph.wait_for(lambda reqs: any(r.type == "template" for r in reqs))
+    wait_texts(fake_graph, engine, BUYER, 3)
     assert fake_graph.messages(BUYER)[-1].body["template"]["name"] == "we_miss_you"
 
     assert api(server, "POST", f"/api/conversations/{BUYER}/release", token="tok-ben").status_code == 409
     assert api(server, "POST", f"/api/conversations/{BUYER}/release").json()["state"] == "bot"
     say(server, BUYER, "hi")
-    assert wait_texts(fake_graph, BUYER, 4)[3] == "Hi Bea! How can we help today?"
+    assert wait_texts(fake_graph, engine, BUYER, 4)[3] == "Hi Bea! How can we help today?"
 
     with engine.connect() as conn:
         log = conn.execute(sa.select(handoff_log.c.from_state, handoff_log.c.to_state, handoff_log.c.actor)
@@ -184,9 +174,9 @@ def test_human_handoff_claim_reply_release(start_server, fake_graph, engine, sto
 def test_two_fallbacks_in_a_row_go_to_a_person(start_server, fake_graph, engine, store):
     server = start_server(fake_graph, toml=TOML)
     say(server, PLAIN, "qwzx vbnm")
-    assert "didn't quite get that" in wait_texts(fake_graph, PLAIN, 1)[0]
+    assert "didn't quite get that" in wait_texts(fake_graph, engine, PLAIN, 1)[0]
     say(server, PLAIN, "plmk oijn")
-    assert "member of our team" in wait_texts(fake_graph, PLAIN, 2)[1]
+    assert "member of our team" in wait_texts(fake_graph, engine, PLAIN, 2)[1]
     with engine.connect() as conn:
         customer_id = conn.execute(sa.select(customers.c.id).where(customers.c.wa_id == PLAIN)).scalar_one()
         assert handoff.get(conn, customer_id).state == handoff.PENDING
@@ -195,9 +185,9 @@ def test_two_fallbacks_in_a_row_go_to_a_person(start_server, fake_graph, engine,
 def test_silent_agents_hand_the_conversation_back(start_server, fake_graph, engine, settings_for, store):
     server = start_server(fake_graph, toml=TOML, **AGENTS)
     say(server, NEWBIE, "human")
-    wait_texts(fake_graph, NEWBIE, 1)
+    wait_texts(fake_graph, engine, NEWBIE, 1)
     say(server, VIP, "agent please")
-    wait_texts(fake_graph, VIP, 1)
+    wait_texts(fake_graph, engine, VIP, 1)
     assert api(server, "POST", f"/api/conversations/{VIP}/claim").status_code == 200
     settings = settings_for(fake_graph, toml=TOML)
     releaser = HandoffReleaser(engine, settings, replies=ReplyBook.from_settings(settings))
@@ -220,13 +210,13 @@ def test_silent_agents_hand_the_conversation_back(start_server, fake_graph, engi
     assert [r.customer_id for r in releaser.run_once(now() + timedelta(minutes=61))] == [store["vip"]]
 
     say(server, VIP, "hi")
-    assert wait_texts(fake_graph, VIP, 3)[2].startswith("Welcome back Vera!")
+    assert wait_texts(fake_graph, engine, VIP, 3)[2].startswith("Welcome back Vera!")
     with engine.connect() as conn:
         actors = conn.execute(sa.select(handoff_log.c.actor).where(handoff_log.c.to_state == "bot")).scalars().all()
     assert actors == ["timeout", "timeout"]
 
 
-def test_the_agent_api_needs_a_known_token(start_server, fake_graph, store):
+def test_the_agent_api_needs_a_known_token(start_server, fake_graph, engine, store):
     without_tokens = start_server(fake_graph, toml=TOML)
     assert api(without_tokens, "GET", "/api/conversations").status_code == 401
     without_tokens.stop()
@@ -246,6 +236,8 @@ def test_the_agent_api_needs_a_known_token(start_server, fake_graph, store):
     bots = api(server, "GET", "/api/conversations?state=bot").json()
     assert {c["wa_id"] for c in bots} == {VIP, NEWBIE, PLAIN, BUYER}
     assert requests.get(f"{server.url}/agent", timeout=5).status_code == 200
+    wait_idle(engine, graph=fake_graph)
+    assert fake_graph.requests == []  # nothing refused above was queued
 
 
 def test_preferences_list_tap_becomes_the_interest_attribute(start_server, fake_graph, engine, store):
@@ -254,14 +246,14 @@ def test_preferences_list_tap_becomes_the_interest_attribute(start_server, fake_
     toml = TOML + '\n[preferences]\ninterests = ["Dogs", "Cats", "Birdwatching and long walks"]\n'
     server = start_server(fake_graph, toml=toml)
     server.post(simulate.reply_payload(PLAIN, "intent:preferences", "My interests"))
-    wait_texts(fake_graph, PLAIN, 1)
+    wait_texts(fake_graph, engine, PLAIN, 1)
     offer = fake_graph.messages(PLAIN)[0].body
     assert offer["interactive"]["type"] == "list"
     assert simulate.choices_of(offer) == [("preferences:interest:Dogs", "Dogs"), ("preferences:interest:Cats", "Cats"),
                                           ("preferences:interest:Birdwatching and long walks",
                                            "Birdwatching and long w…")]
     server.post(simulate.reply_payload(PLAIN, "preferences:interest:Cats", "Cats", list_row=True))
-    assert wait_texts(fake_graph, PLAIN, 2)[1] == "Got it, thanks Pat! We'll keep that in mind."
+    assert wait_texts(fake_graph, engine, PLAIN, 2)[1] == "Got it, thanks Pat! We'll keep that in mind."
     with engine.connect() as conn:
         row = conn.execute(sa.select(customer_attributes.c.name, customer_attributes.c.value,
                                      customer_attributes.c.source)).one()

@@ -11,24 +11,15 @@ import sqlalchemy as sa
 
 from bot.conversation import outbox
 from bot.core.signing import meta_signature
-from bot.core.tables import customers, inbound_events, inbound_messages
+from bot.core.tables import customers, inbound_events, inbound_messages, sandbox_messages
 from bot.core.tables import outbox as outbox_table
 from bot.whatsapp import messages, simulate
 from tests.conftest import ROOT, TOKEN, fixture_paths, load_fixture, make_env
 from tests.support.cli import run_cli
 from tests.support.fake_graph import graph_error
+from tests.support.idle import wait_idle, wait_texts
 
 WA_ID = "15551234567"
-
-
-def wait_until(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def scalar(engine, query):
@@ -45,10 +36,9 @@ def test_hi_gets_exactly_one_reply_with_the_documented_request(start_server, fak
     server = start_server(fake_graph)
     response = server.post(simulate.text_payload(WA_ID, "hi", name="Ana Lima"))
     assert response.status_code == 200
-    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
-    time.sleep(0.5)  # anything extra would show up now
+    wait_idle(engine, graph=fake_graph)
     sent = fake_graph.messages()
-    assert len(sent) == 1
+    assert len(sent) == 1 and len(fake_graph.requests) == 1
     reply = sent[0]
     assert reply.path == "/v26.0/1234567890/messages"
     assert reply.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -63,8 +53,7 @@ def test_the_same_payload_delivered_five_times_gets_one_reply(start_server, fake
     payload = simulate.text_payload(WA_ID, "hello", message_id="wamid.redelivered")
     for _ in range(5):
         assert server.post(payload).status_code == 200
-    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
-    time.sleep(0.7)
+    wait_idle(engine, graph=fake_graph)
     assert len(fake_graph.messages()) == 1
     assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)) == 1
 
@@ -73,7 +62,7 @@ def test_a_forged_signature_stores_nothing(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     response = server.post(simulate.text_payload(WA_ID, "hi"), secret="not-the-secret")
     assert response.status_code == 401
-    time.sleep(0.3)
+    wait_idle(engine, graph=fake_graph)
     assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)) == 0
     assert fake_graph.requests == []
 
@@ -87,88 +76,88 @@ def test_every_fixture_is_answered_200_and_stored(start_server, fake_graph, engi
         expected += response.json()["stored"]
     # Several samples reuse one message id: each is stored, only the first is processed.
     assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)) >= len(fixture_paths("whatsapp"))
-    wait_until(lambda: scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)
-                              .where(inbound_events.c.state == "pending")) == 0)
+    wait_idle(engine, graph=fake_graph, timeout=30, settle=0)  # drained; no count is asserted
     assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_events)
                   .where(inbound_events.c.state == "dead")) == 0
     assert "Traceback" not in server.log()
 
 
-def test_unknown_message_type_is_answered_politely(start_server, fake_graph):
+def test_unknown_message_type_is_answered_politely(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     payload = load_fixture("whatsapp", "unsupported__pywa-unsupported.json")
     message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
     message["timestamp"] = str(int(time.time()))
     server.post(payload)
-    reply = fake_graph.wait_for(lambda reqs: len(reqs) >= 1)[0]
-    assert reply.recipient == message["from"] and "text" in reply.text.lower()
+    [reply] = wait_texts(fake_graph, engine, message["from"], 1)
+    assert "text" in reply.lower()
 
 
 def test_429_then_200_ends_in_one_delivered_send(start_server, fake_graph, engine):
     fake_graph.queued.append(graph_error(130429, "Rate limit hit", status=429, headers={"Retry-After": "1"}))
     server = start_server(fake_graph)
     server.post(simulate.text_payload(WA_ID, "hi"))
-    requests_ = fake_graph.wait_for(lambda reqs: any(r.status == 200 for r in reqs))
-    assert [r.status for r in requests_] == [429, 200]
-    row = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "sent"), None))
+    wait_idle(engine, graph=fake_graph)
+    assert [r.status for r in fake_graph.requests] == [429, 200]
+    [row] = outbox_rows(engine)
+    assert row.state == "sent"
     server.post(simulate.status_payload(row.wa_message_id, "delivered", WA_ID))
-    delivered = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "delivered"), None))
-    assert delivered.attempts == 2 and delivered.delivered_at is not None
+    wait_idle(engine, graph=fake_graph)
+    [delivered] = outbox_rows(engine)
+    assert delivered.state == "delivered" and delivered.attempts == 2 and delivered.delivered_at is not None
 
 
 def test_a_permanent_error_ends_as_failed_with_its_code(start_server, fake_graph, engine):
     fake_graph.queued.append(graph_error(131026, "Message undeliverable"))
     server = start_server(fake_graph)
     server.post(simulate.text_payload(WA_ID, "hi"))
-    failed = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "failed"), None))
-    assert failed.error_code == 131026
-    time.sleep(0.5)
+    wait_idle(engine, graph=fake_graph)
+    [failed] = outbox_rows(engine)
+    assert (failed.state, failed.error_code) == ("failed", 131026)
     assert len(fake_graph.messages()) == 1
 
 
 def test_stop_then_a_campaign_style_send_sends_nothing(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     server.post(simulate.text_payload(WA_ID, "STOP"))
-    confirmation = fake_graph.wait_for(lambda reqs: len(reqs) >= 1)[0]
-    assert "START" in confirmation.text
-    opted_out = wait_until(lambda: scalar(engine, sa.select(customers.c.opted_out).where(customers.c.wa_id == WA_ID)))
-    assert opted_out
+    [confirmation] = wait_texts(fake_graph, engine, WA_ID, 1)
+    assert "START" in confirmation
+    assert scalar(engine, sa.select(customers.c.opted_out).where(customers.c.wa_id == WA_ID))
     with engine.begin() as conn:
         customer_id = conn.execute(sa.select(customers.c.id).where(customers.c.wa_id == WA_ID)).scalar()
         campaign = outbox.enqueue(conn, recipient=WA_ID, customer_id=customer_id, kind="campaign",
                                   category="marketing", message=messages.text_message("20% off today!"),
                                   now=datetime.now(timezone.utc))
-    row = wait_until(lambda: next((r for r in outbox_rows(engine)
-                                   if r.id == campaign and r.state not in ("queued", "sending")), None))
+    wait_idle(engine, graph=fake_graph)
+    row = next(r for r in outbox_rows(engine) if r.id == campaign)
     assert (row.state, row.error_title) == ("cancelled", "opted_out")
     assert len(fake_graph.messages()) == 1  # the confirmation only
 
     server.post(simulate.text_payload(WA_ID, "START"))
-    fake_graph.wait_for(lambda reqs: len(reqs) >= 2)
-    wait_until(lambda: scalar(engine, sa.select(customers.c.opted_out).where(customers.c.wa_id == WA_ID)) is False)
+    wait_texts(fake_graph, engine, WA_ID, 2)
+    assert scalar(engine, sa.select(customers.c.opted_out).where(customers.c.wa_id == WA_ID)) is False
 
 
 def test_a_message_redelivered_after_its_window_closed_gets_no_reply(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     two_days_ago = time.time() - 2 * 24 * 3600
     server.post(simulate.text_payload(WA_ID, "hi", timestamp=two_days_ago))
-    handled = wait_until(lambda: scalar(engine, sa.select(inbound_messages.c.handled)))
-    assert handled == "window_closed"
-    time.sleep(0.3)
-    assert fake_graph.messages() == []
+    wait_idle(engine, graph=fake_graph)
+    assert scalar(engine, sa.select(inbound_messages.c.handled)) == "window_closed"
+    assert fake_graph.messages() == [] and outbox_rows(engine) == []
 
 
 def test_human_request_silences_the_bot(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     server.post(simulate.text_payload(WA_ID, "I want to talk to a human"))
-    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
+    wait_texts(fake_graph, engine, WA_ID, 1)
     server.post(simulate.text_payload(WA_ID, "hello?"))
-    wait_until(lambda: scalar(engine, sa.select(sa.func.count()).select_from(inbound_messages)
-                              .where(inbound_messages.c.handled == "silent_handoff")) == 1)
+    wait_idle(engine, graph=fake_graph)
+    assert scalar(engine, sa.select(sa.func.count()).select_from(inbound_messages)
+                  .where(inbound_messages.c.handled == "silent_handoff")) == 1
     assert len(fake_graph.messages()) == 1
 
 
-def test_username_customers_are_answered_by_user_id(start_server, fake_graph):
+def test_username_customers_are_answered_by_user_id(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     payload = simulate.text_payload("", "hi")
     value = payload["entry"][0]["changes"][0]["value"]
@@ -176,19 +165,20 @@ def test_username_customers_are_answered_by_user_id(start_server, fake_graph):
     value["messages"][0]["from"] = ""
     value["messages"][0]["from_user_id"] = "BR.1502576394655843"
     server.post(payload)
-    reply = fake_graph.wait_for(lambda reqs: len(reqs) >= 1)[0]
+    wait_texts(fake_graph, engine, "BR.1502576394655843", 1)
+    [reply] = fake_graph.messages()
     assert reply.body["recipient"] == "BR.1502576394655843" and "to" not in reply.body
 
 
 def test_read_receipts_update_the_outbox_and_the_customer(start_server, fake_graph, engine):
     server = start_server(fake_graph)
     server.post(simulate.text_payload(WA_ID, "hi"))
-    row = wait_until(lambda: next((r for r in outbox_rows(engine) if r.state == "sent"), None))
+    wait_idle(engine, graph=fake_graph)
+    [row] = outbox_rows(engine)
     server.post(simulate.status_payload(row.wa_message_id, "read", WA_ID))
     server.post(simulate.status_payload(row.wa_message_id, "delivered", WA_ID))  # late, out of order
-    wait_until(lambda: outbox_rows(engine)[0].state == "read")
-    time.sleep(0.3)
-    assert outbox_rows(engine)[0].state == "read"
+    wait_idle(engine, graph=fake_graph)  # both statuses applied
+    assert [r.state for r in outbox_rows(engine)] == ["read"]
     assert scalar(engine, sa.select(customers.c.last_read_at)) is not None
 
 
@@ -209,10 +199,10 @@ def test_events_acknowledged_before_a_crash_are_processed_after_restart_once(
     app.extensions["wabot"].close()
 
     first = start_server(fake_graph)
-    fake_graph.wait_for(lambda reqs: len(reqs) >= 1)
+    wait_texts(fake_graph, engine, WA_ID, 1)
     first.stop()
     start_server(fake_graph)
-    time.sleep(1.0)
+    wait_idle(engine, graph=fake_graph)
     assert len(fake_graph.messages()) == 1
 
 
@@ -234,7 +224,7 @@ def test_wabot_worker_answers_what_the_http_app_stored(engine, fake_graph, setti
     log_path = tmp_path / "worker.log"
     worker = start_process(["worker"], make_env(database_url, tmp_path, fake_graph), tmp_path, log_path)
     try:
-        fake_graph.wait_for(lambda reqs: any(r.body.get("type") for r in reqs), timeout=30)
+        wait_texts(fake_graph, engine, WA_ID, 1, timeout=30)
         assert [m.recipient for m in fake_graph.messages()] == [WA_ID]
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(20) == 0, log_path.read_text()
@@ -242,9 +232,10 @@ def test_wabot_worker_answers_what_the_http_app_stored(engine, fake_graph, setti
     finally:
         if worker.poll() is None:
             worker.kill()
+            worker.wait()
 
 
-def test_chat_command_prints_replies(start_server, database_url, tmp_path):
+def test_chat_command_prints_replies(start_server, database_url, tmp_path, engine):
     server = start_server()  # sandbox transport: no token
     env = make_env(database_url, tmp_path)
     result = subprocess.run([sys.executable, "-m", "bot.cli", "chat", "--as", WA_ID, "--url", server.url,
@@ -252,6 +243,9 @@ def test_chat_command_prints_replies(start_server, database_url, tmp_path):
                             cwd=ROOT, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "bot> Hi Ana!" in result.stdout
+    wait_idle(engine)
+    with engine.connect() as conn:  # what the sandbox transport recorded: exactly the one reply
+        assert conn.execute(sa.select(sandbox_messages.c.recipient)).scalars().all() == [WA_ID]
 
 
 @pytest.mark.parametrize("args, message", [

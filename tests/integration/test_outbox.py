@@ -25,7 +25,7 @@ class Clock:
 
 
 def make_sender(engine, fake_graph, clock=None, rate=1000.0):
-    transport = graph.HttpTransport(fake_graph.url, "v26.0", "1234", "tok")
+    transport = graph.HttpTransport(fake_graph.url, fake_graph.version, fake_graph.phone_number_id, fake_graph.token)
     return Sender(engine, transport, rate_limit=rate, concurrency=4, clock=clock or Clock(T))
 
 

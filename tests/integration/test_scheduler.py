@@ -181,7 +181,8 @@ def test_sender_clock_for_tick(engine, settings_for, fake_graph):
     settings = settings_for(graph=fake_graph, toml=TOML.replace('quiet_hours = ["18:00", "08:00"]', "quiet_hours = []"))
     generate(engine, NOW, n=15)
     service(settings, engine).tick(NOW)
-    transport = graph.HttpTransport(settings.graph_url, settings.graph_version, settings.phone_number_id, "t")
+    transport = graph.HttpTransport(settings.graph_url, settings.graph_version, settings.phone_number_id,
+                                    settings.whatsapp_token or "")
     sender = Sender(engine, transport, rate_limit=500, clock=lambda: NOW)
     sender.drain()
     sender.close()

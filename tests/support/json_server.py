@@ -1,14 +1,28 @@
-"""A real local HTTP server that answers JSON POSTs with JSON, on a thread: the base of the fake
-Graph API and the fake Rasa server."""
+"""A real local HTTP server that answers JSON requests with JSON, on a thread: the base of the fake
+Graph API and the fake Rasa server. Every method reaches the answer function, which decides what a
+GET, a bad path or a body that is not JSON gets, as the real server would."""
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Any, Callable
 
 Response = tuple[int, dict | list, dict]  # status, JSON body, headers
-Answer = Callable[[str, dict, dict], Response]  # (path, headers, JSON body) -> response
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # with the query string, as sent
+    headers: dict
+    raw: bytes
+    body: Any  # the parsed JSON, or None when `raw` is not JSON (see `is_json`)
+    is_json: bool
+
+
+Answer = Callable[[Request], Response]
 
 
 class JsonServer:
@@ -19,13 +33,14 @@ class JsonServer:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):
+            def _serve(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
-                    body = json.loads(raw or b"{}")
+                    body, is_json = json.loads(raw), True
                 except ValueError:
-                    body = {}
-                status, payload, headers = answer(self.path, dict(self.headers), body)
+                    body, is_json = None, False
+                status, payload, headers = answer(Request(self.command, self.path, dict(self.headers), raw,
+                                                          body, is_json))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -34,6 +49,8 @@ class JsonServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
         self.host = host
         self.server = ThreadingHTTPServer((host, port), Handler)

@@ -53,6 +53,9 @@ def test_list_limits():
     assert sum(len(s["rows"]) for s in built["interactive"]["action"]["sections"]) == 10
     with pytest.raises(messages.MessageLimitError, match="1 to 10"):
         messages.list_message("Choose", "Open", [("A", rows), ("B", rows[:1])])
+    messages.list_message("Choose", "Open", [(None, [messages.ListRow("r" * 200, "Row")])])
+    with pytest.raises(messages.MessageLimitError, match="row id 'r+' is longer than 200"):  # Meta: 200, not 256
+        messages.list_message("Choose", "Open", [(None, [messages.ListRow("r" * 201, "Row")])])
 
 
 def test_shorten_fits_dynamic_text():
