@@ -66,10 +66,19 @@ def to_graph_message(dispatched: Mapping[str, Any]) -> dict | None:
     pairs = [(str(b.get("payload") or b.get("title")), str(b.get("title") or b.get("payload")),
               str(b["description"]) if b.get("description") else None) for b in buttons]
     pairs = [(pid[: messages.MAX_REPLY_ID], title, description) for pid, title, description in pairs if pid]
+    # Meta refuses two buttons (or rows) with one id: a repeated payload is one choice, shown once.
+    unique: dict[str, tuple[str, str, str | None]] = {}
+    for pid, title, description in pairs:
+        unique.setdefault(pid[: messages.MAX_ROW_ID], (pid, title, description))
+    pairs = list(unique.values())
     if not pairs:
         return messages.text_message(messages.shorten(str(text), messages.MAX_TEXT), preview_url="http" in str(text))
     body = messages.shorten(str(text), messages.MAX_BODY)
-    wants_list = bool(dispatched.get("list_button")) or any(description for _, _, description in pairs)
+    # Reply buttons' titles must differ too; titles that meet once shortened to 20 go in a list,
+    # whose rows may share a title (and get 24 characters).
+    short_titles = {messages.shorten(title, messages.MAX_BUTTON_TITLE) for _, title, _ in pairs}
+    wants_list = (bool(dispatched.get("list_button")) or any(description for _, _, description in pairs)
+                  or len(short_titles) < len(pairs))
     if len(pairs) <= messages.MAX_BUTTONS and not wants_list:
         return messages.buttons_message(body, [(pid, messages.shorten(title, messages.MAX_BUTTON_TITLE))
                                             for pid, title, _ in pairs])

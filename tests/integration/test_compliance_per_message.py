@@ -35,7 +35,7 @@ def states(engine) -> dict[str, str]:
 
 
 def sender(engine, fake_graph) -> Sender:
-    transport = graph.HttpTransport(fake_graph.url, "v26.0", "1234", "tok")
+    transport = graph.HttpTransport(fake_graph.url, fake_graph.version, fake_graph.phone_number_id, fake_graph.token)
     # one batch holds all fifty; one request at a time, so "meanwhile" is well defined
     return Sender(engine, transport, rate_limit=1000.0, concurrency=1, clock=lambda: T)
 

@@ -228,9 +228,8 @@ def test_tolerate_skips_one_named_check_only():
         fake.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="product bug, reported: flows/runner.to_graph_message passes a Rasa answer's "
-                   "buttons through as they are, so two with one payload (or titles equal once shortened to 20) "
-                   "make reply buttons Meta refuses with 131009; what it should do instead is not decided")
+# A repeated payload is shown once; titles equal once shortened to 20 become list rows (24 characters,
+# which need not differ): flows/runner.to_graph_message.
 @pytest.mark.parametrize("rasa_buttons", [
     [{"title": "Yes", "payload": "/affirm"}, {"title": "Sure", "payload": "/affirm"}],
     [{"title": "Send me the blue ones please", "payload": "/blue"}, {"title": "Send me the blue ones today", "payload": "/now"}],
@@ -238,3 +237,6 @@ def test_tolerate_skips_one_named_check_only():
 def test_rasa_buttons_meta_would_refuse(rasa_buttons):
     body = runner.to_graph_message({"text": "Which?", "buttons": rasa_buttons})
     assert check_body(graph.envelope("15551234567", body, "outbox:1")) is None
+    ids = [b["reply"]["id"] for b in body["interactive"]["action"].get("buttons", [])] or [
+        row["id"] for section in body["interactive"]["action"]["sections"] for row in section["rows"]]
+    assert ids == list(dict.fromkeys(b["payload"] for b in rasa_buttons))  # every choice, once, in order
