@@ -10,7 +10,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from tests.support.json_server import JsonServer, Response
+from tests.support.json_server import RESET, JsonServer, Response
+
+CONNECTION_RESET: Response = (RESET, {}, {})  # a scripted answer: the connection is reset, nothing answered
 
 
 @dataclass
