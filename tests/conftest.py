@@ -32,6 +32,13 @@ TOKEN = "test-token"
 PG_URL = os.environ.get("WABOT_TEST_DATABASE_URL")
 
 
+def pytest_configure(config):
+    # When a property fails, hypothesis imports libcst to suggest an explicit example; libcst's
+    # import warns (mypy_extensions.TypedDict), and with warnings as errors the whole run ended in
+    # an INTERNALERROR that hid the failure and every test after it.
+    config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
+
 def pytest_report_header(config):
     return f"wabot database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite'}"
 
