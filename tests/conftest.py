@@ -32,6 +32,13 @@ TOKEN = DEFAULT_TOKEN
 PG_URL = os.environ.get("WABOT_TEST_DATABASE_URL")
 
 
+def pytest_configure(config):
+    # When a property fails, hypothesis imports libcst to suggest an explicit example; libcst's
+    # import warns (mypy_extensions.TypedDict), and with warnings as errors the whole run ended in
+    # an INTERNALERROR that hid the failure and every test after it.
+    config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
+
 def pytest_report_header(config):
     return f"wabot database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite'}"
 
@@ -159,7 +166,9 @@ def start_server(database_url: str, tmp_path: Path):
     """Start `wabot serve` as a real process against this test's database; stopped at teardown."""
     started: list[ServerProcess] = []
 
-    def start(graph: FakeGraph | None = None, toml: str | None = None, **extra: str) -> ServerProcess:
+    def start(graph: FakeGraph | None = None, toml: str | None = None, *, verbose: bool = False,
+              **extra: str) -> ServerProcess:
+        """`verbose`: `wabot -v serve`, debug logging into the server's log."""
         env = make_env(database_url, tmp_path, graph, **extra)
         if toml is not None:
             path = tmp_path / "wabot.toml"
@@ -167,7 +176,8 @@ def start_server(database_url: str, tmp_path: Path):
             env["WABOT_CONFIG"] = str(path)
         port = free_port()
         log_path = tmp_path / f"serve-{port}.log"
-        process = start_process(["serve", "--port", str(port)], env, tmp_path, log_path)
+        process = start_process([*(["-v"] if verbose else []), "serve", "--port", str(port)], env, tmp_path,
+                                log_path)
         server = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
         started.append(server)
         wait_healthy(server.url, process, log_path)

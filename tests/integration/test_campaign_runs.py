@@ -17,6 +17,7 @@ from bot.pipeline.sender import Sender
 from bot.whatsapp import graph
 from segments.tables import orders
 from tests.support.campaign_store import (
+    INDIA_MORNING,
     NOW,
     POLICY_TOML,
     QUIET,
@@ -127,7 +128,7 @@ def test_deferred_sends_go_at_the_end_of_quiet_hours_with_the_form_of_that_momen
     sender.drain()
     deferred = {cid for cid, (what, _) in want.items() if what == "defer"}
     assert deferred, "the generated store should have customers in quiet hours"
-    due = datetime(2026, 3, 11, 2, 30, tzinfo=UTC)  # 08:00 in India
+    due = INDIA_MORNING
     start = len(fake_graph.requests)
 
     with engine.begin() as conn:

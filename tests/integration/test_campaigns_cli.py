@@ -5,7 +5,7 @@ independent oracle of tests/support/campaign_store.py."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 import requests
@@ -15,12 +15,20 @@ from bot.campaigns.tables import campaign_sends
 from bot.core.tables import inbound_messages, outbox
 from segments.tables import customer_tags
 from tests.conftest import ROOT, make_env
-from tests.support.campaign_store import NOW, POLICY_TOML, QUIET, generate, local_zone, oracle, quiet_end
+from tests.support.campaign_store import (
+    INDIA_MORNING,
+    NOW,
+    POLICY_TOML,
+    QUIET,
+    generate,
+    local_zone,
+    oracle,
+    quiet_end,
+)
 from tests.support.cli import run_cli
 from tests.support.fake_graph import refuse_outside_window
 
 UTC = timezone.utc
-INDIA_MORNING = datetime(2026, 3, 11, 2, 30, tzinfo=UTC)  # 08:00 in India
 TOML = POLICY_TOML + """
 [segments.audience]
 rule = 'has_tag("audience")'

@@ -19,7 +19,8 @@ from segments.engine import SegmentEngine
 from tests.support.campaign_store import TagAudience, generate
 
 UTC = timezone.utc
-NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 in New York
+NOW = datetime(2026, 12, 15, 15, 0, tzinfo=UTC)  # 10:00 in New York (EST), 20:30 in India
+INDIA_MORNING = datetime(2026, 12, 16, 2, 30, tzinfo=UTC)  # 08:00 in India
 TOML = """
 [store]
 timezone = "America/New_York"
@@ -28,7 +29,7 @@ timezone = "America/New_York"
 consent = "any"
 quiet_hours = ["18:00", "08:00"]
 max_marketing_per_7d = 5
-daily_unique_limit = 100000
+daily_unique_limit = 1000
 
 [campaigns.daily]
 segment = "audience"
@@ -100,13 +101,13 @@ def test_tick_sends_deferred_messages_at_the_end_of_quiet_hours(engine, settings
     with engine.connect() as conn:
         deferred = conn.execute(sa.select(campaign_sends.c.customer_id, campaign_sends.c.due_at)
                                 .where(campaign_sends.c.status == "deferred")).all()
-    assert deferred and {d.due_at for d in deferred} == {datetime(2026, 3, 11, 2, 30, tzinfo=UTC)}  # 08:00 IST
+    assert deferred and {d.due_at for d in deferred} == {INDIA_MORNING}
     ticker = service(settings, engine)
-    ticker.tick(datetime(2026, 3, 11, 2, 29, tzinfo=UTC))
+    ticker.tick(INDIA_MORNING - timedelta(minutes=1))
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(campaign_sends)
                             .where(campaign_sends.c.status == "deferred")).scalar_one() == len(deferred)
-    ticker.tick(datetime(2026, 3, 11, 2, 30, tzinfo=UTC))
+    ticker.tick(INDIA_MORNING)
     with engine.connect() as conn:
         statuses = dict(conn.execute(sa.select(campaign_sends.c.customer_id, campaign_sends.c.status)
                                      .where(campaign_sends.c.customer_id.in_([d.customer_id for d in deferred]))).all())

@@ -215,8 +215,29 @@ def test_explain_gives_the_values_behind_each_membership(engine, tmp_path, gener
     assert explained["former_vip"]["reason"]["last_order_at"] == \
         max(o.created_at for o in counted).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert attributes["orders_count"] == len(counted) and attributes["total_spent"] == pytest.approx(total)
-    assert attributes["country"] == "US" and len(attributes["rfm"]) == 3
+    country, province, city = storegen.expected_location(generated.customers[wa_id], NOW)
+    assert (attributes["country"], attributes["province"], attributes["city"]) == (country, province, city)
+    assert len(attributes["rfm"]) == 3
     assert stored["vip"] == explained["vip"]["reason"]
+
+
+def test_country_province_and_city_come_from_the_latest_shipping_address(engine, tmp_path, generated):
+    """Every customer's location against storegen's: shipping addresses of a dozen countries, with
+    missing cities and provinces and digital orders without one; billing and default addresses that
+    must not count; refunded and cancelled orders that do not count. At NOW, and 60 days earlier."""
+    load(engine, tmp_path, generated)
+    segments = SegmentEngine(Settings())
+    for at in (NOW, NOW - timedelta(days=60)):
+        expected = {wa_id: storegen.expected_location(c, at) for wa_id, c in generated.customers.items()}
+        with engine.connect() as conn:
+            for position, attribute in enumerate(("country", "province", "city")):
+                values = {want[position] for want in expected.values()} - {None}
+                assert len(values) >= (10 if attribute == "country" else 12), values  # the store varies
+                for value in sorted(values):
+                    ids = segments.member_ids(conn, at, rule=f'{attribute} == "{value}"')
+                    got = set(conn.execute(sa.select(customers.c.wa_id).where(customers.c.id.in_(ids))).scalars())
+                    want = {w for w, location in expected.items() if location[position] == value}
+                    assert got == want, (at, attribute, value, sorted(got ^ want)[:5])
 
 
 def test_the_lookups_of_the_flows_and_the_agent_console_read_the_refresh(engine, tmp_path, generated):

@@ -98,6 +98,34 @@ def test_oversized_bodies_are_refused(client, engine):
     assert stored(engine) == 0
 
 
+LIMIT = 1024 * 1024  # README: "413 over 1 MiB"
+
+
+def padded(size: int) -> bytes:
+    """A valid, signed-to-be WhatsApp payload (one text message) of exactly `size` bytes."""
+    payload = load_fixture("whatsapp", "text__pywa-forwarded.json")
+    payload["pad"] = ""
+    bare = len(json.dumps(payload).encode())
+    payload["pad"] = "x" * (size - bare)
+    body = json.dumps(payload).encode()
+    assert len(body) == size
+    return body
+
+
+def test_a_body_of_exactly_the_limit_is_taken_and_one_byte_more_is_refused(client, engine):
+    assert post(client, padded(LIMIT + 1)).status_code == 413
+    assert stored(engine) == 0
+    response = post(client, padded(LIMIT))
+    assert response.status_code == 200 and response.json == {"duplicates": 0, "stored": 1}
+    assert stored(engine) == 1
+
+
+def test_the_served_webhook_has_the_same_limit(start_server):
+    server = start_server()
+    assert server.post(padded(LIMIT + 1)).status_code == 413
+    assert server.post(padded(LIMIT)).json() == {"duplicates": 0, "stored": 1}
+
+
 @pytest.mark.parametrize("path", fixture_paths("whatsapp"), ids=lambda p: p.name.split("__")[0])
 def test_every_fixture_is_acknowledged_and_stored(client, engine, path):
     response = post(client, path.read_bytes())

@@ -23,10 +23,12 @@ UTC = timezone.utc
 PREFIXES = {"US": "1212555", "BR": "5511987", "DE": "4915123", "IN": "9198765"}
 
 # The store and sending policy the campaign tests configure, and that `oracle` assumes.
-NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 New York, 11:00 São Paulo, 15:00 Berlin, 19:30 India
+NOW = datetime(2026, 8, 18, 14, 0, tzinfo=UTC)  # 10:00 New York (EDT), 11:00 São Paulo, 16:00 Berlin (CEST), 19:30 India
+INDIA_MORNING = datetime(2026, 8, 19, 2, 30, tzinfo=UTC)  # 08:00 in India: the end of its quiet hours
 QUIET = (time(18, 0), time(8, 0))
 STORE_ZONE = "America/New_York"
 CAP = 2
+TIER = 250  # Meta's first messaging tier; the generated stores stay under it (`oracle` checks)
 POLICY_TOML = f"""
 [store]
 name = "Acme"
@@ -36,7 +38,7 @@ timezone = "{STORE_ZONE}"
 consent = "opt_in"
 max_marketing_per_7d = {CAP}
 quiet_hours = ["18:00", "08:00"]
-daily_unique_limit = 100000
+daily_unique_limit = {TIER}
 """
 
 
@@ -167,6 +169,10 @@ def expected(person: StoreCustomer, now: datetime, *, has_text: bool, has_templa
 
 def oracle(store: Store, now: datetime, *, has_text: bool = True, has_template: bool = True,
            **kwargs) -> dict[int, tuple[str, str | None]]:
-    """`expected` for everyone in the audience, under POLICY_TOML."""
-    return {p.id: expected(p, now, has_text=has_text, has_template=has_template, quiet=QUIET, store_zone=STORE_ZONE,
+    """`expected` for everyone in the audience, under POLICY_TOML. The tier (TIER unique template
+    recipients a day) is not modelled here, so this checks that it does not bind (tests/integration/
+    test_tier_limit.py is about the tier)."""
+    want = {p.id: expected(p, now, has_text=has_text, has_template=has_template, quiet=QUIET, store_zone=STORE_ZONE,
                            cap=CAP, **kwargs) for p in store.people if p.in_audience}
+    assert sum(1 for what, how in want.values() if how == "template" and what != "skip") <= TIER
+    return want

@@ -25,7 +25,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tests.support.json_server import JsonServer, Request, Response
+from tests.support.json_server import RESET, JsonServer, Request, Response
+
+CONNECTION_RESET: Response = (RESET, {}, {})  # a scripted answer: the connection is reset, nothing answered
 
 DEFAULT_VERSION = "v26.0"
 DEFAULT_PHONE_NUMBER_ID = "1234567890"

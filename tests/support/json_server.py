@@ -3,13 +3,18 @@ Graph API and the fake Rasa server. Every method reaches the answer function, wh
 GET, a bad path or a body that is not JSON gets, as the real server would."""
 from __future__ import annotations
 
+import io
 import json
+import socket
+import struct
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-Response = tuple[int, dict | list, dict]  # status, JSON body, headers
+Response = tuple[int, dict | list | str, dict]  # status, JSON body (or a text body, sent as it is), headers
+# A status that answers nothing: the connection is reset (TCP RST) once the request has been read.
+RESET = -1
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,16 @@ class JsonServer:
                     body, is_json = None, False
                 status, payload, headers = answer(Request(self.command, self.path, dict(self.headers), raw,
                                                           body, is_json))
-                data = json.dumps(payload).encode()
+                if status == RESET:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    self.wfile = io.BytesIO()  # what the handler writes after this goes nowhere
+                    return
+                text = isinstance(payload, str)
+                data = payload.encode() if text else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if text else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -1,7 +1,11 @@
 """A generated store for segment tests: customers, Shopify order objects and chat facts with
 known dates relative to a fixed `now`, and the expected membership of every built-in segment
 computed here in plain Python from the raw generated data (deliberately not through the product's
-code: the definitions below are transcribed from CONTRACT.md section 4)."""
+code: the definitions below are transcribed from CONTRACT.md section 4).
+
+Orders ship to a dozen countries, with the fields Shopify leaves out now and then (no city, a
+province name instead of its code, no shipping address at all for a digital order); billing
+addresses and the customer's default address lie elsewhere, and must not count."""
 from __future__ import annotations
 
 import json
@@ -29,6 +33,9 @@ class GenOrder:
     financial_status: str = "paid"
     sku: str = "SKU-1"
     product_id: int = 101
+    shipping: dict | None = None  # the shipping address's place (country_code, province_code, city, ...)
+    billing: dict | None = None  # the billing address's place: never the customer's location
+    default_address: dict | None = None  # the order's customer's default address: nor this
 
     def counts_at(self, now: datetime) -> bool:
         return (not self.cancelled and self.financial_status not in ("voided", "refunded")
@@ -48,10 +55,23 @@ class GenOrder:
             "line_items": [{"id": self.id * 10, "product_id": self.product_id, "variant_id": self.product_id * 10,
                             "sku": self.sku, "title": f"Product {self.product_id}", "quantity": 1,
                             "price": str(self.total)}],
-            "shipping_address": {"country_code": "US", "province_code": "NY", "city": "New York"},
         }
         body.update(self.phone_fields)
+        for key, place in (("shipping_address", self.shipping), ("billing_address", self.billing)):
+            if place is not None or key in body:
+                body[key] = {**(place or {}), **(body.get(key) or {})}
+        if self.default_address is not None:
+            body["customer"] = {**(body.get("customer") or {}), "default_address": dict(self.default_address)}
         return body
+
+    @property
+    def ships_to(self) -> tuple[str, str | None, str | None] | None:
+        """(country, province, city) of the shipping address, None without one: the province as its
+        code, else its name (docs/segments.md, attributes)."""
+        if not self.shipping or not self.shipping.get("country_code"):
+            return None
+        place = self.shipping
+        return place["country_code"], place.get("province_code") or place.get("province"), place.get("city")
 
 
 @dataclass
@@ -90,13 +110,40 @@ def _phone_fields(wa_id: str, rnd: random.Random) -> dict:
                                             "first_name": "Cust", "last_name": national[-4:]}}
     key = "billing_address" if where == "billing" else "shipping_address"
     address = {"phone": spelled, "first_name": "Bill", "last_name": national[-4:]}
-    if key == "shipping_address":
-        address.update({"country_code": "US", "province_code": "NY", "city": "New York"})
     return {"phone": None, key: address}
+
+
+PLACES = [  # country code, province code, province name, city
+    ("US", "NY", "New York", "New York"), ("US", "CA", "California", "Los Angeles"), ("US", "TX", "Texas", "Austin"),
+    ("CA", "ON", "Ontario", "Toronto"), ("CA", "QC", "Quebec", "Montréal"), ("MX", "CMX", "Ciudad de México", "Ciudad de México"),
+    ("BR", "SP", "São Paulo", "São Paulo"), ("BR", "RJ", "Rio de Janeiro", "Niterói"), ("DE", "BE", "Berlin", "Berlin"),
+    ("GB", None, None, "London"), ("FR", None, None, "Lyon"), ("IN", "MH", "Maharashtra", "Mumbai"),
+    ("ES", "B", "Barcelona", "Sabadell"), ("JP", "JP-13", "Tokyo", "Shibuya"),
+]
+
+
+def _place(rnd: random.Random, *, shipping: bool) -> dict | None:
+    """An address's place, with the gaps real orders have."""
+    code, province_code, province, city = rnd.choice(PLACES)
+    roll = rnd.random()
+    if shipping and roll < 0.1:
+        return None  # a digital order: nothing shipped
+    place = {"country": f"Country {code}", "country_code": code, "city": city, "zip": f"{rnd.randrange(10**5):05d}"}
+    if province_code:
+        place.update({"province": province, "province_code": province_code})
+    if roll < 0.18:
+        place.pop("city")
+    elif roll < 0.25 and province_code:
+        place.pop("province_code")  # a name without its code
+    elif roll < 0.3:
+        place.pop("city")
+        place.pop("province_code", None)
+    return place
 
 
 def generate(seed: int = 11, buyers: int = 260, chat_only: int = 40) -> GenStore:
     rnd = random.Random(seed)
+    places = random.Random(seed + 1)  # addresses apart, so that they do not move the rest of the store
     customers: dict[str, GenCustomer] = {}
     next_order = [1000]
 
@@ -104,8 +151,13 @@ def generate(seed: int = 11, buyers: int = 260, chat_only: int = 40) -> GenStore
         next_order[0] += 1
         cents = rnd.randrange(800, 40000)
         fields = _phone_fields(wa_id, rnd) if wa_id else {"phone": rnd.choice(["call me", "12", "n/a"])}
+        shipping = _place(places, shipping=True)
+        if shipping is None and "shipping_address" in fields:  # the phone is on the shipping address
+            shipping = _place(places, shipping=False)
+        billing = _place(places, shipping=False) if places.random() < 0.6 else None
+        default = _place(places, shipping=False) if places.random() < 0.4 else None
         return GenOrder(id=next_order[0], wa_id=wa_id, phone_fields=fields, created_at=created,
-                        total=Decimal(cents) / 100, **kw)
+                        total=Decimal(cents) / 100, shipping=shipping, billing=billing, default_address=default, **kw)
 
     for i in range(buyers):
         wa_id = f"1415555{i:04d}"
@@ -180,6 +232,14 @@ def generate(seed: int = 11, buyers: int = 260, chat_only: int = 40) -> GenStore
 
 
 # -- the expectation, from the contract ----------------------------------------------------------
+
+def expected_location(customer: GenCustomer, now: datetime) -> tuple[str | None, str | None, str | None]:
+    """country, province, city: the latest counted order with a shipping address; else the phone's
+    country (every generated number is +1 415: US) with no province or city."""
+    shipped = [o for o in customer.orders if o.counts_at(now) and o.ships_to is not None]
+    if not shipped:
+        return "US", None, None
+    return max(shipped, key=lambda o: (o.created_at, o.id)).ships_to
 
 def percentile(values: list[float], q: float) -> float:
     """Linear interpolation between closest ranks (the "linear" method of numpy.percentile)."""

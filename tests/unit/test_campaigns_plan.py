@@ -1,16 +1,15 @@
 """The campaign planner (bot/campaigns/planner.py): one decision per customer, by the contract's rules."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.campaigns.planner import (
-    DEFER_REASONS,
-    SKIP_REASONS,
     CampaignPlan,
     Offer,
     QuietHours,
@@ -224,79 +223,166 @@ def test_free_form_message_carries_the_template_as_fallback():
     assert template.template_params == ("there",) and template.fallback is None
 
 
-# ---------------------------------------------------------------- properties of every plan
+# ---------------------------------------------------------------- every plan against a model of the rules
+# The model below is written from docs/campaigns.md's table, not from the planner: its zones and
+# countries are written by hand per number, quiet hours are found by walking the customer's clock
+# minute by minute, and the tier is counted slot by slot. Times run across the year, daylight-saving
+# changes included.
+
+UK = "447400123456"  # a British mobile: several zones, all on London's clock
+INDIA, TOLL_FREE, PARIS, JAKARTA = "919876543210", "18005550100", "33612345678", "6281234567890"
+PLACE = {  # number: (its zone, or None for the store's; its country)
+    NY: ("America/New_York", "US"), SP: ("America/Sao_Paulo", "BR"), BERLIN: ("Europe/Berlin", "DE"),
+    UK: ("Europe/London", "GB"), INDIA: ("Asia/Kolkata", "IN"), TOLL_FREE: (None, "US"),
+    PARIS: ("Europe/Paris", "FR"), JAKARTA: ("Asia/Jakarta", "ID"),
+}
+MOMENTS = [  # the 2026 daylight-saving changes (US spring and autumn, EU spring and autumn), midsummer, New Year
+    datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC), datetime(2026, 3, 29, 1, tzinfo=UTC),
+    datetime(2026, 10, 25, 1, tzinfo=UTC), datetime(2026, 6, 21, tzinfo=UTC), datetime(2026, 12, 31, 23, tzinfo=UTC),
+]
+
 
 def rarely(value, other, one_in: int = 5):
     """Mostly `value`, sometimes `other`: most generated customers get far enough to be planned."""
     return st.integers(1, one_in).map(lambda n: other if n == 1 else value)
 
 
-recipients = st.builds(
-    Recipient,
-    customer_id=st.integers(1, 10 ** 9),
-    wa_id=st.sampled_from([NY, SP, BERLIN, "447911123456", "919876543210", "18005550100", None]),
-    last_inbound_at=st.one_of(st.integers(0, 72 * 60).map(lambda m: NOW - timedelta(minutes=m)), st.none()),
-    opted_out=rarely(False, True), marketing_paused=rarely(False, True),
-    accepts_marketing=st.sampled_from([True, None, False]),
-    consent_at=st.one_of(st.none(), st.just(NOW - timedelta(days=5))),
-    conversation_state=st.sampled_from([None, "bot", "bot", "pending", "agent"]),
-    marketing_sent_7d=st.integers(0, 4), already_reached=rarely(False, True),
-    last_referral_at=st.one_of(st.none(), st.integers(0, 100).map(lambda h: NOW - timedelta(hours=h))),
-    tier_counted=rarely(False, True),
-)
+facts = st.fixed_dictionaries({  # times as minutes before `now`
+    "wa_id": st.sampled_from([*PLACE, NY, BERLIN, None]),  # New York and Berlin twice: their clocks change
+    "inbound_minutes": st.one_of(st.integers(0, 72 * 60), st.none()),
+    "opted_out": rarely(False, True), "marketing_paused": rarely(False, True),
+    "accepts_marketing": st.sampled_from([True, None, False]),
+    "consent_minutes": st.one_of(st.none(), st.just(5 * 24 * 60)),
+    "conversation_state": st.sampled_from([None, "bot", "bot", "pending", "agent"]),
+    "marketing_sent_7d": st.integers(0, 4), "already_reached": rarely(False, True),
+    "tier_counted": rarely(False, True),
+})
 policies = st.builds(
     PolicyConfig,
     consent=st.sampled_from(["opt_in", "any"]), max_marketing_per_7d=st.integers(0, 5),
-    blocked_marketing_countries=st.sampled_from([(), ("US",), ("IN", "DE")]),
+    blocked_marketing_countries=st.sampled_from([(), ("US",), ("IN", "DE"), ("GB", "BR")]),
     daily_unique_limit=st.integers(1, 5),
-    quiet_hours=st.sampled_from([(), (), ("21:00", "09:00"), ("12:00", "13:30"), ("00:00", "23:59")]),
+    quiet_hours=st.sampled_from([(), ("21:00", "09:00"), ("21:00", "09:00"), ("12:00", "13:30"), ("00:00", "23:59"),
+                                 ("22:00", "06:30"), ("08:00", "20:00")]),
 )
 offers = st.sampled_from([Offer(text="t"), Offer(template=TEMPLATE), Offer(text="t", template=TEMPLATE)])
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(recipients, min_size=1, max_size=40, unique_by=lambda r: r.customer_id), policies, offers,
-       st.sampled_from(["marketing", "utility"]), st.integers(0, 3), st.integers(0, 48 * 60))
-def test_every_plan_keeps_the_rules(people, policy, offer, category, used, minutes):
-    now = NOW + timedelta(minutes=minutes)
-    tier = TierState(policy.daily_unique_limit, tuple(sorted(now + timedelta(hours=h) for h in range(used))))
-    campaign = CampaignPlan("p", category, (offer,))
-    result = plan(people, campaign, policy, now, store_zone="America/New_York", tier=tier)
-    assert [d.customer_id for d in result.decisions] == [r.customer_id for r in people]
-    marketing = category == "marketing"
-    new_template_sends = 0
-    for r, d in zip(people, result.decisions):
-        assert d.action in ("send", "defer", "skip")
-        assert (d.reason is None) == (d.action == "send")
-        assert d.reason is None or d.reason in SKIP_REASONS
-        assert (d.action == "defer") == (d.reason in DEFER_REASONS)
-        if d.action == "skip":
+def quiet_until(now: datetime, zone: ZoneInfo, hours: tuple[str, ...]) -> datetime | None:
+    """The first minute from `now` at which the customer's clock is outside the quiet hours (None:
+    it is not quiet now), found by walking the clock."""
+    if not hours:
+        return None
+    start, end = (tuple(int(x) for x in h.split(":")) for h in hours)
+
+    def quiet(t: datetime) -> bool:
+        local = t.astimezone(zone)
+        clock = (local.hour, local.minute)
+        return start <= clock < end if start < end else (clock >= start or clock < end)
+
+    t = now
+    while quiet(t):
+        t += timedelta(minutes=1)
+        assert t - now <= timedelta(days=1)
+    return None if t == now else t
+
+
+def model(people: list[Recipient], marketing: bool, offer: Offer, policy: PolicyConfig, now: datetime,
+          store_zone: str, releases: list[datetime]) -> list[tuple]:
+    """(action, reason, form, send_at) for each customer, as docs/campaigns.md says, in order."""
+    free = max(0, policy.daily_unique_limit - len(releases))
+    taken, deferred, out = 0, 0, []
+    for r in people:
+        def skip(reason):
+            out.append(("skip", reason, None, None))
+        if not r.wa_id:
+            skip("no_wa_id")
             continue
-        # nobody who may not be messaged is planned, now or later
-        assert r.wa_id and not r.opted_out and r.conversation_state not in ("pending", "agent")
-        assert not r.already_reached
-        if marketing:
-            assert not r.marketing_paused and r.marketing_sent_7d < policy.max_marketing_per_7d
-            assert policy.consent == "any" or r.accepts_marketing or r.consent_at
-        is_open = r.last_inbound_at is not None and now - r.last_inbound_at < timedelta(hours=24)
-        expected_form = "freeform" if is_open and offer.text else "template"
-        assert d.form == expected_form
-        if d.action == "defer":
-            assert d.send_at > now or d.reason == "tier_limit"
-            if d.reason == "quiet_hours":
-                hours = QuietHours.of(policy)
-                zone = ZoneInfo(customer_zone_name(r.wa_id, "America/New_York"))
-                assert hours.ends_at(now, zone) == d.send_at
-                assert hours.ends_at(d.send_at, zone) is None  # it is not quiet any more then
+        zone_name, country = PLACE[r.wa_id]
+        if r.opted_out or (marketing and r.marketing_paused):
+            skip("opted_out")
+        elif marketing and policy.consent == "opt_in" and not (r.accepts_marketing or r.consent_at):
+            skip("no_consent")
+        elif r.conversation_state in ("pending", "agent"):
+            skip("in_handoff")
+        elif r.already_reached:
+            skip("already_sent")
+        elif marketing and r.marketing_sent_7d >= policy.max_marketing_per_7d:
+            skip("frequency_cap")
         else:
-            assert d.send_at == now
-            if d.form == "template" and not r.tier_counted:
-                new_template_sends += 1
-    assert new_template_sends <= max(0, policy.daily_unique_limit - used)
+            is_open = r.last_inbound_at is not None and now - r.last_inbound_at < timedelta(hours=24)
+            form = "freeform" if is_open and offer.text else "template" if offer.template else None
+            ends = quiet_until(now, ZoneInfo(zone_name or store_zone), policy.quiet_hours)
+            if form is None:
+                skip("window_closed_no_template")
+            elif marketing and form == "template" and country in policy.blocked_marketing_countries:
+                skip("blocked_country")
+            elif ends is not None:
+                out.append(("defer", "quiet_hours", form, ends))
+            elif form == "template" and not r.tier_counted and free == 0:
+                # a slot frees when the oldest counted recipient's 24 h pass; this run's own sends
+                # free theirs 24 h from now
+                slots = sorted(releases + [now + timedelta(hours=24)] * taken)
+                index = len(releases) + taken - policy.daily_unique_limit + deferred
+                out.append(("defer", "tier_limit", form, slots[index] if index < len(slots) else
+                            now + timedelta(hours=24)))
+                deferred += 1
+            else:
+                if form == "template" and not r.tier_counted:
+                    free -= 1
+                    taken += 1
+                out.append(("send", None, form, now))
+    return out
+
+
+# Generating 40 customers is slow on a loaded machine: that is not a failure of the planner.
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(facts, min_size=1, max_size=40), policies, offers, st.sampled_from(["marketing", "utility"]),
+       st.integers(0, 6), st.sampled_from(MOMENTS),
+       # minutes from the moment; the five hours before a change are the night that holds it
+       st.one_of(st.integers(-5 * 60, -1), st.integers(-14 * 60, 10 * 60)),
+       st.sampled_from(["America/New_York", "America/Chicago", "America/Los_Angeles"]))
+def test_every_plan_is_the_models(people, policy, offer, category, used, moment, minutes, store_zone):
+    now = moment + timedelta(minutes=minutes)
+    recipients = [Recipient(
+        customer_id=i + 1, wa_id=f["wa_id"], opted_out=f["opted_out"], marketing_paused=f["marketing_paused"],
+        accepts_marketing=f["accepts_marketing"], conversation_state=f["conversation_state"],
+        marketing_sent_7d=f["marketing_sent_7d"], already_reached=f["already_reached"], tier_counted=f["tier_counted"],
+        last_inbound_at=None if f["inbound_minutes"] is None else now - timedelta(minutes=f["inbound_minutes"]),
+        consent_at=None if f["consent_minutes"] is None else now - timedelta(minutes=f["consent_minutes"]),
+    ) for i, f in enumerate(people)]
+    releases = sorted(now + timedelta(hours=h + 1, minutes=7 * h) for h in range(used))
+    tier = TierState(policy.daily_unique_limit, tuple(releases))
+    result = plan(recipients, CampaignPlan("p", category, (offer,)), policy, now, store_zone=store_zone, tier=tier)
+    want = model(recipients, category == "marketing", offer, policy, now, store_zone, releases)
+    got = [(d.action, d.reason, d.form, d.send_at) for d in result.decisions]
+    assert [d.customer_id for d in result.decisions] == [r.customer_id for r in recipients]
+    for r, g, w in zip(recipients, got, want):
+        if used > policy.daily_unique_limit and w[1] == "tier_limit" and g[1] == "tier_limit":
+            # Over the limit already (it was lowered): the planner names the soonest release,
+            # which may come before the slot truly frees. Early is harmless (the deferral is
+            # planned again then); late would not be.
+            assert now <= g[3] <= w[3], (r, g, w)
+            continue
+        assert g == w, (r, policy, now, store_zone)
     summary = result.summary
-    assert summary["audience"] == len(people)
-    assert summary["eligible"] == summary["freeform"] + summary["template"]
-    assert summary["audience"] == summary["eligible"] + sum(summary["skipped"].values())
+    sends = [w for w in want if w[0] == "send"]
+    assert (summary["audience"], summary["eligible"]) == (len(recipients), len(sends))
+    assert (summary["freeform"], summary["template"]) == (sum(1 for w in sends if w[2] == "freeform"),
+                                                          sum(1 for w in sends if w[2] == "template"))
+    assert summary["skipped"] == dict(Counter(w[1] for w in want if w[0] != "send"))
+    new_templates = sum(1 for r, w in zip(recipients, want) if w[0] == "send" and w[2] == "template"
+                        and not r.tier_counted)
+    assert new_templates <= max(0, policy.daily_unique_limit - used)
+
+
+def test_the_model_walks_the_clock_across_a_change():
+    # 21:00 EST on 7 March 2026 in New York: quiet until 09:00 EDT, 13:00 UTC (not 14:00)
+    at = datetime(2026, 3, 8, 2, 0, tzinfo=UTC)
+    assert quiet_until(at, ZoneInfo("America/New_York"), ("21:00", "09:00")) == datetime(2026, 3, 8, 13, tzinfo=UTC)
+    assert quiet_until(at, ZoneInfo("Asia/Kolkata"), ("21:00", "09:00")) == datetime(2026, 3, 8, 3, 30, tzinfo=UTC)
+    assert quiet_until(at, ZoneInfo("Europe/Berlin"), ("21:00", "09:00")) == datetime(2026, 3, 8, 8, tzinfo=UTC)
+    assert quiet_until(at, ZoneInfo("America/Sao_Paulo"), ("12:00", "13:30")) is None  # 23:00 there
 
 
 def test_free_entry_point_window_follows_the_ad_referral():
