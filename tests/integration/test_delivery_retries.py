@@ -20,7 +20,13 @@ from bot.core.tables import outbox as outbox_table
 from bot.pipeline.sender import Sender
 from bot.whatsapp import graph, messages
 from tests.conftest import free_port
-from tests.support.fake_graph import CONNECTION_RESET, graph_error
+from tests.support.fake_graph import (
+    CONNECTION_RESET,
+    DEFAULT_PHONE_NUMBER_ID,
+    DEFAULT_TOKEN,
+    DEFAULT_VERSION,
+    graph_error,
+)
 
 T = datetime(2026, 5, 4, 9, 30, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
@@ -46,7 +52,8 @@ def clock() -> Clock:
 
 
 def sender_for(engine, url: str, clock: Clock, base: float = 1.0, cap: float = 300.0) -> Sender:
-    transport = graph.HttpTransport(url, "v26.0", "1234", "tok", connect_timeout=2, read_timeout=5)
+    transport = graph.HttpTransport(url, DEFAULT_VERSION, DEFAULT_PHONE_NUMBER_ID, DEFAULT_TOKEN, connect_timeout=2,
+                                    read_timeout=5)
     return Sender(engine, transport, rate_limit=500, concurrency=2, clock=clock,
                   backoff=Backoff(base, cap, jitter=False))
 

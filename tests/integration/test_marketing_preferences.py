@@ -156,7 +156,7 @@ def test_a_stop_arriving_after_a_marketing_message_was_queued_cancels_it(app, en
                for category in ("marketing", "utility")}
     assert signed(client, preference(WA_ID, "stop")).status_code == 200
     worker.run_once()
-    transport = graph.HttpTransport(fake_graph.url, "v26.0", "1234", "tok")
+    transport = graph.HttpTransport(fake_graph.url, fake_graph.version, fake_graph.phone_number_id, fake_graph.token)
     sender = Sender(engine, transport, rate_limit=100)
     sender.drain(timeout=10)
     sender.close()
