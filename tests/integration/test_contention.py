@@ -26,6 +26,7 @@ from bot.whatsapp.events import parse_payload
 from segments.tables import customer_tags
 from tests.conftest import PG_URL, make_env
 from tests.support.crash import NEEDS_POSTGRES, AdvisoryLock, Processes, TableLock, tagged
+from tests.support.fake_graph import FakeGraph
 from tests.support.seed import add_customer
 
 pytestmark = [
@@ -59,8 +60,10 @@ class Pair:
     """Two processes of one kind, told apart by their application_name (pg_stat_activity) and their
     Graph API token (what the fake Graph API records)."""
 
-    def __init__(self, procs: Processes, database_url: str, kind: str):
+    def __init__(self, procs: Processes, database_url: str, kind: str, fake_graph: FakeGraph | None = None):
         suffix = uuid.uuid4().hex[:8]
+        if fake_graph is not None:  # the number accepts both processes' tokens
+            fake_graph.other_tokens = ("token-a", "token-b")
         self.procs = procs
         self.names = {side: f"{kind}-{side}-{suffix}" for side in ("a", "b")}
         self.env = {side: {"WABOT_DATABASE_URL": tagged(database_url, name), "WABOT_WHATSAPP_TOKEN": f"token-{side}"}
@@ -95,7 +98,7 @@ def test_two_workers_share_the_inbound_queue_and_answer_each_message_once(engine
                 intake.store(conn, parse_payload(simulate.text_payload(wa_id, text, message_id=f"wamid.{n}.{wa_id}")), now)
     total = 2 * len(CUSTOMERS)
     procs = Processes(make_env(database_url, tmp_path, fake_graph), tmp_path)
-    workers = Pair(procs, database_url, "worker")
+    workers = Pair(procs, database_url, "worker", fake_graph)
     # SHARE admits the claims' SELECT ... FOR UPDATE SKIP LOCKED and stops their UPDATE: each
     # worker holds the rows it selected, in an open transaction, when the other selects.
     lock = TableLock(engine, "inbound_events", "SHARE").acquire()
@@ -136,7 +139,7 @@ def queue(engine: sa.Engine, first: int, n: int) -> list[int]:
 
 def test_two_senders_share_the_outbox_and_send_each_row_once(engine, database_url, tmp_path, fake_graph):
     procs = Processes(make_env(database_url, tmp_path, fake_graph), tmp_path)
-    senders = Pair(procs, database_url, "sender")
+    senders = Pair(procs, database_url, "sender", fake_graph)
     # A claim selects and leases its rows, then reads who they go to (joining conversations):
     # with conversations locked, a sender that has claimed stops there, its rows locked.
     lock = None
@@ -197,7 +200,7 @@ def test_two_runs_of_one_campaign_at_the_same_moment_send_each_customer_one_mess
             audience.append(f"5511987{i:05d}")
     (tmp_path / "wabot.toml").write_text(CAMPAIGN_TOML)
     procs = Processes(make_env(database_url, tmp_path, fake_graph, WABOT_CONFIG=str(tmp_path / "wabot.toml")), tmp_path)
-    planners = Pair(procs, database_url, "planner")
+    planners = Pair(procs, database_url, "planner", fake_graph)
     # Both commands take `now` when they start (a few ms apart: different cycles, so the dedupe
     # keys do not make the second run harmless by themselves), then wait for the planning lock.
     lock = AdvisoryLock(engine, PLANNING_LOCK).acquire()

@@ -458,6 +458,8 @@ class FakeGraph:
     version: str = DEFAULT_VERSION
     phone_number_id: str = DEFAULT_PHONE_NUMBER_ID
     token: str = DEFAULT_TOKEN
+    # More tokens this number accepts: tests that tell processes apart by their token.
+    other_tokens: tuple[str, ...] = ()
     requests: list[Recorded] = field(default_factory=list)
     # Scripted answers, used first-in first-out before the responder and the default, for
     # requests that pass the checks.
@@ -482,8 +484,9 @@ class FakeGraph:
     def check(self, request: Request) -> Refusal | None:
         """What Meta would refuse in this request, in Meta's order: path, token, body."""
         tolerated = frozenset(self.tolerated)
+        token_refusals = [check_token(request.headers, token) for token in (self.token, *self.other_tokens)]
         for refusal in (check_path(request.method, request.path, self.version, self.phone_number_id),
-                        check_token(request.headers, self.token)):
+                        None if None in token_refusals else token_refusals[0]):
             if refusal is not None and refusal.check not in tolerated:
                 return refusal
         if not request.is_json:
