@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Flask, Response, request
+from flask import Flask, Response, jsonify, request
+
+from bot.core.safejson import text_problem
 
 HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,6 +34,15 @@ def from_loopback() -> bool:
 
 
 def install(app: Flask) -> None:
+    @app.before_request
+    def _readable_request():
+        # A NUL or a lone surrogate in a path or query would reach the database (PostgreSQL
+        # refuses both): refused here, as bad input, before any view runs.
+        for text in (request.path, *request.args.keys(), *request.args.values()):
+            if text_problem(text):
+                return jsonify(error=f"invalid text in the request: {text_problem(text)}"), 400
+        return None
+
     @app.after_request
     def _headers(response: Response) -> Response:
         for name, value in HEADERS.items():

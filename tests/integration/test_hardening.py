@@ -115,3 +115,9 @@ def test_api_requests_are_limited_per_token(settings_for, engine):
         assert client.post("/webhook", data=b"{}").status_code == 401  # the webhook is not limited, only signed
     finally:
         app.extensions["wabot"].close()
+
+
+@pytest.mark.parametrize("path", ["/api/conversations/%00", "/api/segments?now=%00", "/sandbox/api/messages?wa_id=a%00"])
+def test_text_the_database_refuses_is_bad_input_before_any_view(app, path):
+    response = app.test_client().get(path, headers={"Authorization": "Bearer x"})
+    assert response.status_code == 400 and "invalid text" in response.json["error"]
