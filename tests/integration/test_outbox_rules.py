@@ -147,6 +147,12 @@ def test_metas_id_finds_the_row_and_the_status_returns_it(engine):
     assert apply(engine, "wamid.other", "delivered", T) is None
 
 
+def test_metas_id_finds_the_row_even_when_the_callback_names_another(engine):
+    oid = sent_row(engine, wamid="wamid.1")
+    assert apply(engine, "wamid.1", "delivered", T, callback="outbox:999")["id"] == oid
+    assert row(engine, oid).state == "delivered"
+
+
 def test_a_status_without_a_message_id_does_not_become_the_rows_id(engine):
     oid = enqueue(engine)
     apply(engine, "noid-0123abcd", "sent", T, callback=f"outbox:{oid}")

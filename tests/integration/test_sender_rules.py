@@ -393,3 +393,51 @@ def test_131050_fails_and_pauses_the_customers_marketing(engine, clock):
                                           .where(customers_table.c.id == c.id)).one()
         assert paused and updated_at == T + timedelta(seconds=5)
         assert not customers.get(conn, other.id).marketing_paused
+
+
+# ---------------------------------------------------------------- a batch, and a sender that was too slow
+
+def test_run_once_with_nothing_due_handles_nothing(engine, clock):
+    enqueue(engine, customer(engine), not_before=T + timedelta(seconds=1))
+    assert make(engine, Script(), clock).run_once() == 0
+
+
+def test_each_row_of_a_batch_gets_its_own_outcome(engine, clock):
+    a, b, c = (customer(engine, f"1555000000{i}") for i in range(3))
+    failed, retried, sent = enqueue(engine, a), enqueue(engine, b), enqueue(engine, c)
+    answers = {a.wa_id: graph.RecipientError(131026, "Message undeliverable"), b.wa_id: graph.ServerError(None, "HTTP 503")}
+
+    class ByRecipient(Script):
+        def send(self, body):
+            self.bodies.append(body)
+            if body["to"] in answers:
+                raise answers[body["to"]]
+            return "wamid.ok"
+
+    assert make(engine, ByRecipient(), clock).run_once() == 3
+    assert [row(engine, i).state for i in (failed, retried, sent)] == ["failed", "queued", "sent"]
+    assert [row(engine, i).error_code for i in (failed, retried, sent)] == [131026, None, None]
+
+
+@pytest.mark.parametrize("answer, kind", [
+    (None, "reply"),  # Meta accepted it
+    (graph.RecipientError(131026, "Message undeliverable"), "reply"),
+    (graph.ServerError(None, "HTTP 503"), "reply"),
+    (graph.WindowClosedError(131047, "Re-engagement message"), "campaign"),
+])
+def test_a_sender_whose_lease_ran_out_records_nothing_over_the_new_owner(engine, clock, answer, kind):
+    c = customer(engine)
+    oid = enqueue(engine, c, kind=kind, fallback=TEMPLATE if kind == "campaign" else None)
+    later = T + SEND_LEASE + TICK
+    takeover = make(engine, Script(), Clock(later))
+    slow = Script(*([answer] if answer else []))
+
+    def lease_runs_out_during_the_send(body):  # another sender releases and claims the row meanwhile
+        takeover.release_expired(later)
+        assert [o.id for o in takeover.claim(later)] == [oid]
+
+    slow.on_send = lease_runs_out_during_the_send
+    make(engine, slow, clock).run_once()
+    now_owned = row(engine, oid)
+    assert (now_owned.state, now_owned.lease_owner, now_owned.attempts) == ("sending", takeover.owner, 2)
+    assert (now_owned.wa_message_id, now_owned.error_code, now_owned.used_fallback) == (None, None, False)
