@@ -6,6 +6,8 @@
 #   pip install 'mutmut==3.8.1'
 #   bench/mutation.sh                   # every module, one after the other (about an hour here)
 #   bench/mutation.sh window sender     # only those modules
+#   bench/mutation.sh --survivors       # again, only the mutants that survived the last run (after
+#                                       # adding tests; the code itself must not have changed)
 #
 # Every run starts from a fresh mutants/ (a copy of the code, never the code itself), runs under
 # `nice` with one test process, and ends with the figures and the survivors in
@@ -32,6 +34,8 @@ declare -A GLOBS=(
     [sender]="bot.pipeline.sender.x__blocked_reason__mutmut_* bot.pipeline.sender.xǁSenderǁclaim__mutmut_* bot.pipeline.sender.xǁSenderǁrelease_expired__mutmut_* bot.pipeline.sender.xǁSenderǁ_send__mutmut_* bot.pipeline.sender.xǁSenderǁrun_once__mutmut_* bot.pipeline.sender.xǁSenderǁ_record__mutmut_* bot.pipeline.sender.xǁSenderǁ_record_error__mutmut_*"
 )
 ORDER=(window planner outbox intake sender)
+survivors=false
+if [[ "${1:-}" == "--survivors" ]]; then survivors=true; shift; fi
 modules=("$@")
 [[ ${#modules[@]} -gt 0 ]] || modules=("${ORDER[@]}")
 
@@ -43,13 +47,21 @@ for module in "${modules[@]}"; do
 done
 
 "$MUTMUT" --version
-rm -rf mutants
+if $survivors; then
+    [[ -d mutants ]] || { echo "no mutants/ to rerun: run bench/mutation.sh first" >&2; exit 2; }
+    # mutmut copies tests/ again and collects stats for the new tests only
+    mapfile -t names < <("$PYTHON" bench/mutation_report.py --survivors "${modules[@]}")
+    [[ ${#names[@]} -gt 0 ]] || { echo "no survivors"; exit 0; }
+    echo "rerunning ${#names[@]} surviving mutants"
+else
+    rm -rf mutants
+fi
 start=$(date +%s)
 # mutmut prints a progress line per mutant; keep it in a log, not on the terminal
 if ! nice -n 10 "$MUTMUT" run --max-children 1 "${names[@]}" > mutants.log 2>&1; then
     tail -n 40 mutants.log >&2
     exit 1
 fi
-mv mutants.log mutants/run.log
+mv mutants.log "mutants/run$($survivors && echo -survivors).log"
 echo "mutation run: $(( $(date +%s) - start )) s"
 "$PYTHON" bench/mutation_report.py "${modules[@]}" | tee mutants/report.md

@@ -3,6 +3,7 @@ per module, how many mutants were tried, killed, survived or timed out, and how 
 then every survivor with its diff. Markdown, for docs/mutation.md.
 
     python bench/mutation_report.py [module ...]      # after bench/mutation.sh
+    python bench/mutation_report.py --survivors [module ...]   # their names only, one a line
 """
 from __future__ import annotations
 
@@ -92,4 +93,11 @@ def main(modules: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--survivors"]:
+        for module in sys.argv[2:] or list(MODULES):
+            statuses, _ = load(module)
+            for name, status in statuses.items():
+                if status in ("survived", "no tests", "suspicious"):
+                    print(name)
+    else:
+        main(sys.argv[1:])
