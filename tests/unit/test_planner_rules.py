@@ -260,6 +260,12 @@ def test_a_template_message_fills_its_parameters_and_quick_replies():
                                                                                    None, None)
 
 
+def test_a_template_fills_the_store_name_itself():
+    shop = TemplateRef(name="shop", body=("{store_name}", "{first_name}"), quick_replies=("visit:{store_name}",))
+    spec = template_spec(shop, {}, "Acme")
+    assert (spec.template_params, spec.quick_replies) == (("Acme", "there"), ("visit:Acme",))
+
+
 def test_an_empty_template_parameter_is_sent_as_a_dash():
     spec = template_spec(TEMPLATE, {"first_name": "Ana", "code": ""}, "Acme")
     assert spec.template_params == ("Ana", "-")
@@ -274,9 +280,9 @@ def test_message_for_each_form():
     assert (text_only.text, text_only.fallback, text_only.buttons) == ("Hello from Acme", None, ())
     template = message_for(BOTH.offers[0], "template", values, "Acme")
     assert (template.form, template.template_params, template.text) == ("template", ("there", "Z9"), None)
-    with pytest.raises(ValueError, match="without a template"):
+    with pytest.raises(ValueError, match="^a template send without a template$"):
         message_for(Offer(text="Hi"), "template", {}, "Acme")
-    with pytest.raises(ValueError, match="without text"):
+    with pytest.raises(ValueError, match="^a free-form send without text$"):
         message_for(Offer(template=TEMPLATE), "freeform", {}, "Acme")
 
 
