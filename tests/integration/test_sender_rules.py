@@ -177,6 +177,15 @@ def test_a_later_row_waits_for_an_earlier_due_or_sending_one_of_the_same_custome
     assert sender.claim(T) == []  # the first is sending: the second waits
 
 
+def test_a_sending_row_holds_the_next_one_even_by_a_clock_that_is_behind(engine, clock):
+    # two sender processes, the second one's clock a little behind the first's
+    c = customer(engine)
+    first = enqueue(engine, c, text="1", not_before=T)
+    enqueue(engine, c, text="2", not_before=T - timedelta(seconds=5))
+    assert [o.id for o in make(engine, Script(), clock).claim(T)] == [first]
+    assert make(engine, Script(), clock).claim(T - timedelta(seconds=2)) == []
+
+
 def test_an_earlier_row_waiting_for_its_retry_does_not_hold_the_next_one(engine, clock):
     c = customer(engine)
     waiting = enqueue(engine, c, text="1", not_before=T + timedelta(minutes=5))
