@@ -185,7 +185,11 @@ def test_phone_time_zones_by_the_longest_known_prefix():
     assert phone_time_zones("4915112345678") == ("Europe/Berlin",)
     assert phone_time_zones("5511987650000") == ("America/Sao_Paulo",)
     assert phone_time_zones("user-abc") == () and phone_time_zones(None) == () and phone_time_zones("") == ()
-    assert "Etc/Unknown" not in phone_time_zones("8816123456")  # a satellite number: no zone of its own
+    assert phone_time_zones("8816123456") == ()  # a satellite number: no zone of its own
+    # a number known only by its one-digit country code (+1 with an unassigned area code) gets all of
+    # the country's zones, so the store's zone is used when it is one of them
+    zones = phone_time_zones("15550001111")
+    assert {"America/New_York", "America/Los_Angeles", "America/Anchorage"} <= set(zones)
 
 
 # ---------------------------------------------------------------- test groups
