@@ -19,6 +19,7 @@ from bot.core.signing import meta_signature
 from bot.core.tables import customers, inbound_events, inbound_messages, outbox
 from bot.whatsapp import simulate
 from tests.conftest import APP_SECRET, fixture_paths
+from tests.support.mutate import paths, replace
 from webhook import create_app
 
 GOOD = ("15550001001", "15550001002")
@@ -147,26 +148,8 @@ hostile_scalars = st.one_of(
 )
 
 
-def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, prefix + (key,))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, prefix + (index,))
-    return found
 
 
-def _replace(value: object, path: tuple, new: object) -> object:
-    if not path:
-        return new
-    copy = json.loads(json.dumps(value))
-    target = copy
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = new
-    return copy
 
 
 def _encode(value: object) -> bytes:
@@ -178,8 +161,7 @@ def _encode(value: object) -> bytes:
 def mutated_payloads(draw):
     payload = draw(st.sampled_from(REAL))
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(payload)
-        payload = _replace(payload, draw(st.sampled_from(paths)), draw(hostile_scalars))
+        payload = replace(payload, draw(st.sampled_from(paths(payload))), draw(hostile_scalars))
     return payload
 
 

@@ -19,6 +19,7 @@ from bot.core.tables import customers
 from segments.importer import import_file
 from segments.tables import orders, shopify_webhooks
 from tests.conftest import fixture_paths
+from tests.support.mutate import paths, replace
 from webhook import create_app
 
 SECRET = "shpss_fuzz"
@@ -73,26 +74,8 @@ def test_unusable_bodies_are_kept_and_acknowledged(app, engine, raw):
     assert state in ("failed", "quarantined") and error
 
 
-def _paths(value, prefix=()):
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, prefix + (key,))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, prefix + (index,))
-    return found
 
 
-def _replace(value, path, new):
-    if not path:
-        return new
-    copy = json.loads(json.dumps(value))
-    target = copy
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = new
-    return copy
 
 
 hostile = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
@@ -104,7 +87,7 @@ hostile = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan
 def mutated_orders(draw):
     body = order(id=draw(st.integers(1, 10**9)))
     for _ in range(draw(st.integers(1, 3))):
-        body = _replace(body, draw(st.sampled_from(_paths(body))), draw(hostile))
+        body = replace(body, draw(st.sampled_from(paths(body))), draw(hostile))
     return body
 
 
