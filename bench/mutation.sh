@@ -7,7 +7,8 @@
 #   bench/mutation.sh                   # every module, one after the other (about an hour here)
 #   bench/mutation.sh window sender     # only those modules
 #   bench/mutation.sh --survivors       # again, only the mutants that survived the last run (after
-#                                       # adding tests; the code itself must not have changed)
+#                                       # adding tests; the code itself must not have changed; new
+#                                       # test files go in [tool.mutmut] pytest_add_cli_args_test_selection)
 #
 # Every run starts from a fresh mutants/ (a copy of the code, never the code itself), runs under
 # `nice` with one test process, and ends with the figures and the survivors in
@@ -53,6 +54,10 @@ if $survivors; then
     mapfile -t names < <("$PYTHON" bench/mutation_report.py --survivors "${modules[@]}")
     [[ ${#names[@]} -gt 0 ]] || { echo "no survivors"; exit 0; }
     echo "rerunning ${#names[@]} surviving mutants"
+    # a change to the test selection makes mutmut forget every verdict; the ones not rerun here
+    # are put back from this copy afterwards
+    rm -rf mutants/previous && mkdir -p mutants/previous
+    (cd mutants && find bot -name '*.meta' -exec cp --parents {} previous/ \;)
 else
     rm -rf mutants
 fi
@@ -63,5 +68,6 @@ if ! nice -n 10 "$MUTMUT" run --max-children 1 "${names[@]}" > mutants.log 2>&1;
     exit 1
 fi
 mv mutants.log "mutants/run$($survivors && echo -survivors).log"
+if $survivors; then "$PYTHON" bench/mutation_report.py --restore mutants/previous; fi
 echo "mutation run: $(( $(date +%s) - start )) s"
 "$PYTHON" bench/mutation_report.py "${modules[@]}" | tee mutants/report.md

@@ -92,8 +92,28 @@ def main(modules: list[str]) -> None:
         print(f"### `{name}` ({module})\n\n```diff\n{diff(name)}\n```\n")
 
 
+def restore(previous: Path) -> None:
+    """Put back the verdicts of the mutants a --survivors run did not rerun: mutmut forgets them
+    all when the test selection changes, and they stand as long as the code has not changed."""
+    for module, (path, _) in MODULES.items():
+        meta_path, old_path = MUTANTS / f"{path}.meta", previous / f"{path}.meta"
+        if not old_path.exists():
+            continue
+        meta, old = json.loads(meta_path.read_text()), json.loads(old_path.read_text())
+        put_back = 0
+        for name, code in old["exit_code_by_key"].items():
+            if meta["exit_code_by_key"].get(name) is None and code is not None:
+                meta["exit_code_by_key"][name] = code
+                meta["durations_by_key"][name] = old["durations_by_key"].get(name, 0.0)
+                put_back += 1
+        meta_path.write_text(json.dumps(meta, indent=4))
+        print(f"{module}: {put_back} verdicts of the last full run put back", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--survivors"]:
+    if sys.argv[1:2] == ["--restore"]:
+        restore(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--survivors"]:
         for module in sys.argv[2:] or list(MODULES):
             statuses, _ = load(module)
             for name, status in statuses.items():

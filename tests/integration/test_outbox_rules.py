@@ -83,6 +83,7 @@ def test_outbox_row_copies_the_message_and_gives_a_read_receipt_no_preview():
     made = outbox.outbox_row(recipient=WA_ID, message=text, now=T)
     assert made["payload"] == text and made["payload"] is not text
     assert made["preview"] == "Hi" and made["fallback"] is None and made["not_before"] == T
+    assert (made["kind"], made["category"]) == ("reply", "service")
     receipt = outbox.outbox_row(recipient=WA_ID, message={"message_id": "wamid.in"}, now=T, kind="read")
     assert receipt["preview"] is None
 

@@ -450,3 +450,31 @@ def test_a_sender_whose_lease_ran_out_records_nothing_over_the_new_owner(engine,
     now_owned = row(engine, oid)
     assert (now_owned.state, now_owned.lease_owner, now_owned.attempts) == ("sending", takeover.owner, 2)
     assert (now_owned.wa_message_id, now_owned.error_code, now_owned.used_fallback) == (None, None, False)
+
+
+def test_a_cancelled_row_in_a_batch_cancels_only_itself(engine, clock):
+    stopped, other = customer(engine, opted_out=True), customer(engine, "15557654321")
+    cancelled = enqueue(engine, stopped, kind="campaign", category="marketing")
+    failed = enqueue(engine, other)
+    sent = enqueue(engine, customer(engine, "15550001111"))
+    transport = Script(graph.RecipientError(131026, "Message undeliverable"))
+    assert make(engine, transport, clock).run_once() == 3
+    assert [row(engine, i).state for i in (cancelled, failed, sent)] == ["cancelled", "failed", "sent"]
+
+
+def test_a_slow_sender_cancels_nothing_the_new_owner_holds(engine, clock):
+    stopped, other = customer(engine, opted_out=True), customer(engine, "15557654321")
+    blocked = enqueue(engine, stopped, kind="campaign", category="marketing")
+    normal = enqueue(engine, other)
+    later = T + SEND_LEASE + TICK
+    takeover = make(engine, Script(), Clock(later))
+    slow = Script()
+
+    def lease_runs_out_during_the_send(body):
+        takeover.release_expired(later)
+        assert sorted(o.id for o in takeover.claim(later)) == [blocked, normal]
+
+    slow.on_send = lease_runs_out_during_the_send
+    make(engine, slow, clock).run_once()
+    for oid in (blocked, normal):
+        assert (row(engine, oid).state, row(engine, oid).lease_owner) == ("sending", takeover.owner)

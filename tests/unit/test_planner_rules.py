@@ -223,6 +223,8 @@ def test_from_config_test_run_and_rest_run():
     config = CampaignConfig(segment="all", category="utility", variants=[{"text": "A"}, {"text": "B"}],
                             test_fraction=0.2)
     test = CampaignPlan.from_config("spring", config)
+    assert (test.name, CampaignPlan.from_config("spring", config, promoted_variant=0).name) == (
+        "spring", "spring")
     assert (test.category, test.group, test.test_fraction, test.seed, test.sample) == ("utility", "test", 0.2,
                                                                                       "spring", True)
     seeded = CampaignPlan.from_config("spring", config.model_copy(update={"seed": "s2"}))
