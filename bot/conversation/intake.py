@@ -17,12 +17,11 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.core import safejson
 from bot.core.db import dialect_insert, insert_ignoring_conflicts
 from bot.core.errors import NotFound, WabotError
 from bot.core.retry import Backoff
 from bot.core.tables import inbound_events
-from bot.whatsapp.events import Event, Quarantined, effective_time, from_record, parse_body
+from bot.whatsapp.events import Event, Quarantined, effective_time, from_record, read_again
 
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -207,7 +206,7 @@ def retry(conn: Connection, event_id: int, now: datetime) -> int:
     (the reader may have been fixed since): its valid events are stored and queued, and it is
     marked done; still unreadable, it stays and a WabotError says why."""
     t = inbound_events.c
-    row = conn.execute(sa.select(t.id, t.state, t.payload).where(t.id == event_id)).first()
+    row = conn.execute(sa.select(t.id, t.state, t.kind, t.payload).where(t.id == event_id)).first()
     if row is None:
         raise NotFound(f"no inbound event {event_id}")
     if row.state == "dead":
@@ -217,7 +216,7 @@ def retry(conn: Connection, event_id: int, now: datetime) -> int:
     if row.state != "quarantined":
         raise WabotError(f"inbound event {event_id} is {row.state}, not dead or quarantined")
     try:
-        events = parse_body(safejson.loads(str((row.payload or {}).get("raw", ""))))
+        events = read_again(from_record(row.kind, row.payload or {}))
     except ValueError as exc:
         raise WabotError(f"inbound event {event_id} is still not JSON: {exc}") from None
     unreadable = [e for e in events if isinstance(e, Quarantined)]

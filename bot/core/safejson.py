@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 import ijson
 
@@ -26,9 +26,19 @@ class Invalid(str):
     still be kept as JSON (for the quarantine's record)."""
 
 
+MAX_EXPONENT = 30  # of a decimal kept as Decimal: money and quantities never come near it
+
+
 def _float(text: str) -> float | Invalid:
     value = float(text)
     return value if math.isfinite(value) else Invalid(f"number out of range: {text[:40]}")
+
+
+def _decimal(text: str) -> Decimal | Invalid:
+    value = Decimal(text)
+    if not value.is_finite() or abs(value.adjusted()) > MAX_EXPONENT:
+        return Invalid(f"number out of range: {text[:40]}")
+    return value
 
 
 def _int(text: str) -> int | Invalid:
@@ -40,25 +50,27 @@ def _constant(name: str) -> Invalid:
     return Invalid(f"number out of range: {name}")
 
 
-def loads(raw: bytes | str) -> Any:
-    """The JSON value of `raw`, with out-of-range numbers and over-deep subtrees as Invalid.
+def loads(raw: bytes | str, decimals: bool = False) -> Any:
+    """The JSON value of `raw`, with out-of-range numbers and over-deep subtrees as Invalid;
+    with `decimals`, non-integers as Decimal (Shopify's money).
 
     Raises ValueError only when `raw` is not JSON at all."""
+    real = _decimal if decimals else _float
     try:
-        return json.loads(raw, parse_float=_float, parse_int=_int, parse_constant=_constant)
+        return json.loads(raw, parse_float=real, parse_int=_int, parse_constant=_constant)
     except RecursionError:
-        return _loads_deep(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass"))
+        return _loads_deep(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass"), real)
 
 
-def _number(value: Any) -> Any:
+def _number(value: Any, real: Callable[[str], Any]) -> Any:
     if isinstance(value, Decimal):  # ijson's non-integers
-        return _float(str(value))
+        return real(str(value))
     if isinstance(value, int) and not isinstance(value, bool):
         return _int(str(value))
     return value
 
 
-def _loads_deep(raw: bytes) -> Any:
+def _loads_deep(raw: bytes, real: Callable[[str], Any]) -> Any:
     """A body too deep for the standard parser (which recurses): built from ijson's event stream,
     with every subtree below MAX_DEPTH replaced by one marker."""
     root: list[Any] = []
@@ -89,7 +101,7 @@ def _loads_deep(raw: bytes) -> Any:
                 stack.pop()
                 keys.pop()
             else:
-                _put(stack, keys, _number(value))
+                _put(stack, keys, _number(value, real))
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not root:
@@ -116,7 +128,8 @@ def problem(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
             reason = text_problem(item)
             if reason:
                 return reason
-        elif isinstance(item, float) and not math.isfinite(item):
+        elif isinstance(item, (float, Decimal)) and not (math.isfinite(item) if isinstance(item, float)
+                                                         else item.is_finite()):
             return "number out of range"
         elif isinstance(item, (dict, list)):
             if depth >= max_depth:

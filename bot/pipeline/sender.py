@@ -15,7 +15,6 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Callable
 
 import sqlalchemy as sa
@@ -167,7 +166,9 @@ class Sender:
                 .where(t.id.in_(ids), t.lease_owner == self.owner, t.state == "sending").order_by(t.id)
             ).all()
         return [Outgoing(r.id, r.recipient, r.kind, r.category, r.payload, r.fallback, r.used_fallback,
-                         r.attempts, r.customer_id, _blocked_reason(r)) for r in rows]
+                         r.attempts, r.customer_id,
+                         _blocked_reason(r.kind, r.category, r.opted_out, r.marketing_paused, r.conversation_state))
+                for r in rows]
 
     def release_expired(self, now: datetime) -> int:
         """Rows left in `sending` by a sender that died go back to the queue."""
@@ -189,9 +190,7 @@ class Sender:
             row = conn.execute(_STILL_WELCOME, {"customer_id": item.customer_id}).first()
         if row is None:
             return None
-        return _blocked_reason(SimpleNamespace(kind=item.kind, category=item.category, opted_out=row.opted_out,
-                                               marketing_paused=row.marketing_paused,
-                                               conversation_state=row.conversation_state))
+        return _blocked_reason(item.kind, item.category, row.opted_out, row.marketing_paused, row.conversation_state)
 
     def _send(self, item: Outgoing) -> SendResult:
         if item.blocked_reason:
@@ -330,13 +329,14 @@ class Sender:
         self._pump(stop=stop, wake=wake, idle_wait=idle_wait)
 
 
-def _blocked_reason(row) -> str | None:
+def _blocked_reason(kind: str, category: str, opted_out: bool | None, marketing_paused: bool | None,
+                    conversation_state: str | None) -> str | None:
     """A business-initiated message queued earlier may no longer be welcome when it is due."""
-    if row.kind in BUSINESS_INITIATED:
-        if row.opted_out:
+    if kind in BUSINESS_INITIATED:
+        if opted_out:
             return "opted_out"
-        if row.category == "marketing" and row.marketing_paused:
+        if category == "marketing" and marketing_paused:
             return "marketing_paused"
-        if row.conversation_state not in (None, BOT):
+        if conversation_state not in (None, BOT):
             return "in_handoff"
     return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
@@ -60,13 +59,14 @@ def receive():
     # since Shopify redelivers a failed webhook for 48 h and then drops the subscription.
     problem = None
     try:
-        body = safejson.loads(raw)
+        body = safejson.loads(raw, decimals=True)
         problem = safejson.problem(body)
     except ValueError as exc:
         body, problem = raw.decode("utf-8", "replace"), f"body is not JSON: {str(exc)[:200]}"
     delivery = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id") or "").strip()
-    delivery = safejson.text_problem(delivery) and "" or delivery[:128]
-    delivery = delivery or "sha256:" + hashlib.sha256(raw).hexdigest()[:64]  # no id: the body is the identity
+    if not delivery or safejson.text_problem(delivery):  # no usable id: the body is the delivery's identity
+        delivery = "sha256:" + hashlib.sha256(raw).hexdigest()[:64]
+    delivery = delivery[:128]
     now = utcnow()
     resource_id = body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), int) else None
     if resource_id is not None and not 0 < resource_id < 2**63:
@@ -78,14 +78,13 @@ def receive():
         if problem is None:
             try:
                 with conn.begin_nested():  # a record the database refuses must not cost the delivery's row
-                    record = _parse(kind, json.loads(json.dumps(body), parse_float=Decimal),
-                                    rt.settings.store.default_region)
+                    record = _parse(kind, body, rt.settings.store.default_region)
                     outcome = write(conn, kind, [record], now)
                 return jsonify(applied=outcome.applied, stale=outcome.stale)
             except (RowError, sa.exc.DataError, sa.exc.IntegrityError, ValueError, TypeError, ArithmeticError) as exc:
                 # Readable but not usable (a record without its date, a value the database refuses).
                 error = mask_text(str(exc).splitlines()[0])[:500]
-                state, payload = "failed", body
+                state, payload = "failed", json.loads(raw)  # readable, so plain JSON (no Decimal) to keep
         else:  # not even readable: kept as escaped text, which any database stores
             error, state, payload = problem, "quarantined", {"raw": safejson.dumps_for_record(body)}
         log.warning("Shopify %s %s not applied: %s", topic, resource_id or "-", error)

@@ -430,13 +430,15 @@ class Quarantined:
 
     reason: str
     raw_json: str
+    part: str = "body"  # what raw_json is: "body", "change", or the kind of event whose record it is
     timestamp: None = None
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
-    def of(cls, part: Any, reason: str) -> "Quarantined":
-        raw_json = safejson.dumps_for_record(part)
-        return cls(reason=reason, raw_json=raw_json, raw={"raw": raw_json, "reason": reason})
+    def of(cls, value: Any, reason: str, part: str = "body") -> "Quarantined":
+        raw_json = safejson.dumps_for_record(value)
+        return cls(reason=reason, raw_json=raw_json, part=part,
+                   raw={"raw": raw_json, "reason": reason, "part": part})
 
     @property
     def key(self) -> str:
@@ -578,19 +580,33 @@ def parse_body(body: Any) -> list[Event]:
         return [Quarantined.of(body, f"not a WhatsApp payload: {exc}")]
 
 
+def read_again(quarantined: Quarantined) -> list[Event]:
+    """What a quarantined part holds, read with today's reader (`wabot events retry`): its events,
+    or again Quarantined ones. Raises ValueError when its text is not JSON."""
+    value = safejson.loads(quarantined.raw_json)
+    if quarantined.part == "body":
+        return parse_body(value)
+    if quarantined.part == "change":
+        return _checked_change_events(value, None) if isinstance(value, dict) else [
+            Quarantined.of(value, "a change is not a JSON object", part="change")]
+    if quarantined.part in ("message", "status", "preference", "account") and isinstance(value, dict):
+        return [_checked(from_record(quarantined.part, value))]
+    return [Quarantined.of(value, f"not a record of a {quarantined.part}", part=quarantined.part)]
+
+
 def _checked_change_events(change: dict, entry_time: Any) -> list[Event]:
     """The events of one change, each checked on its own: a part that cannot be an event is
     quarantined, and the valid events beside it are kept."""
     try:
         events = list(_change_events(change, entry_time))
     except Exception as exc:  # any shape we cannot read quarantines this change only
-        return [Quarantined.of(change, f"unreadable change: {exc.__class__.__name__}")]
+        return [Quarantined.of(change, f"unreadable change: {exc.__class__.__name__}", part="change")]
     return [_checked(event) for event in events]
 
 
 def _checked(event: Event) -> Event:
     reason = safejson.problem(event.raw) or _column_problem(event)
-    return Quarantined.of(event.raw, reason) if reason else event
+    return Quarantined.of(event.raw, reason, part=event.kind) if reason else event
 
 
 def _column_problem(event: Event) -> str | None:
@@ -619,7 +635,8 @@ def _column_problem(event: Event) -> str | None:
 def from_record(kind: str, record: dict) -> Event:
     """Rebuild an event from what `event.raw` stored."""
     if kind == "quarantined":
-        return Quarantined(reason=str(record.get("reason")), raw_json=str(record.get("raw")), raw=record)
+        return Quarantined(reason=str(record.get("reason")), raw_json=str(record.get("raw")),
+                           part=str(record.get("part") or "body"), raw=record)
     if kind == "message":
         return _message(record.get("message") or {}, record.get("contact"), record.get("errors") or [])
     if kind == "status":
