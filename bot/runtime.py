@@ -20,10 +20,12 @@ from bot.campaigns.runs import Campaigns, SegmentAudiences, check_audiences
 from bot.core import db
 from bot.core.config import Settings
 from bot.pipeline.handoff_release import HandoffReleaser
+from bot.pipeline.leader import Leadership
 from bot.pipeline.metrics import Metrics
+from bot.pipeline.ratelimit import SharedRateLimiter, rate_key
 from bot.pipeline.sandbox import SandboxTransport
 from bot.pipeline.scheduler import SchedulerService
-from bot.pipeline.sender import Sender, concurrency_for
+from bot.pipeline.sender import PACING, Sender, concurrency_for
 from bot.pipeline.worker import InboundWorker
 from bot.whatsapp import graph
 from flows.checks import check_settings
@@ -153,7 +155,12 @@ class Runtime:
     def sender(self, concurrency: int | None = None, **overrides) -> Sender:
         concurrency = concurrency or concurrency_for(self.settings.rate_limit)
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)
-        options = dict(metrics=self.metrics, backoff=self.settings.file.delivery.backoff())
+        delivery = self.settings.file.delivery
+        options = dict(metrics=self.metrics, backoff=delivery.backoff(), unknown_resend=delivery.unknown_resend())
+        if self.engine.dialect.name == "postgresql":
+            # WABOT_RATE_LIMIT is the number's limit, across every sender process (docs/sending.md).
+            options["limiter"] = SharedRateLimiter(self.engine, rate_key(self.settings.phone_number_id),
+                                                   self.settings.rate_limit * PACING)
         options.update(overrides)
         sender = Sender(self.engine, transport, rate_limit=self.settings.rate_limit, concurrency=concurrency,
                         **options)
@@ -163,19 +170,26 @@ class Runtime:
             self._closers.append(close_transport)
         return sender
 
-    def start_background(self, *, inbound: bool = True, outbound: bool = True, scheduler: bool = False) -> None:
+    def start_background(self, *, inbound: bool = True, outbound: bool = True, scheduler: bool = False,
+                         concurrency: int | None = None) -> None:
         """Run the inbound worker and the sender on threads of this process (and, for `serve`,
         the scheduler)."""
         if scheduler:
-            service = self.scheduler()
-            service.start()
-            self._closers.append(service.stop)
+            self.start_scheduler()
         if inbound:
             worker = self.worker()
             self._spawn("wabot-inbound", lambda: worker.run_forever(self._stop, self.inbound_wake))
         if outbound:
-            sender = self.sender()
+            sender = self.sender(concurrency)
             self._spawn("wabot-sender", lambda: sender.run_forever(self._stop, wake=self.outbound_wake))
+
+    def start_scheduler(self) -> Leadership:
+        """The scheduler, standing by until this process holds the scheduler lock (bot/pipeline/leader.py)."""
+        service = self.scheduler()
+        leadership = Leadership(self.engine, service.start, service.stop)
+        leadership.start()
+        self._closers.append(leadership.stop)
+        return leadership
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -205,12 +205,17 @@ def tick(now: datetime | None) -> None:
 
 @click.command("scheduler")
 def scheduler() -> None:
-    """Run the scheduler alone (jobs persisted in the database); `wabot worker` sends."""
+    """Run the scheduler alone (jobs persisted in the database); `wabot worker` sends.
+
+    On PostgreSQL any number may run: one holds an advisory lock and runs the jobs, the others
+    stand by and take over within seconds of its death."""
     runtime = current().runtime(warn=True)  # the same start checks as serve and worker
-    service = runtime.scheduler()
-    run_until_signalled(service.start, service.stop,
-                        f"wabot scheduler running {len(service.specs)} job(s) — "
-                        f"{describe_database(runtime.settings.database_url)}")
+    jobs = len(runtime.scheduler().specs)
+    standby = " (active while it holds the scheduler lock; any number may run)" \
+        if runtime.engine.dialect.name == "postgresql" else ""
+    run_until_signalled(runtime.start_scheduler, runtime.stop,
+                        f"wabot scheduler running {jobs} job(s) — "
+                        f"{describe_database(runtime.settings.database_url)}{standby}")
 
 
 COMMANDS = (campaigns_group, reorder_group, tick, scheduler)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import threading
 from typing import Callable
 
 import click
@@ -88,12 +87,21 @@ def describe_database(url: str) -> str:
     return "PostgreSQL" if url.startswith("postgres") else url.split(":", 1)[0]
 
 
-def run_until_signalled(start: Callable[[], None], stop: Callable[[], None], banner: str) -> None:
-    """Start a background service, say so, and stop it cleanly on SIGINT or SIGTERM."""
-    signalled = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: signalled.set())
-    start()
-    click.echo(banner)
-    signalled.wait()
-    stop()
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def run_until_signalled(start: Callable[[], None], stop: Callable[[], None], banner: str | None) -> None:
+    """Start a background service, say so, and stop it cleanly on SIGINT or SIGTERM.
+
+    The signals are blocked before any thread starts (threads inherit the mask) and taken with
+    sigwait: no handler runs in the middle of other code, so a second Ctrl-C, or a SIGTERM on
+    top of a SIGINT, cannot deadlock the stop on a lock the interrupted code holds."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        start()
+        if banner:
+            click.echo(banner)
+        signal.sigwait(STOP_SIGNALS)
+        stop()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

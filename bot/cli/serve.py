@@ -9,21 +9,25 @@ from bot.cli.serving import run_server
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int, help="HTTP threads.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="HTTP processes (default: the number of CPUs).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per HTTP process.")
 @pass_context
-def serve(ctx: Context, host: str, port: int, threads: int) -> None:
-    """HTTP server, inbound worker, outbox sender and scheduler in one process."""
-    run_server(ctx, host, port, threads)
+def serve(ctx: Context, host: str, port: int, workers: int | None, threads: int) -> None:
+    """The whole product under one command: N HTTP processes and one process for the inbound
+    worker, the outbox sender and the scheduler. Ctrl-C stops them all."""
+    run_server(ctx, host, port, threads, workers)
 
 
 @click.command()
-@click.option("--concurrency", default=8, show_default=True, type=int, help="Parallel sends.")
+@click.option("--concurrency", default=None, type=click.IntRange(1, 256),
+              help="Sends in flight at once (default: enough for WABOT_RATE_LIMIT).")
 @pass_context
-def worker(ctx: Context, concurrency: int) -> None:
+def worker(ctx: Context, concurrency: int | None) -> None:
     """The inbound worker and the outbox sender, without HTTP."""
     runtime = ctx.runtime(warn=True)
-    run_until_signalled(runtime.start_background, runtime.stop,
+    run_until_signalled(lambda: runtime.start_background(concurrency=concurrency), runtime.stop,
                         f"wabot worker running — {describe_database(ctx.settings.database_url)}")
 
 

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DELIVERY_STATES = ("sent", "delivered", "read")
 BUSINESS_INITIATED = ("campaign", "reorder")  # kinds of message we start, not answers
 OPEN_STATES = ("queued", "sending")
+# `unknown`: a sender died after handing the message to the Graph API and before it heard back.
+STATES = ("queued", "sending", "sent", "delivered", "read", "failed", "cancelled", "unknown")
 MARKETING_STOPPED = 131050
 KEY_CHUNK = 10_000  # ids looked up by dedupe key in chunks: SQLite binds at most 32,766 values
 
@@ -130,3 +132,14 @@ def apply_status(conn: Connection, status: StatusUpdate, now: datetime) -> dict 
 def depth(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(outbox)
                         .where(outbox.c.state.in_(OPEN_STATES))).scalar_one()
+
+
+def listed(conn: Connection, state: str | None, limit: int) -> list:
+    """Outbox rows, newest first, for `wabot outbox list`."""
+    o = outbox.c
+    query = sa.select(o.id, o.state, o.kind, o.category, o.source, o.recipient, o.customer_id, o.attempts,
+                      o.created_at, o.handed_at, o.sent_at, o.wa_message_id, o.error_code, o.error_title,
+                      o.preview)
+    if state is not None:
+        query = query.where(o.state == state)
+    return conn.execute(query.order_by(o.id.desc()).limit(limit)).all()

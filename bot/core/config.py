@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -294,6 +295,9 @@ class DeliveryConfig(_Strict):
 
     retry_base_seconds: float = Field(default=1.0, gt=0, le=3600)  # the first retry's delay; doubles after
     retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # A reply or utility message left `unknown` by a dead sender, with no status webhook after this
+    # long, is sent again; 0: never. Marketing messages are never sent again (docs/sending.md).
+    unknown_resend_minutes: float = Field(default=10.0, ge=0, le=10080)
 
     @model_validator(mode="after")
     def _ordered(self) -> "DeliveryConfig":
@@ -303,6 +307,9 @@ class DeliveryConfig(_Strict):
 
     def backoff(self) -> Backoff:
         return Backoff(self.retry_base_seconds, self.retry_max_seconds)
+
+    def unknown_resend(self) -> timedelta | None:
+        return timedelta(minutes=self.unknown_resend_minutes) if self.unknown_resend_minutes else None
 
 
 class MarketRates(_Strict):

@@ -165,10 +165,22 @@ outbox = sa.Table(
     sa.Column("delivered_at", UTCDateTime()),
     sa.Column("read_at", UTCDateTime()),
     sa.Column("failed_at", UTCDateTime()),
+    # Committed just before the message is handed to the Graph API: a dead sender's row with it
+    # set may have left (`unknown`), one without it cannot have (docs/sending.md).
+    sa.Column("handed_at", UTCDateTime()),
     sa.Index("ix_outbox_state_not_before", "state", "not_before"),
     sa.Index("ix_outbox_recipient_state_id", "recipient", "state", "id"),
     # The sender claims queued rows oldest first: this walks them in order instead of sorting them all.
     sa.Index("ix_outbox_state_id", "state", "id"),
+)
+
+# The shared rate limit (PostgreSQL): per phone number, the next free send slot in nanoseconds
+# of the database's clock; every sender process takes its slots from here (bot/pipeline/ratelimit.py).
+rate_slots = sa.Table(
+    "rate_slots",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("next_ns", sa.BigInteger, nullable=False),
 )
 
 # One row, written by GET /healthz: the database is healthy when it accepts a write.

@@ -1,11 +1,25 @@
 """Prometheus metrics: inbound events by type, outbound messages by status, request latency,
 and the depth of the inbound queue and the outbox (read from the database at scrape time, so
-they are right whichever process did the work)."""
+they are right whichever process did the work).
+
+Under `wabot serve` the counters are counted in several processes (HTTP workers, the background
+process): `share_across_processes` puts them in prometheus_client's multiprocess files, and
+/metrics adds them up, so a scrape answered by any process shows the whole product.
+(`gunicorn` + `wabot worker` deployments set PROMETHEUS_MULTIPROC_DIR themselves; docs/deployment.md.)"""
 from __future__ import annotations
 
 import logging
+import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
 
@@ -56,6 +70,22 @@ class QueueDepthCollector:
                                 "(wabot events list --state quarantined)", value=set_aside["quarantined"])
 
 
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_across_processes(directory: str) -> None:
+    """From now on, in this process (a child of `serve`), metrics live in `directory`'s files.
+    prometheus_client picks its value class when it is imported; this process imported it
+    before it was forked, so it is told again."""
+    os.environ[MULTIPROCESS_DIR] = directory
+    values.ValueClass = values.get_value_class()
+
+
+def process_ended(pid: int) -> None:
+    if os.environ.get(MULTIPROCESS_DIR):
+        multiprocess.mark_process_dead(pid)
+
+
 class Metrics:
     def __init__(self, engine: Engine | None = None):
         disable_created_metrics()  # the *_created series only double what Prometheus scrapes
@@ -69,5 +99,17 @@ class Metrics:
         self.latency = Histogram("wabot_request_seconds", "HTTP request latency by endpoint",
                                  ["endpoint", "method", "status"], registry=self.registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-        if engine is not None:
-            self.registry.register(QueueDepthCollector(engine))
+        self._depths = QueueDepthCollector(engine) if engine is not None else None
+        if self._depths is not None:
+            self.registry.register(self._depths)
+
+    def render(self) -> bytes:
+        """The exposition text of /metrics: this process's counters, or every process's."""
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        if not directory:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        if self._depths is not None:
+            registry.register(self._depths)
+        return generate_latest(registry)

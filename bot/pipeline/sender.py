@@ -1,8 +1,11 @@
 """The outbox's sender: leases due rows and sends them through the Graph transport.
 
-Under the rate limit, with a bounded pool of threads; it records what happened: sent (with
+Under the rate limit, with a bounded pool of threads. Each message is marked handed over
+(`handed_at`, committed) just before it leaves and its result recorded right after: sent (with
 Meta's message id), a retry later (429/5xx/130429/131056, honouring Retry-After), a second try
-as the template after 131047, or a final failure with its code. See docs/sending.md.
+as the template after 131047, or a final failure with its code. A sender that dies leaves at
+most its concurrency of rows handed over and unrecorded; they become `unknown`, never sent again
+blindly. See docs/sending.md.
 """
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import math
 import threading
 import time
 import uuid
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -26,6 +30,7 @@ from bot.conversation.outbox import BUSINESS_INITIATED, OPEN_STATES, callback_da
 from bot.core.retry import Backoff
 from bot.core.tables import conversations, customers, outbox
 from bot.core.times import utcnow
+from bot.pipeline.ratelimit import Limiter, RateLimiter
 from bot.whatsapp import graph, messages
 
 log = logging.getLogger(__name__)
@@ -39,35 +44,8 @@ DEFAULT_BACKOFF = Backoff()
 PACING = 0.98
 SLOT_TOLERANCE_NS = 5_000_000
 SEND_LEASE = timedelta(seconds=120)
-
-class RateLimiter:
-    """Spaces sends evenly so that no second ever holds more than `rate` of them.
-
-    Integer nanoseconds, so that float drift can never squeeze one send too many into a second.
-    """
-
-    def __init__(self, rate: float, clock: Callable[[], int] = time.monotonic_ns,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.interval_ns = math.ceil(1e9 / rate)
-        self._clock, self._sleep = clock, sleep
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def acquire(self, max_late_ns: int | None = None) -> int:
-        """Wait for the next free slot. With `max_late_ns`, a caller that gets to run more than
-        that long after its slot (a thread descheduled on a busy machine) gives the slot up and
-        takes a new one: sent late, it would arrive bunched with the sends of the slots after
-        it, and the receiver would count more than `rate` in a second. Returns the slot taken
-        (nanoseconds of the limiter's clock)."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                slot = max(now, self._next)
-                self._next = slot + self.interval_ns
-            if slot > now:
-                self._sleep((slot - now) / 1e9)
-            if max_late_ns is None or self._clock() - slot <= max_late_ns:
-                return slot
+# A non-marketing message left `unknown` with no status after this long is sent again (docs/sending.md).
+DEFAULT_UNKNOWN_RESEND = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -90,10 +68,22 @@ class SendResult:
     message_id: str | None = None
     error: graph.GraphError | None = None
     blocked_reason: str | None = None  # found unwelcome at the moment of sending: cancelled, not sent
+    lease_lost: bool = False  # the row is no longer this sender's: nothing sent, nothing to record
+    returned: bool = False  # the sender is stopping: not sent, back to the queue
 
     @property
     def cancelled_because(self) -> str | None:
         return self.blocked_reason or self.outgoing.blocked_reason
+
+    @property
+    def status(self) -> str:
+        if self.lease_lost:
+            return "lease_lost"
+        if self.returned:
+            return "returned"
+        if self.cancelled_because:
+            return "cancelled"
+        return "sent" if self.error is None else "error"
 
 
 # Who the customer is now, read again for each business-initiated message just before it leaves.
@@ -104,6 +94,14 @@ _STILL_WELCOME = (
     .where(customers.c.id == sa.bindparam("customer_id"))
 )
 
+# The same rules as _blocked_reason, in SQL, so that the check and the hand-over are one statement.
+_UNWELCOME = sa.or_(
+    sa.exists().where(customers.c.id == outbox.c.customer_id, sa.or_(
+        customers.c.opted_out.is_(True),
+        sa.and_(outbox.c.category == "marketing", customers.c.marketing_paused.is_(True)))),
+    sa.exists().where(conversations.c.customer_id == outbox.c.customer_id, conversations.c.state != BOT),
+)
+
 
 def concurrency_for(rate_limit: float) -> int:
     """Sends in flight needed to sustain the rate: Meta answers in roughly 100-300 ms, so R
@@ -112,20 +110,25 @@ def concurrency_for(rate_limit: float) -> int:
 
 
 class Sender:
-    """Leases due outbox rows and sends them; one per process is the unit of the rate limit."""
+    """Leases due outbox rows and sends them, each handed over and recorded on its own."""
 
     def __init__(self, engine: Engine, transport: graph.Transport, *, rate_limit: float, concurrency: int = 8,
-                 batch: int = 500, clock: Callable[[], datetime] = utcnow, metrics=None,
-                 backoff: Backoff = DEFAULT_BACKOFF):
+                 batch: int | None = None, clock: Callable[[], datetime] = utcnow, metrics=None,
+                 backoff: Backoff = DEFAULT_BACKOFF, limiter: Limiter | None = None,
+                 unknown_resend: timedelta | None = DEFAULT_UNKNOWN_RESEND):
         self.engine = engine
         self.backoff = backoff
         self.transport = transport
-        self.limiter = RateLimiter(rate_limit * PACING)
+        self.limiter = limiter or RateLimiter(rate_limit * PACING)
         self.concurrency = concurrency
-        self.batch = batch
+        # A batch is about two seconds of sends at the limit: claimed rows wait for their turn
+        # under the lease, and a batch claimed is a batch other senders cannot take.
+        self.batch = batch or max(concurrency, min(500, math.ceil(rate_limit * 2)))
         self.clock = clock
         self.metrics = metrics
+        self.unknown_resend = unknown_resend
         self.owner = f"sender-{uuid.uuid4().hex[:12]}"
+        self._stopping = threading.Event()  # set by run_forever's stop: what has not left goes back
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wabot-send")
 
     def close(self) -> None:
@@ -155,7 +158,7 @@ class Sender:
             conn.execute(
                 sa.update(outbox).where(t.id.in_(ids), t.state == "queued")
                 .values(state="sending", lease_owner=self.owner, lease_until=now + SEND_LEASE,
-                        attempts=t.attempts + 1)
+                        attempts=t.attempts + 1, handed_at=None)
             )
             rows = conn.execute(
                 sa.select(t.id, t.recipient, t.kind, t.category, t.payload, t.fallback, t.used_fallback,
@@ -171,13 +174,27 @@ class Sender:
                 for r in rows]
 
     def release_expired(self, now: datetime) -> int:
-        """Rows left in `sending` by a sender that died go back to the queue."""
+        """Rows a dead sender left in `sending`: those it never handed over go back to the queue;
+        those it handed over may have reached Meta, and become `unknown` (a status webhook
+        resolves them). Non-marketing rows `unknown` for longer than `unknown_resend` with no
+        status go again; marketing rows never do (docs/sending.md)."""
         t = outbox.c
         with self.engine.begin() as conn:
-            return conn.execute(
+            released = conn.execute(
                 sa.update(outbox).where(t.state == "sending", t.lease_until < now)
-                .values(state="queued", lease_owner=None, lease_until=None)
+                .values(state=sa.case((t.handed_at.is_(None), "queued"), else_="unknown"),
+                        lease_owner=None, lease_until=None)
             ).rowcount
+            if self.unknown_resend is not None:
+                resent = conn.execute(
+                    sa.update(outbox).where(t.state == "unknown", t.category != "marketing",
+                                            t.handed_at < now - self.unknown_resend, t.attempts < MAX_ATTEMPTS)
+                    .values(state="queued", handed_at=None, not_before=now)
+                ).rowcount
+                if resent:
+                    log.warning("%d message(s) left unknown by a dead sender had no status for %s: sending again",
+                                resent, self.unknown_resend)
+        return released
 
     # -- sending
 
@@ -192,25 +209,55 @@ class Sender:
             return None
         return _blocked_reason(item.kind, item.category, row.opted_out, row.marketing_paused, row.conversation_state)
 
-    def _send(self, item: Outgoing) -> SendResult:
+    def _hand_over(self, item: Outgoing) -> bool:
+        """Commit that this message is leaving now, if it is still ours and still welcome. From
+        here until its result is recorded, a crash leaves it `unknown`, not queued."""
+        t = outbox.c
+        update = (sa.update(outbox).where(t.id == item.id, t.lease_owner == self.owner, t.state == "sending")
+                  .values(handed_at=self.clock()))
+        if item.kind in BUSINESS_INITIATED:
+            update = update.where(~_UNWELCOME)
+        with self.engine.begin() as conn:
+            return conn.execute(update).rowcount == 1
+
+    def _attempt(self, item: Outgoing) -> SendResult:
         if item.blocked_reason:
             return SendResult(item)
+        if self._stopping.is_set():
+            return SendResult(item, returned=True)
         try:
-            if item.kind == "read":
+            if item.kind == "read":  # a blue tick twice is harmless: no hand-over to record
                 self.limiter.acquire(SLOT_TOLERANCE_NS)
                 self.transport.mark_read(item.payload["message_id"])
                 return SendResult(item, message_id=None)
             body = graph.envelope(item.recipient, item.payload, callback_data(item.id))
-            self.limiter.acquire(SLOT_TOLERANCE_NS)
-            blocked = self._blocked_now(item)
-            if blocked:
-                return SendResult(item, blocked_reason=blocked)
+            slot = self.limiter.acquire(SLOT_TOLERANCE_NS)
+            if not self._hand_over(item):
+                blocked = self._blocked_now(item)
+                return SendResult(item, blocked_reason=blocked) if blocked else SendResult(item, lease_lost=True)
+            if self.limiter.late(slot, SLOT_TOLERANCE_NS):  # the hand-over took long: wait for a new slot
+                self.limiter.acquire(SLOT_TOLERANCE_NS)
             return SendResult(item, message_id=self.transport.send(body))
         except graph.GraphError as exc:
             return SendResult(item, error=exc)
         except Exception as exc:  # a bug or an odd transport failure: retry, and say so
             log.exception("outbox %s: unexpected error while sending", item.id)
             return SendResult(item, error=graph.ServerError(None, f"unexpected {exc.__class__.__name__}", str(exc)))
+
+    def _send(self, item: Outgoing) -> SendResult:
+        """Send one message and record its result at once, so that a crash can leave at most the
+        messages in flight (the pool's size) unrecorded."""
+        result = self._attempt(item)
+        if result.lease_lost:
+            return result
+        try:
+            with self.engine.begin() as conn:
+                self._record(conn, result)
+        except Exception:  # the row stays `sending` under our lease: released as unknown/queued when it ends
+            log.exception("outbox %s: recording the result failed", item.id)
+            return SendResult(item, lease_lost=True)
+        self._count(result.status if result.status in ("sent", "cancelled") else None)
+        return result
 
     def run_once(self) -> int:
         """Send one batch of due messages; returns how many rows it handled."""
@@ -219,42 +266,51 @@ class Sender:
         items = self.claim(now)
         if not items:
             return 0
-        self._record(list(self._pool.map(self._send, items)))
+        self._summarise(list(self._pool.map(self._send, items)))
         return len(items)
 
-    def _record(self, results: list[SendResult]) -> None:
-        """Write a batch's outcomes in one transaction; the sent ones (nearly all) in one statement."""
+    def _ours(self, item: Outgoing):
+        """The row is still ours to record: under our lease, or `unknown` because our lease ran out
+        while it was in flight (nobody else touches an unknown row, and now we know)."""
+        t = outbox.c
+        return sa.and_(t.id == item.id, sa.or_(t.lease_owner == self.owner, t.state == "unknown"))
+
+    def _record(self, conn: Connection, result: SendResult) -> None:
         now = self.clock()
         t = outbox.c
-        sent = [r for r in results if r.error is None and not r.cancelled_because]
-        with self.engine.begin() as conn:
-            if sent:
-                conn.execute(
-                    sa.update(outbox).where(t.id == sa.bindparam("_id"), t.lease_owner == self.owner).values(
-                        state=sa.case((t.state == "sending", "sent"), else_=t.state),
-                        wa_message_id=sa.bindparam("_wamid"), sent_at=sa.func.coalesce(t.sent_at, now),
-                        lease_owner=None, lease_until=None),
-                    [{"_id": r.outgoing.id, "_wamid": r.message_id} for r in sent])
-            for result in results:
-                item = result.outgoing
-                if result.cancelled_because:
-                    conn.execute(sa.update(outbox).where(t.id == item.id, t.lease_owner == self.owner).values(
-                        state="cancelled", error_title=result.cancelled_because, lease_owner=None, lease_until=None))
-                    self._count("cancelled")
-                elif result.error is not None:
-                    self._record_error(conn, item, result.error, now)
+        item = result.outgoing
+        mine = self._ours(item)
+        if result.returned:
+            conn.execute(sa.update(outbox).where(mine, t.state == "sending").values(
+                state="queued", attempts=t.attempts - 1, lease_owner=None, lease_until=None, handed_at=None))
+        elif result.cancelled_because:
+            conn.execute(sa.update(outbox).where(mine).values(
+                state="cancelled", error_title=result.cancelled_because, lease_owner=None, lease_until=None,
+                handed_at=None))
+        elif result.error is not None:
+            self._record_error(conn, item, result.error, now)
+        else:
+            conn.execute(
+                sa.update(outbox).where(mine)
+                .values(state=sa.case((t.state.in_(("sending", "unknown")), "sent"), else_=t.state),
+                        wa_message_id=sa.func.coalesce(t.wa_message_id, result.message_id),
+                        sent_at=sa.func.coalesce(t.sent_at, now), lease_owner=None, lease_until=None))
+
+    def _summarise(self, results: list[SendResult]) -> None:
+        sent = [r for r in results if r.status == "sent"]
+        for result in sent:  # one line a message would cost more than sending it at 1,000/s
+            log.debug("sent outbox %s (%s) to %s", result.outgoing.id, result.outgoing.kind,
+                      mask(result.outgoing.recipient))
         if sent:
-            if self.metrics is not None:
-                self.metrics.outbound.labels(status="sent").inc(len(sent))
-            for result in sent:  # one line a message would cost more than sending it at 1,000/s
-                log.debug("sent outbox %s (%s) to %s", result.outgoing.id, result.outgoing.kind,
-                          mask(result.outgoing.recipient))
-            log.info("sent %d message(s), outbox %s..%s", len(sent), sent[0].outgoing.id, sent[-1].outgoing.id)
+            others = Counter(r.status for r in results if r.status != "sent")
+            extra = "".join(f", {n} {status}" for status, n in sorted(others.items()))
+            log.info("sent %d message(s), outbox %s..%s%s", len(sent), sent[0].outgoing.id, sent[-1].outgoing.id,
+                     extra)
 
     def _record_error(self, conn: Connection, item: Outgoing, error: graph.GraphError, now: datetime) -> None:
-        t = outbox.c
-        mine = sa.and_(t.id == item.id, t.lease_owner == self.owner)
-        done = dict(lease_owner=None, lease_until=None, error_code=error.code, error_title=str(error)[:500])
+        mine = self._ours(item)
+        done = dict(lease_owner=None, lease_until=None, handed_at=None, error_code=error.code,
+                    error_title=str(error)[:500])
         if isinstance(error, graph.WindowClosedError) and item.fallback and not item.used_fallback:
             # Meta refused free-form text outside the window; the template may still go, once.
             conn.execute(sa.update(outbox).where(mine).values(
@@ -276,8 +332,8 @@ class Sender:
             conn.execute(sa.update(customers).where(customers.c.id == item.customer_id)
                          .values(marketing_paused=True, updated_at=now))
 
-    def _count(self, status: str) -> None:
-        if self.metrics is not None:
+    def _count(self, status: str | None) -> None:
+        if status is not None and self.metrics is not None:
             self.metrics.outbound.labels(status=status).inc()
 
     # -- loops
@@ -285,13 +341,13 @@ class Sender:
     def _pump(self, *, stop: threading.Event | None = None, wake: threading.Event | None = None,
               idle_wait: float = 0.05, deadline: float | None = None) -> None:
         """Send continuously, with up to two batches in flight: the next batch is claimed and
-        queued on the connections, and the oldest one recorded, while the sends go on, so the
-        connections never wait for the database.
+        queued on the connections while the sends of the last one go on, so the connections
+        never wait for the database. Each send records its own result.
 
         Claiming while a batch is in flight keeps each customer's order: their later messages
         stay blocked behind the rows still `sending`. Returns when `stop` is set, or, without a
         `stop`, when nothing due is left (or the deadline passes)."""
-        in_flight: deque[list] = deque()
+        in_flight: deque[list[Future]] = deque()
         last_release = 0.0
         while True:
             if (stop is not None and stop.is_set()) or (deadline is not None and time.monotonic() > deadline):
@@ -309,17 +365,21 @@ class Sender:
                 items = []
             if items:
                 in_flight.append([self._pool.submit(self._send, item) for item in items])
-            recorded = False
+            finished = False
             if len(in_flight) > 1 or (in_flight and not items):
-                self._record([future.result() for future in in_flight.popleft()])
-                recorded = True
-            if items or recorded:
-                continue  # what was just recorded may have unblocked (or re-queued) rows: look again
+                self._summarise([future.result() for future in in_flight.popleft()])
+                finished = True
+            if items or finished:
+                continue  # what just finished may have unblocked (or re-queued) rows: look again
             if stop is None:
                 break
             (wake or stop).wait(idle_wait)
+        if stop is not None:
+            self._stopping.set()  # the claimed rows not yet handed over go back at once
         while in_flight:
-            self._record([future.result() for future in in_flight.popleft()])
+            batch = in_flight.popleft()
+            wait_all(batch)
+            self._summarise([future.result() for future in batch])
 
     def drain(self, timeout: float = 60.0) -> None:
         """Send until nothing due is left (retries with a future not_before are left waiting)."""

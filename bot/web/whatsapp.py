@@ -9,7 +9,7 @@ import hmac
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.conversation import intake
 from bot.core import db, safejson
@@ -77,4 +77,4 @@ def healthz():
 
 @ops.get("/metrics")
 def metrics():
-    return Response(generate_latest(runtime().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(runtime().metrics.render(), mimetype=CONTENT_TYPE_LATEST)

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from bot.conversation import customers, outbox
 from bot.core.tables import outbox as outbox_table
-from bot.pipeline.sender import SEND_LEASE, RateLimiter, Sender
+from bot.pipeline.ratelimit import RateLimiter
+from bot.pipeline.sender import SEND_LEASE, Sender
 from bot.whatsapp import graph, messages
 from bot.whatsapp.events import ErrorInfo, StatusUpdate
 from tests.support.fake_graph import graph_error

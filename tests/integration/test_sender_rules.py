@@ -428,28 +428,47 @@ def test_each_row_of_a_batch_gets_its_own_outcome(engine, clock):
     assert [row(engine, i).error_code for i in (failed, retried, sent)] == [131026, None, None]
 
 
-@pytest.mark.parametrize("answer, kind", [
-    (None, "reply"),  # Meta accepted it
-    (graph.RecipientError(131026, "Message undeliverable"), "reply"),
-    (graph.ServerError(None, "HTTP 503"), "reply"),
-    (graph.WindowClosedError(131047, "Re-engagement message"), "campaign"),
+def test_a_sender_whose_lease_ran_out_before_the_hand_over_sends_nothing(engine, clock):
+    c = customer(engine)
+    oid = enqueue(engine, c)
+    slow, transport = make(engine, Script(), clock), Script()
+    [item] = slow.claim(T)
+    later = T + SEND_LEASE + TICK
+    takeover = make(engine, transport, Clock(later))
+    takeover.release_expired(later)  # never handed over: back to the queue...
+    assert [o.id for o in takeover.claim(later)] == [oid]  # ...and claimed by another sender
+    result = slow._send(item)
+    assert result.lease_lost and slow.transport.bodies == []
+    now_owned = row(engine, oid)
+    assert (now_owned.state, now_owned.lease_owner, now_owned.attempts) == ("sending", takeover.owner, 2)
+
+
+@pytest.mark.parametrize("answer, kind, state", [
+    (None, "reply", "sent"),  # Meta accepted it
+    (graph.RecipientError(131026, "Message undeliverable"), "reply", "failed"),
+    (graph.ServerError(None, "HTTP 503"), "reply", "queued"),  # to be retried
+    (graph.WindowClosedError(131047, "Re-engagement message"), "campaign", "queued"),  # as the template
 ])
-def test_a_sender_whose_lease_ran_out_records_nothing_over_the_new_owner(engine, clock, answer, kind):
+def test_a_send_slower_than_the_lease_goes_unknown_and_its_answer_then_resolves_it(engine, clock, answer, kind,
+                                                                                   state):
     c = customer(engine)
     oid = enqueue(engine, c, kind=kind, fallback=TEMPLATE if kind == "campaign" else None)
     later = T + SEND_LEASE + TICK
     takeover = make(engine, Script(), Clock(later))
     slow = Script(*([answer] if answer else []))
+    seen = []
 
-    def lease_runs_out_during_the_send(body):  # another sender releases and claims the row meanwhile
+    def lease_runs_out_during_the_send(body):  # another sender looks at the row meanwhile
         takeover.release_expired(later)
-        assert [o.id for o in takeover.claim(later)] == [oid]
+        seen.append((row(engine, oid).state, [o.id for o in takeover.claim(later)]))
 
     slow.on_send = lease_runs_out_during_the_send
     make(engine, slow, clock).run_once()
-    now_owned = row(engine, oid)
-    assert (now_owned.state, now_owned.lease_owner, now_owned.attempts) == ("sending", takeover.owner, 2)
-    assert (now_owned.wa_message_id, now_owned.error_code, now_owned.used_fallback) == (None, None, False)
+    assert seen == [("unknown", [])]  # handed over: it may have left, so nobody sends it again
+    resolved = row(engine, oid)
+    assert (resolved.state, resolved.lease_owner) == (state, None)
+    assert resolved.used_fallback == (kind == "campaign")
+    assert (resolved.wa_message_id is not None) == (answer is None)
 
 
 def test_a_cancelled_row_in_a_batch_cancels_only_itself(engine, clock):
@@ -457,8 +476,15 @@ def test_a_cancelled_row_in_a_batch_cancels_only_itself(engine, clock):
     cancelled = enqueue(engine, stopped, kind="campaign", category="marketing")
     failed = enqueue(engine, other)
     sent = enqueue(engine, customer(engine, "15550001111"))
-    transport = Script(graph.RecipientError(131026, "Message undeliverable"))
-    assert make(engine, transport, clock).run_once() == 3
+
+    class FailsForOther(Script):
+        def send(self, body):
+            self.bodies.append(body)
+            if body["to"] == other.wa_id:
+                raise graph.RecipientError(131026, "Message undeliverable")
+            return "wamid.ok"
+
+    assert make(engine, FailsForOther(), clock).run_once() == 3
     assert [row(engine, i).state for i in (cancelled, failed, sent)] == ["cancelled", "failed", "sent"]
 
 
@@ -466,15 +492,14 @@ def test_a_slow_sender_cancels_nothing_the_new_owner_holds(engine, clock):
     stopped, other = customer(engine, opted_out=True), customer(engine, "15557654321")
     blocked = enqueue(engine, stopped, kind="campaign", category="marketing")
     normal = enqueue(engine, other)
+    slow = make(engine, Script(), clock)
+    items = slow.claim(T)
     later = T + SEND_LEASE + TICK
     takeover = make(engine, Script(), Clock(later))
-    slow = Script()
-
-    def lease_runs_out_during_the_send(body):
-        takeover.release_expired(later)
-        assert sorted(o.id for o in takeover.claim(later)) == [blocked, normal]
-
-    slow.on_send = lease_runs_out_during_the_send
-    make(engine, slow, clock).run_once()
+    takeover.release_expired(later)
+    assert sorted(o.id for o in takeover.claim(later)) == [blocked, normal]
+    results = [slow._send(item) for item in items]
+    assert [r.outgoing.id for r in results] == [blocked, normal]
+    assert slow.transport.bodies == []  # the normal one lost its lease before its hand-over
     for oid in (blocked, normal):
         assert (row(engine, oid).state, row(engine, oid).lease_owner) == ("sending", takeover.owner)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -434,6 +435,7 @@ class Recorded:
     body: dict
     status: int
     refusal: Refusal | None = None  # set when one of the fake's checks refused it
+    arrived: float = field(default_factory=time.monotonic)  # when the request reached the fake
 
     @property
     def recipient(self) -> str | None:

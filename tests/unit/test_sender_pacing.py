@@ -8,7 +8,8 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.pipeline.sender import RateLimiter, concurrency_for
+from bot.pipeline.ratelimit import RateLimiter
+from bot.pipeline.sender import concurrency_for
 
 
 @settings(max_examples=60, deadline=None)
