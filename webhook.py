@@ -17,6 +17,7 @@ from bot.runtime import Runtime
 from bot.web import errors, limits, openapi, security
 from bot.web.agents import agent_api
 from bot.web.campaigns import campaign_api
+from bot.web.group_commit import GROUP_COMMIT, GroupCommit
 from bot.web.sandbox import sandbox_api
 from bot.web.segments import segments_api
 from bot.web.shopify import shopify
@@ -42,6 +43,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None, runtime_: Run
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["WABOT_APP_SECRET"] = settings.app_secret or devsecret.load_or_create(devsecret.dev_secret_path())
     app.extensions["wabot"] = rt
+    app.extensions[GROUP_COMMIT] = GroupCommit(rt.engine)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register(app)

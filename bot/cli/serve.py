@@ -9,7 +9,7 @@ from bot.cli.serving import run_server
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="HTTP processes (default: the number of CPUs).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per HTTP process.")

@@ -26,6 +26,9 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
     return settings.with_app_secret(secret), f"no WABOT_APP_SECRET: development secret stored in {path}"
 
 
+BACKGROUND_NICENESS = 10
+
+
 def default_workers() -> int:
     return os.cpu_count() or 1
 
@@ -65,6 +68,9 @@ def run_server(ctx: Context, host: str, port: int, threads: int = 8, workers: in
 
     def background() -> None:
         metrics.share_across_processes(metrics_dir)
+        # Acknowledging Meta's webhooks comes first: when the CPUs are short, the HTTP processes
+        # get them and the background catches up after the burst (docs/performance.md).
+        os.nice(BACKGROUND_NICENESS)
         run_background(settings, features)
 
     try:

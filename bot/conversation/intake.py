@@ -35,22 +35,39 @@ def store(conn: Connection, events: Iterable[Event], received_at: datetime) -> l
     payloads and buggy relays reuse message ids) is kept for the record under a derived key but
     never processed, so a message id seen before is never answered twice and nothing is lost.
     """
-    unique: dict[str, Event] = {}
-    for event in events:
-        unique.setdefault(event.key, event)
-    if not unique:
-        return []
-    rows = [_row(key, event, received_at) for key, event in unique.items()]
+    return store_many(conn, [(list(events), received_at)])[0]
+
+
+def store_many(conn: Connection, deliveries: list[tuple[list[Event], datetime]]) -> list[list[Event]]:
+    """`store` for several webhook deliveries in one statement (bot/web/group_commit.py): the new
+    events of each. An event key met twice in the batch is new where it is met first."""
+    first: dict[str, tuple[int, Event]] = {}  # event key -> (delivery, event) that stores it
+    others: list[tuple[Event, datetime]] = []  # every other occurrence of a key
+    rows = []
+    for index, (events, received_at) in enumerate(deliveries):
+        for event in events:
+            if event.key in first:
+                others.append((event, received_at))
+            else:
+                first[event.key] = (index, event)
+                rows.append(_row(event.key, event, received_at))
+    if not rows:
+        return [[] for _ in deliveries]
     statement = _INSERT_NEW.get(conn.dialect.name)
     if statement is None:  # built once: this runs on every webhook request
         statement = _INSERT_NEW[conn.dialect.name] = (
             dialect_insert(conn, inbound_events).on_conflict_do_nothing(index_elements=["event_key"])
             .returning(inbound_events.c.event_key))
     inserted = {row[0] for row in conn.execute(statement, rows)}
-    clashes = {key: event for key, event in unique.items() if key not in inserted}
-    if clashes:
-        _keep_different_content(conn, clashes, received_at)
-    return [event for key, event in unique.items() if key in inserted]
+    # Stored before, or met again: the same content is a redelivery; other content is kept aside.
+    others += [(event, deliveries[index][1]) for key, (index, event) in first.items() if key not in inserted]
+    if others:
+        _keep_different_content(conn, others)
+    new: list[list[Event]] = [[] for _ in deliveries]
+    for key, (index, event) in first.items():
+        if key in inserted:
+            new[index].append(event)
+    return new
 
 
 _INSERT_NEW: dict[str, sa.sql.Executable] = {}
@@ -77,14 +94,15 @@ def _digest(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _keep_different_content(conn: Connection, clashes: dict[str, Event], received_at: datetime) -> None:
+def _keep_different_content(conn: Connection, occurrences: list[tuple[Event, datetime]]) -> None:
     t = inbound_events.c
-    stored = dict(conn.execute(sa.select(t.event_key, t.payload).where(t.event_key.in_(list(clashes)))).all())
+    keys = list({event.key for event, _ in occurrences})
+    stored = dict(conn.execute(sa.select(t.event_key, t.payload).where(t.event_key.in_(keys))).all())
     variants = []
-    for key, event in clashes.items():
+    for event, received_at in occurrences:
         digest = _digest(event.raw)
-        if key in stored and _digest(stored[key]) != digest:
-            row = _row(f"{key}#{digest}", event, received_at, "done")
+        if event.key in stored and _digest(stored[event.key]) != digest:
+            row = _row(f"{event.key}#{digest}", event, received_at, "done")
             row.update(processed_at=received_at, error="an earlier event had this key: kept, not processed")
             variants.append(row)
     insert_ignoring_conflicts(conn, inbound_events, variants, ["event_key"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
 from datetime import datetime
@@ -47,15 +48,54 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 # One lock per SQLite file, shared by every engine of the process. SQLite admits one writer at a
 # time; left to itself, a waiting writer polls with sleeps of 1 to 100 ms (its busy handler), which
-# caps a busy webhook at a few hundred requests a second. Queuing writers of this process on a
-# mutex hands the file over in microseconds; other processes still meet busy_timeout.
-_write_locks: dict[str, threading.RLock] = {}
+# caps a busy webhook at a few hundred requests a second, and far less with several processes
+# (`wabot serve`'s HTTP workers and its background process). Writers therefore queue first on a
+# mutex of their process, then on an flock of a file beside the database, which the kernel hands
+# to the next process in microseconds; busy_timeout is left for writers that do not take it.
+_write_locks: dict[str, "WriteLock"] = {}
 _write_locks_guard = threading.Lock()
 
 
-def _write_lock(database: str) -> threading.RLock:
+class WriteLock:
+    """Reentrant across the threads of a process, exclusive across processes (flock)."""
+
+    def __init__(self, database: str):
+        self._path = database + ".wabot-lock" if database != ":memory:" else None
+        self._mutex = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    def acquire(self) -> None:
+        self._mutex.acquire()
+        try:
+            self._depth += 1
+            if self._depth == 1 and self._path is not None:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._depth -= 1
+            self._mutex.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own (flock is per open file)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+
+def _write_lock(database: str) -> WriteLock:
     with _write_locks_guard:
-        return _write_locks.setdefault(os.path.abspath(database), threading.RLock())
+        path = os.path.abspath(database) if database != ":memory:" else database
+        return _write_locks.setdefault(path, WriteLock(path))
 
 
 def _tune_sqlite(engine: Engine) -> None:

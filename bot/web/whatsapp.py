@@ -11,13 +11,13 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot.conversation import intake
 from bot.core import db, safejson
 from bot.core.signing import meta_signature_valid
 from bot.core.times import utcnow
 from bot.pipeline.metrics import metric_label
 from bot.runtime import Runtime
 from bot.web.errors import error
+from bot.web.group_commit import GROUP_COMMIT
 from bot.whatsapp.events import Quarantined, parse_body
 
 log = logging.getLogger("wabot.webhook")
@@ -56,8 +56,8 @@ def receive():
         events = parse_body(safejson.loads(raw))
     except ValueError as exc:
         events = [Quarantined.of(raw.decode("utf-8", "replace"), f"body is not JSON: {str(exc)[:200]}")]
-    with rt.requests_in_flight, rt.engine.begin() as conn:
-        new = intake.store(conn, events, utcnow())
+    with rt.requests_in_flight:
+        new = current_app.extensions[GROUP_COMMIT].store(events, utcnow())
     for event in new:
         rt.metrics.inbound.labels(kind=event.kind, type=metric_label(event.type)).inc()
     if len(new) < len(events):

@@ -113,19 +113,19 @@ class Processes:
         proc.one_shot = one_shot
         return proc
 
-    def serve(self, name: str, clock_ahead: float | None = None, **env: str) -> Proc:
-        """`wabot serve` (gunicorn's master and one worker process with the inbound worker, the
-        sender and the scheduler on its threads) on a free port."""
+    def serve(self, name: str, *args: str, clock_ahead: float | None = None, **env: str) -> Proc:
+        """`wabot serve ARGS` (its supervisor, gunicorn's arbiter and HTTP workers, and the
+        background process with the inbound worker, the sender and the scheduler) on a free port."""
         port = free_port()
-        proc = self.wabot(name, "serve", "--port", str(port), clock_ahead=clock_ahead, **env)
+        proc = self.wabot(name, "serve", "--port", str(port), *args, clock_ahead=clock_ahead, **env)
         proc.url = f"http://127.0.0.1:{port}"
         return proc
 
-    def gunicorn(self, name: str, **env: str) -> Proc:
+    def gunicorn(self, name: str, workers: int = 1, **env: str) -> Proc:
         """`gunicorn 'webhook:create_app()'`: the HTTP front of a scaled deployment (it only stores)."""
         port = free_port()
-        proc = self._popen(name, [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                                  "--threads", "4", "webhook:create_app()"], {**self.env, **env})
+        proc = self._popen(name, [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
+                                  str(workers), "--threads", "4", "webhook:create_app()"], {**self.env, **env})
         proc.url = f"http://127.0.0.1:{port}"
         return proc
 
