@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.conversation import customers as customer_store
 from bot.conversation import handoff
 from bot.conversation.customers import Customer
+from bot.conversation.handoff import Conversation
 from bot.core import db
 from bot.core.config import Settings
 from bot.core.times import utcnow
@@ -66,7 +67,8 @@ class FlowData:
             return CustomerContext(customer_id=None, wa_id=sender_id, first_name=None, name=None,
                                    values=self._values(None, ()))
         segments = self.services.segment_lookup(self.conn, customer.id, self.now)
-        conversation = handoff.get(self.conn, customer.id)
+        conversation = self.services.conversation if customer is known and self.services.conversation else \
+            handoff.get(self.conn, customer.id)
         return CustomerContext(
             customer_id=customer.id, wa_id=customer.wa_id or sender_id, first_name=customer.first_name,
             name=customer.name, segments=segments,
@@ -117,15 +119,17 @@ class FlowServices:
     segment_lookup: SegmentLookup = no_segments
     _scope: Callable[[], ContextManager[tuple[Connection, datetime]]] | None = None
     customer: Customer | None = None  # already loaded by the caller: saves a lookup per message
+    conversation: Conversation | None = None  # the known customer's, likewise
 
     @classmethod
     def bound(cls, settings: Settings, replies: ReplyBook, conn: Connection, now: datetime,
-              segment_lookup: SegmentLookup = no_segments, customer: Customer | None = None) -> "FlowServices":
+              segment_lookup: SegmentLookup = no_segments, customer: Customer | None = None,
+              conversation: Conversation | None = None) -> "FlowServices":
         """In process: every read happens in the caller's transaction, at the caller's `now`."""
         @contextlib.contextmanager
         def scope() -> Iterator[tuple[Connection, datetime]]:
             yield conn, now
-        return cls(settings, replies, segment_lookup, scope, customer)
+        return cls(settings, replies, segment_lookup, scope, customer, conversation)
 
     @classmethod
     def on_engine(cls, settings: Settings, replies: ReplyBook, engine: Engine,

@@ -7,6 +7,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core.batching import Batcher
 from bot.core.tables import sandbox_messages
 from bot.core.times import utcnow
 
@@ -14,13 +15,14 @@ from bot.core.times import utcnow
 class SandboxTransport:
     def __init__(self, engine: Engine):
         self._engine = engine
+        # Concurrent sends share a transaction, as hand-overs and results do (bot/core/batching.py).
+        self._records = Batcher(engine, _record_all, name="sandbox messages")
 
     def send(self, body: dict) -> str:
         message_id = f"wamid.sandbox.{uuid.uuid4().hex}"
         recipient = body.get("to") or body.get("recipient") or ""
-        with self._engine.begin() as conn:
-            conn.execute(sa.insert(sandbox_messages).values(
-                recipient=recipient, wa_message_id=message_id, payload=body, created_at=utcnow()))
+        self._records.submit({"recipient": recipient, "wa_message_id": message_id, "payload": body,
+                              "created_at": utcnow()})
         return message_id
 
     def mark_read(self, message_id: str) -> None:
@@ -28,6 +30,11 @@ class SandboxTransport:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _record_all(conn: Connection, rows: list[dict]) -> list[None]:
+    conn.execute(sa.insert(sandbox_messages), rows)
+    return [None] * len(rows)
 
 
 def messages_since(conn: Connection, recipient: str | None, after_id: int, limit: int = 200) -> list[dict]:

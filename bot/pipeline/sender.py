@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.conversation.customers import mask
 from bot.conversation.handoff import BOT
 from bot.conversation.outbox import BUSINESS_INITIATED, OPEN_STATES, callback_data
+from bot.core.batching import Batcher
 from bot.core.retry import Backoff
 from bot.core.tables import conversations, customers, outbox
 from bot.core.times import utcnow
@@ -129,6 +130,8 @@ class Sender:
         self.unknown_resend = unknown_resend
         self.owner = f"sender-{uuid.uuid4().hex[:12]}"
         self._stopping = threading.Event()  # set by run_forever's stop: what has not left goes back
+        self._hand_overs = Batcher(engine, self._hand_over_all, name="outbox hand-over")
+        self._records = Batcher(engine, self._record_all, name="outbox results")
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wabot-send")
 
     def close(self) -> None:
@@ -211,14 +214,21 @@ class Sender:
 
     def _hand_over(self, item: Outgoing) -> bool:
         """Commit that this message is leaving now, if it is still ours and still welcome. From
-        here until its result is recorded, a crash leaves it `unknown`, not queued."""
+        here until its result is recorded, a crash leaves it `unknown`, not queued. Concurrent
+        hand-overs share a transaction (bot/core/batching.py)."""
+        return self._hand_overs.submit(item)
+
+    def _hand_over_all(self, conn: Connection, items: list[Outgoing]) -> list[bool]:
         t = outbox.c
-        update = (sa.update(outbox).where(t.id == item.id, t.lease_owner == self.owner, t.state == "sending")
-                  .values(handed_at=self.clock()))
-        if item.kind in BUSINESS_INITIATED:
-            update = update.where(~_UNWELCOME)
-        with self.engine.begin() as conn:
-            return conn.execute(update).rowcount == 1
+        now = self.clock()
+        handed = []
+        for item in items:
+            update = (sa.update(outbox).where(t.id == item.id, t.lease_owner == self.owner, t.state == "sending")
+                      .values(handed_at=now))
+            if item.kind in BUSINESS_INITIATED:
+                update = update.where(~_UNWELCOME)
+            handed.append(conn.execute(update).rowcount == 1)
+        return handed
 
     def _attempt(self, item: Outgoing) -> SendResult:
         if item.blocked_reason:
@@ -251,12 +261,11 @@ class Sender:
         if result.lease_lost:
             return result
         try:
-            with self.engine.begin() as conn:
-                self._record(conn, result)
+            counted = self._records.submit(result)
         except Exception:  # the row stays `sending` under our lease: released as unknown/queued when it ends
             log.exception("outbox %s: recording the result failed", item.id)
             return SendResult(item, lease_lost=True)
-        self._count(result.status if result.status in ("sent", "cancelled") else None)
+        self._count(counted)
         return result
 
     def run_once(self) -> int:
@@ -275,7 +284,11 @@ class Sender:
         t = outbox.c
         return sa.and_(t.id == item.id, sa.or_(t.lease_owner == self.owner, t.state == "unknown"))
 
-    def _record(self, conn: Connection, result: SendResult) -> None:
+    def _record_all(self, conn: Connection, results: list[SendResult]) -> list[str | None]:
+        return [self._record(conn, result) for result in results]
+
+    def _record(self, conn: Connection, result: SendResult) -> str | None:
+        """Write what happened to one message; returns the outcome to count in the metrics."""
         now = self.clock()
         t = outbox.c
         item = result.outgoing
@@ -283,18 +296,20 @@ class Sender:
         if result.returned:
             conn.execute(sa.update(outbox).where(mine, t.state == "sending").values(
                 state="queued", attempts=t.attempts - 1, lease_owner=None, lease_until=None, handed_at=None))
-        elif result.cancelled_because:
+            return None
+        if result.cancelled_because:
             conn.execute(sa.update(outbox).where(mine).values(
                 state="cancelled", error_title=result.cancelled_because, lease_owner=None, lease_until=None,
                 handed_at=None))
-        elif result.error is not None:
-            self._record_error(conn, item, result.error, now)
-        else:
-            conn.execute(
-                sa.update(outbox).where(mine)
-                .values(state=sa.case((t.state.in_(("sending", "unknown")), "sent"), else_=t.state),
-                        wa_message_id=sa.func.coalesce(t.wa_message_id, result.message_id),
-                        sent_at=sa.func.coalesce(t.sent_at, now), lease_owner=None, lease_until=None))
+            return "cancelled"
+        if result.error is not None:
+            return self._record_error(conn, item, result.error, now)
+        conn.execute(
+            sa.update(outbox).where(mine)
+            .values(state=sa.case((t.state.in_(("sending", "unknown")), "sent"), else_=t.state),
+                    wa_message_id=sa.func.coalesce(t.wa_message_id, result.message_id),
+                    sent_at=sa.func.coalesce(t.sent_at, now), lease_owner=None, lease_until=None))
+        return "sent"
 
     def _summarise(self, results: list[SendResult]) -> None:
         sent = [r for r in results if r.status == "sent"]
@@ -307,7 +322,7 @@ class Sender:
             log.info("sent %d message(s), outbox %s..%s%s", len(sent), sent[0].outgoing.id, sent[-1].outgoing.id,
                      extra)
 
-    def _record_error(self, conn: Connection, item: Outgoing, error: graph.GraphError, now: datetime) -> None:
+    def _record_error(self, conn: Connection, item: Outgoing, error: graph.GraphError, now: datetime) -> str:
         mine = self._ours(item)
         done = dict(lease_owner=None, lease_until=None, handed_at=None, error_code=error.code,
                     error_title=str(error)[:500])
@@ -316,21 +331,19 @@ class Sender:
             conn.execute(sa.update(outbox).where(mine).values(
                 state="queued", payload=item.fallback, used_fallback=True, not_before=now,
                 preview=messages.preview_of(item.fallback), **done))
-            self._count("fallback")
-            return
+            return "fallback"
         if error.transient and item.attempts < MAX_ATTEMPTS:
             delay = self.backoff.delay(item.attempts, error.retry_after)
             conn.execute(sa.update(outbox).where(mine).values(
                 state="queued", not_before=now + timedelta(seconds=delay), **done))
-            self._count("retry")
             log.warning("outbox %s: %s; retrying in %.1fs", item.id, error, delay)
-            return
+            return "retry"
         conn.execute(sa.update(outbox).where(mine).values(state="failed", failed_at=now, **done))
-        self._count("failed")
         log.warning("outbox %s to %s failed for good: %s", item.id, mask(item.recipient), error)
         if isinstance(error, graph.MarketingStoppedError) and item.customer_id is not None:
             conn.execute(sa.update(customers).where(customers.c.id == item.customer_id)
                          .values(marketing_paused=True, updated_at=now))
+        return "failed"
 
     def _count(self, status: str | None) -> None:
         if status is not None and self.metrics is not None:

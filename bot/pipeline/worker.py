@@ -161,7 +161,8 @@ class InboundWorker:
             self._handled(conn, row_id, "silent_handoff")
             return False
 
-        services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer)
+        services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer,
+                                      conversation=conversation)
         outcome = runner.run_intent(decision, services, customer.wa_id, msg.text, msg.reply_id)
         effects.apply_action(conn, customer.id, outcome.action, outcome.events, now=now,
                              reason=f"{decision.intent} ({decision.source})",
