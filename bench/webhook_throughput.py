@@ -14,6 +14,8 @@ skipped when pywa is not installed), wabot's request path alone (what `gunicorn
 Prints requests/s, p50/p99, and the ratios to the baseline; bench/RESULTS.md keeps the figures.
 
     python bench/webhook_throughput.py [--seconds 10] [--connections 8] [--reply-rate 300]
+        [--database-url postgresql://postgres@127.0.0.1:5432/bench]   (default: SQLite files in a temp dir;
+        a PostgreSQL database given here is emptied first)
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ import json
 import multiprocessing as mp
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -162,30 +163,38 @@ def measure(name: str, port: int, seconds: float, connections: int) -> dict:
     }
 
 
-def reply_latency(port: int, db_path: str, rate: float, seconds: float, connections: int = 4) -> dict:
+def reply_latency(port: int, engine, rate: float, seconds: float, connections: int = 4) -> dict:
     """Messages from distinct customers at a steady `rate`; each must be answered once."""
+    import sqlalchemy as sa
+
     start = time.time() + 1.0
     results = run_processes(open_loop, lambda w: (port, w, rate / connections, seconds, start, "3"), connections)
     sent_at = {wa: t for _, _, times in results for wa, t in times.items()}
+    query = sa.text("SELECT recipient, min(created_at), count(*) FROM sandbox_messages WHERE recipient LIKE '3%' "
+                    "GROUP BY recipient")
     deadline = time.time() + 30
     replies: dict[str, tuple[float, int]] = {}
     while time.time() < deadline:
         time.sleep(0.5)
-        with sqlite3.connect(db_path) as conn:
-            rows = conn.execute("SELECT recipient, min(created_at), count(*) FROM sandbox_messages "
-                                "WHERE recipient LIKE '3%' GROUP BY recipient").fetchall()
-        replies = {wa: (datetime.fromisoformat(at).timestamp(), n) for wa, at, n in rows}
+        with engine.connect() as conn:
+            replies = {wa: (_epoch(at), n) for wa, at, n in conn.execute(query)}
         if len(replies) >= len(sent_at):
             time.sleep(1.0)  # a second reply to anyone would show up now
-            with sqlite3.connect(db_path) as conn:
-                twice = conn.execute("SELECT count(*) FROM (SELECT recipient FROM sandbox_messages WHERE recipient "
-                                     "LIKE '3%' GROUP BY recipient HAVING count(*) > 1)").fetchone()[0]
+            with engine.connect() as conn:
+                replies = {wa: (_epoch(at), n) for wa, at, n in conn.execute(query)}
             break
-    else:
-        twice = sum(1 for _, n in replies.values() if n > 1)
+    twice = sum(1 for _, n in replies.values() if n > 1)
     delays = [replies[wa][0] - t for wa, t in sent_at.items() if wa in replies]
     return {"messages": len(sent_at), "answered": len(delays), "twice": twice, "rate": rate,
             "p50_ms": percentile(delays, 50) * 1000, "p99_ms": percentile(delays, 99) * 1000}
+
+
+def _epoch(value) -> float:
+    """A stored UTC time (a datetime, or SQLite's text) as seconds since the epoch."""
+    from datetime import timezone
+
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def serve(args: list[str], env: dict) -> tuple[subprocess.Popen, int]:
@@ -211,17 +220,35 @@ WabotServer(create_app, host="127.0.0.1", port=port, workers=os.cpu_count()).run
 """
 
 
-def drain_time(db_path: str, timeout: float = 300) -> float:
+def drain_time(engine, timeout: float = 300) -> float:
     """Seconds until every stored event is processed and every reply recorded."""
+    import sqlalchemy as sa
+
     started = time.time()
     while time.time() - started < timeout:
-        with sqlite3.connect(db_path) as conn:
-            pending = conn.execute("SELECT count(*) FROM inbound_events WHERE state = 'pending'").fetchone()[0]
-            queued = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')").fetchone()[0]
+        with engine.connect() as conn:
+            pending = conn.execute(sa.text("SELECT count(*) FROM inbound_events WHERE state = 'pending'")).scalar()
+            queued = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')")).scalar()
         if not pending and not queued:
             return time.time() - started
         time.sleep(0.2)
     return float("nan")
+
+
+def fresh_database(url: str | None, path: str):
+    """(URL, engine) of an empty database: a new SQLite file, or the PostgreSQL one emptied."""
+    import sqlalchemy as sa
+
+    from bot.core import db
+
+    url = url or f"sqlite:///{path}"
+    engine = db.make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    db.upgrade(engine)
+    return url, engine
 
 
 def have_pywa() -> bool:
@@ -237,16 +264,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--reply-rate", type=float, default=300)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL to measure on (emptied first)")
     opts = parser.parse_args()
     results = []
 
     with tempfile.TemporaryDirectory() as tmp:
+        url, engine = fresh_database(opts.database_url, f"{tmp}/bench.db")
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("WABOT_")},
                "PYTHONPATH": str(ROOT), "HOME": tmp, "WABOT_APP_SECRET": SECRET,
                # the sandbox is not Meta: let the sender keep up with the load
-               "WABOT_RATE_LIMIT": "2000", "WABOT_DATABASE_URL": f"sqlite:///{tmp}/bench.db"}
-        subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+               "WABOT_RATE_LIMIT": "2000", "WABOT_DATABASE_URL": url}
         baselines = [("bare Flask", "bench.bare_app")] + ([("pywa", "bench.pywa_app")] if have_pywa() else [])
         for name, module in [*baselines, ("wabot", "webhook")]:
             proc, port = serve(["-c", SERVER.format(module=module)], env)
@@ -255,20 +282,23 @@ def main() -> None:
             finally:
                 stop(proc)
 
-        db_path = f"{tmp}/serve.db"
-        env["WABOT_DATABASE_URL"] = f"sqlite:///{db_path}"
+        engine.dispose()
+        url, engine = fresh_database(opts.database_url, f"{tmp}/serve.db")
+        env["WABOT_DATABASE_URL"] = url
         proc, port = serve(["-m", "bot.cli", "serve"], env)
         try:
-            replies = reply_latency(port, db_path, opts.reply_rate, opts.seconds)
+            replies = reply_latency(port, engine, opts.reply_rate, opts.seconds)
             results.append(measure("wabot serve", port, opts.seconds, opts.connections))
-            backlog = drain_time(db_path)
+            backlog = drain_time(engine)
         finally:
             stop(proc)
+            engine.dispose()
+        database = "PostgreSQL" if url.startswith("postgres") else "SQLite"
 
     by_name = {r["name"]: r for r in results}
     bare, everything = by_name["bare Flask"], by_name["wabot serve"]
     print(f"\nPOST /webhook, {opts.connections} connections, {opts.seconds:.0f} s per phase; gunicorn gthread, "
-          f"{os.cpu_count()} processes x 8 threads for all; SQLite; {os.cpu_count()} CPUs\n")
+          f"{os.cpu_count()} processes x 8 threads for all; {database}; {os.cpu_count()} CPUs\n")
     print(f"{'':44} {'peak req/s':>11} {'p50 ms':>8} {'p99 ms':>8} | {'half-peak req/s':>15} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'errors':>7} {'ratio':>6}")
     labels = {"bare Flask": "bare Flask endpoint (baseline)",

@@ -35,6 +35,9 @@ from segments.engine import SegmentEngine
 from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
+SANDBOX_CONCURRENCY = 4
+INBOUND_THREADS_POSTGRES = 4
+INBOUND_POLL_SECONDS = 0.02
 
 
 def make_transport(settings: Settings, engine: Engine, pool_size: int = 16) -> graph.Transport:
@@ -154,6 +157,8 @@ class Runtime:
 
     def sender(self, concurrency: int | None = None, **overrides) -> Sender:
         concurrency = concurrency or concurrency_for(self.settings.rate_limit)
+        if self.settings.sandbox:  # the sandbox answers at once: threads waiting on Meta's latency would only contend
+            concurrency = min(concurrency, SANDBOX_CONCURRENCY)
         transport = make_transport(self.settings, self.engine, pool_size=concurrency)
         delivery = self.settings.file.delivery
         options = dict(metrics=self.metrics, backoff=delivery.backoff(), unknown_resend=delivery.unknown_resend())
@@ -177,8 +182,16 @@ class Runtime:
         if scheduler:
             self.start_scheduler()
         if inbound:
-            worker = self.worker()
-            self._spawn("wabot-inbound", lambda: worker.run_forever(self._stop, self.inbound_wake))
+            # PostgreSQL lets several threads process different customers' events at once (each
+            # claim skips the rows another holds); SQLite has one writer, so one thread.
+            threads = INBOUND_THREADS_POSTGRES if self.engine.dialect.name == "postgresql" else 1
+            for n in range(threads):
+                worker = self.worker()
+                # Requests stored by another process cannot wake this one: the first thread looks
+                # every 20 ms (a reply's floor), the others, there for bursts, every 100 ms.
+                poll = INBOUND_POLL_SECONDS if n == 0 else INBOUND_POLL_SECONDS * 5
+                self._spawn(f"wabot-inbound-{n}", lambda worker=worker, poll=poll: worker.run_forever(
+                    self._stop, self.inbound_wake, idle_wait=poll))
         if outbound:
             sender = self.sender(concurrency)
             self._spawn("wabot-sender", lambda: sender.run_forever(self._stop, wake=self.outbound_wake))

@@ -26,7 +26,7 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
     return settings.with_app_secret(secret), f"no WABOT_APP_SECRET: development secret stored in {path}"
 
 
-BACKGROUND_NICENESS = 10
+BACKGROUND_NICENESS = 0
 
 
 def default_workers() -> int:

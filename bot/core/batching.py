@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -30,6 +30,7 @@ MAX_BATCH = 256
 @dataclass
 class _Item(Generic[T, R]):
     work: T
+    wake: threading.Event = field(default_factory=threading.Event)  # done, or its turn to write
     done: bool = False
     result: R | None = None
     error: BaseException | None = None
@@ -46,26 +47,31 @@ class Batcher(Generic[T, R]):
         self.max_batch = max_batch
         self._waiting: list[_Item[T, R]] = []
         self._writing = False
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
 
     def submit(self, work: T) -> R:
         """Do `work` with whatever else is waiting; its result once committed (or its error)."""
         item: _Item[T, R] = _Item(work)
-        batch: list[_Item[T, R]] = []
-        with self._turn:
+        with self._lock:
             self._waiting.append(item)
-            while self._writing and not item.done:
-                self._turn.wait()
-            if not item.done:  # our turn to write, for everyone waiting
-                self._writing = True
+            leading = not self._writing
+            self._writing = True
+        if not leading:
+            item.wake.wait()  # woken once done, or as the next writer (each waiter alone: no herd)
+        if not item.done:
+            with self._lock:
                 batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
-        if batch:
             try:
                 self._write(batch)
             finally:
-                with self._turn:
-                    self._writing = False
-                    self._turn.notify_all()
+                for done in batch:
+                    done.done = True
+                    done.wake.set()
+                with self._lock:
+                    if self._waiting:
+                        self._waiting[0].wake.set()  # the writer's turn passes to the next in line
+                    else:
+                        self._writing = False
         if item.error is not None:
             raise item.error
         return item.result
