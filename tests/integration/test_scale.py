@@ -128,7 +128,8 @@ def seed_audience(engine, n: int) -> list[str]:
 
 
 def test_a_campaign_to_twenty_thousand_with_a_sender_killed_halfway_sends_nobody_two(engine, database_url,
-                                                                                   tmp_path, fake_graph):
+                                                                                   tmp_path, fake_graph,
+                                                                                   record_property):
     audience = seed_audience(engine, 20_000)
     (tmp_path / "wabot.toml").write_text(CAMPAIGN_TOML)
     fake_graph.other_tokens = ("token-a", "token-b", "token-c")
@@ -157,6 +158,9 @@ def test_a_campaign_to_twenty_thousand_with_a_sender_killed_halfway_sends_nobody
         states = Counter(conn.execute(sa.select(outbox.c.state)).scalars())
         unknown = set(conn.execute(sa.select(outbox.c.recipient).where(outbox.c.state == "unknown")).scalars())
     received = Counter(r.recipient for r in fake_graph.messages())
+    record_property("unknown", states["unknown"])
+    print(f"\ncampaign to {len(audience)}, a sender killed halfway: {len(received)} reached, "
+          f"{sum(n - 1 for n in received.values())} twice, {states['unknown']} unknown")
     assert [wa for wa, n in received.items() if n > 1] == []  # nobody twice
     assert set(audience) - set(received) <= unknown  # everybody not unknown reached...
     assert set(states) <= {"sent", "unknown"}  # ...and recorded as sent
