@@ -176,7 +176,7 @@ class Runtime:
         return sender
 
     def start_background(self, *, inbound: bool = True, outbound: bool = True, scheduler: bool = False,
-                         concurrency: int | None = None) -> None:
+                         concurrency: int | None = None, inbound_threads: int | None = None) -> None:
         """Run the inbound worker and the sender on threads of this process (and, for `serve`,
         the scheduler)."""
         if scheduler:
@@ -184,7 +184,7 @@ class Runtime:
         if inbound:
             # PostgreSQL lets several threads process different customers' events at once (each
             # claim skips the rows another holds); SQLite has one writer, so one thread.
-            threads = INBOUND_THREADS_POSTGRES if self.engine.dialect.name == "postgresql" else 1
+            threads = 1 if self.engine.dialect.name != "postgresql" else (inbound_threads or INBOUND_THREADS_POSTGRES)
             for n in range(threads):
                 worker = self.worker()
                 # Requests stored by another process cannot wake this one: the first thread looks

@@ -16,7 +16,8 @@ from segments.tables import orders
 
 REPLY_WINDOW = timedelta(hours=24)
 CONVERSION_WINDOW = timedelta(days=7)
-COUNTS = ("planned", "sent", "delivered", "read", "replied", "converted", "failed", "cancelled", "pending", "deferred")
+COUNTS = ("planned", "sent", "delivered", "read", "replied", "converted", "failed", "cancelled", "pending", "deferred",
+          "unknown")
 
 
 def _count(condition: sa.ColumnElement) -> sa.ColumnElement:
@@ -61,6 +62,8 @@ def campaign_stats(conn: Connection, campaign: str) -> dict:
             _count(o.state == "cancelled").label("cancelled"),
             _count(o.state.in_(("queued", "sending"))).label("pending"),
             _count(s.status == "deferred").label("deferred"),
+            # a sender died with it in flight: maybe sent, never sent again (docs/sending.md)
+            _count(o.state == "unknown").label("unknown"),
         )
         .select_from(campaign_sends.outerjoin(outbox, o.id == s.outbox_id))
         .where(s.campaign == campaign)

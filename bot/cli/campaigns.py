@@ -149,6 +149,9 @@ def campaigns_stats(name: str, as_json: bool) -> None:
             rate = g["rates"]["replied"]
             click.echo(f"{g['group']:8} {g['variant']!s:>3} {g['sent']:>7} {g['delivered']:>7} {g['read']:>7} "
                        f"{g['replied']:>7} {g['converted']:>6} {g['failed']:>6}  {'-' if rate is None else f'{rate:.1%}'}")
+        if d["total"]["unknown"]:
+            click.echo(f"unknown: {d['total']['unknown']} (a sender died with them in flight; not sent again; "
+                       f"see `wabot outbox list --state unknown`)")
         if d["total"]["failed_by_code"]:
             click.echo("failed by code: " + ", ".join(f"{k}: {v}" for k, v in d["total"]["failed_by_code"].items()))
     _echo(data, as_json, human)

@@ -23,11 +23,14 @@ def serve(ctx: Context, host: str, port: int, workers: int | None, threads: int)
 @click.command()
 @click.option("--concurrency", default=None, type=click.IntRange(1, 256),
               help="Sends in flight at once (default: enough for WABOT_RATE_LIMIT).")
+@click.option("--inbound-threads", default=None, type=click.IntRange(1, 32),
+              help="Threads processing inbound events (PostgreSQL; default 4; SQLite: always 1).")
 @pass_context
-def worker(ctx: Context, concurrency: int | None) -> None:
+def worker(ctx: Context, concurrency: int | None, inbound_threads: int | None) -> None:
     """The inbound worker and the outbox sender, without HTTP."""
     runtime = ctx.runtime(warn=True)
-    run_until_signalled(lambda: runtime.start_background(concurrency=concurrency), runtime.stop,
+    run_until_signalled(lambda: runtime.start_background(concurrency=concurrency, inbound_threads=inbound_threads),
+                        runtime.stop,
                         f"wabot worker running — {describe_database(ctx.settings.database_url)}")
 
 

@@ -122,6 +122,15 @@ class LedgerExecutor(ThreadPoolExecutor):
         super()._do_submit_job(job, run_times)
 
 
+class SharedEngineJobStore(SQLAlchemyJobStore):
+    """APScheduler's job store on the Runtime's engine. Its own shutdown disposes the engine it was
+    given, which would pull the pool from under every other thread of the process (the scheduler
+    lock's session among them, bot/pipeline/leader.py); the engine is the Runtime's to close."""
+
+    def shutdown(self) -> None:
+        """The engine stays open: the Runtime disposes it."""
+
+
 class StoredJobs(BaseScheduler):
     """APScheduler's API over the stored jobs, with no loop that would run them: `tick` and
     `sync_jobs` read and move next run times themselves."""
@@ -150,7 +159,7 @@ class SchedulerService:
 
     def _make_scheduler(self, kind: type[BaseScheduler] = BackgroundScheduler) -> BaseScheduler:
         # APScheduler gets its own MetaData; the table itself is made by our migrations.
-        store = SQLAlchemyJobStore(engine=self.engine, tablename=apscheduler_jobs.name)
+        store = SharedEngineJobStore(engine=self.engine, tablename=apscheduler_jobs.name)
         return kind(
             jobstores={"default": store}, executors={"default": LedgerExecutor(self)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1}, timezone=UTC)

@@ -103,7 +103,7 @@ def test_two_workers_share_the_inbound_queue_and_answer_each_message_once(engine
     # worker holds the rows it selected, in an open transaction, when the other selects.
     lock = TableLock(engine, "inbound_events", "SHARE").acquire()
     try:
-        workers.start("worker")
+        workers.start("worker", "--inbound-threads", "1")  # one claim each: the pair is what is observed
         procs.wait(lambda: workers.waiting(lock, "UPDATE inbound_events") == {"a", "b"},
                    what="both workers to have selected their batch")
         lock.release()

@@ -24,6 +24,7 @@ from bot.pipeline.sender import SEND_LEASE, concurrency_for
 from bot.whatsapp import simulate
 from segments.tables import customer_tags
 from tests.conftest import APP_SECRET, PG_URL, make_env
+from tests.integration.test_contention import CAMPAIGN_TOML  # the flash campaign, no schedule
 from tests.support.crash import NEEDS_POSTGRES, Processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not PG_URL, reason=NEEDS_POSTGRES + "the scaled topology")]
@@ -92,23 +93,6 @@ def test_ten_thousand_messages_delivered_twice_get_exactly_ten_thousand_replies(
     assert Counter(r.recipient for r in fake_graph.messages()) == Counter({wa_id: 1 for wa_id in wa_ids})
     tokens = Counter(r.headers["Authorization"].removeprefix("Bearer ") for r in fake_graph.messages())
     assert set(tokens) == {"token-a", "token-b"}  # both workers answered
-
-
-CAMPAIGN_TOML = """
-[store]
-name = "Acme"
-timezone = "UTC"
-
-[policy]
-consent = "any"
-quiet_hours = []
-
-[campaigns.flash]
-rule = 'has_tag("flash")'
-category = "marketing"
-text = "Flash sale today, {first_name}!"
-template = { name = "flash_sale", language = "en_US", body = ["{first_name}"] }
-"""
 
 
 def seed_audience(engine, n: int) -> list[str]:

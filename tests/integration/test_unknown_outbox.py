@@ -175,3 +175,22 @@ def test_wabot_outbox_list_shows_the_unknown_rows(engine, fake_graph, database_u
 
     bad = run_cli(["outbox", "list", "--state", "lost"], env=env, cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "lost" in bad.stderr
+
+
+def test_campaign_stats_count_the_unknown_messages(engine, fake_graph):
+    from bot.campaigns.stats import campaign_stats
+    from bot.campaigns.tables import campaign_sends
+
+    ids = queue(engine, 5)
+    handed = die_after_handing_over(engine, fake_graph, 2)
+    make_sender(engine, fake_graph, AFTER_LEASE).drain()
+    with engine.begin() as conn:
+        for oid in ids:
+            r = conn.execute(sa.select(outbox_table.c.customer_id, outbox_table.c.recipient)
+                             .where(outbox_table.c.id == oid)).one()
+            conn.execute(sa.insert(campaign_sends).values(
+                campaign="flash", kind="campaign", customer_id=r.customer_id, recipient=r.recipient, cycle="1",
+                send_group="all", variant=0, category="marketing", status="queued", form="freeform",
+                outbox_id=oid, planned_at=T, queued_at=T))
+        stats = campaign_stats(conn, "flash")
+    assert (stats["total"]["unknown"], stats["total"]["sent"], stats["total"]["pending"]) == (len(handed), 3, 0)
