@@ -84,8 +84,8 @@ class Batcher(Generic[T, R]):
             if len(batch) == 1:
                 batch[0].error, batch[0].done = exc, True
                 return
-            log.warning("%s: a batch of %d failed together (%s); doing them one by one",
-                        self.name, len(batch), exc.__class__.__name__)
+            log.warning("%s: a batch of %d failed together (%s: %s); doing them one by one",
+                        self.name, len(batch), exc.__class__.__name__, str(exc).splitlines()[0][:200])
             for item in batch:
                 self._write([item])
             return

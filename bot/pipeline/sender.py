@@ -220,15 +220,16 @@ class Sender:
 
     def _hand_over_all(self, conn: Connection, items: list[Outgoing]) -> list[bool]:
         t = outbox.c
-        now = self.clock()
-        handed = []
-        for item in items:
-            update = (sa.update(outbox).where(t.id == item.id, t.lease_owner == self.owner, t.state == "sending")
-                      .values(handed_at=now))
-            if item.kind in BUSINESS_INITIATED:
-                update = update.where(~_UNWELCOME)
-            handed.append(conn.execute(update).rowcount == 1)
-        return handed
+        handing = (sa.update(outbox).where(t.lease_owner == self.owner, t.state == "sending")
+                   .values(handed_at=self.clock()).returning(t.id))
+        answers = [i.id for i in items if i.kind not in BUSINESS_INITIATED]
+        initiated = [i.id for i in items if i.kind in BUSINESS_INITIATED]
+        handed: set[int] = set()
+        if answers:
+            handed.update(conn.execute(handing.where(t.id.in_(answers))).scalars())
+        if initiated:  # ours, and still welcome: the same rules as _blocked_reason
+            handed.update(conn.execute(handing.where(t.id.in_(initiated), ~_UNWELCOME)).scalars())
+        return [item.id in handed for item in items]
 
     def _attempt(self, item: Outgoing) -> SendResult:
         if item.blocked_reason:
@@ -285,7 +286,22 @@ class Sender:
         return sa.and_(t.id == item.id, sa.or_(t.lease_owner == self.owner, t.state == "unknown"))
 
     def _record_all(self, conn: Connection, results: list[SendResult]) -> list[str | None]:
-        return [self._record(conn, result) for result in results]
+        """The sent ones (nearly all) in one statement; the rest one by one."""
+        self._record_sent(conn, [r for r in results if r.status == "sent"])
+        return ["sent" if r.status == "sent" else self._record(conn, r) for r in results]
+
+    def _record_sent(self, conn: Connection, sent: list[SendResult]) -> None:
+        """Also over `unknown`: our lease ran out while it was in flight, and now we know."""
+        if not sent:
+            return
+        t = outbox.c
+        ours = sa.and_(t.id == sa.bindparam("_id"), sa.or_(t.lease_owner == self.owner, t.state == "unknown"))
+        conn.execute(
+            sa.update(outbox).where(ours)
+            .values(state=sa.case((sa.or_(t.state == "sending", t.state == "unknown"), "sent"), else_=t.state),
+                    wa_message_id=sa.func.coalesce(t.wa_message_id, sa.bindparam("_wamid")),
+                    sent_at=sa.func.coalesce(t.sent_at, self.clock()), lease_owner=None, lease_until=None),
+            [{"_id": r.outgoing.id, "_wamid": r.message_id} for r in sent])
 
     def _record(self, conn: Connection, result: SendResult) -> str | None:
         """Write what happened to one message; returns the outcome to count in the metrics."""
@@ -304,11 +320,7 @@ class Sender:
             return "cancelled"
         if result.error is not None:
             return self._record_error(conn, item, result.error, now)
-        conn.execute(
-            sa.update(outbox).where(mine)
-            .values(state=sa.case((t.state.in_(("sending", "unknown")), "sent"), else_=t.state),
-                    wa_message_id=sa.func.coalesce(t.wa_message_id, result.message_id),
-                    sent_at=sa.func.coalesce(t.sent_at, now), lease_owner=None, lease_until=None))
+        self._record_sent(conn, [result])
         return "sent"
 
     def _summarise(self, results: list[SendResult]) -> None:
