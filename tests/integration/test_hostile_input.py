@@ -171,8 +171,10 @@ def mutated_payloads(draw):
 def test_mutated_real_payloads_never_5xx_and_keep_the_valid_message_beside(app, engine, payload, good_id):
     """A mutated real payload sent together with one valid message in another entry: never a
     5xx, never an unhandled error in the worker, and the valid message answered exactly once."""
-    wa_id = "1555" + str(good_id.int)[:7]
-    good = envelope([message(wa_id, f"wamid.fuzz.{good_id.hex}", body="hi")])
+    # A customer and a message of their own in each example: hypothesis draws the same uuid
+    # again, and a message id seen before is rightly not answered twice.
+    wa_id = f"1555{FUZZ['cases']:07d}"
+    good = envelope([message(wa_id, f"wamid.fuzz.{good_id.hex}.{FUZZ['cases']}", body="hi")])
     body = dict(payload) if isinstance(payload, dict) else {"object": "whatsapp_business_account", "entry": []}
     entries = body.get("entry") if isinstance(body.get("entry"), list) else []
     if body.get("object") == "whatsapp_business_account":
@@ -180,7 +182,6 @@ def test_mutated_real_payloads_never_5xx_and_keep_the_valid_message_beside(app, 
         expect_good = True
     else:  # not a WhatsApp payload at all: quarantined whole, nothing to answer
         expect_good = False
-    before = answered(app).get(wa_id, 0)  # another example may have drawn the same customer
     response = post(app, _encode(body))
     FUZZ["cases"] += 1
     FUZZ["statuses"][response.status_code] = FUZZ["statuses"].get(response.status_code, 0) + 1
@@ -193,7 +194,7 @@ def test_mutated_real_payloads_never_5xx_and_keep_the_valid_message_beside(app, 
                             .where(inbound_events.c.state == "pending")).all()
     assert left == []
     if expect_good:
-        assert replies.get(wa_id) == before + 1
+        assert replies.get(wa_id) == 1
 
 
 def test_fuzz_figures(capsys):
