@@ -594,14 +594,11 @@ class SegmentEngine:
         conn.execute(sa.insert(sig).from_select(["customer_id", "signature"],
                                                 sa.select(attrs.c.customer_id, signature)))
 
-        s = segment_state
-        if _empty(conn, s) and _empty(conn, segment_members) and _empty(conn, segment_events):
-            return self._write_first_membership(conn, tables, ev, attrs, names, sig, at)
-
         # 2. Customers whose signature differs from the stored one.
         changed = tables.create(sa.Table(TEMP["changed"], sa.MetaData(),
                                          sa.Column("customer_id", sa.BigInteger, primary_key=True, autoincrement=False),
                                          prefixes=["TEMPORARY"], postgresql_on_commit="drop"))
+        s = segment_state
         conn.execute(sa.insert(changed).from_select(["customer_id"], sa.select(sig.c.customer_id)
                                                     .select_from(sig.outerjoin(s, s.c.customer_id == sig.c.customer_id))
                                                     .where(sa.or_(s.c.customer_id.is_(None),
@@ -654,37 +651,6 @@ class SegmentEngine:
                                                    .where(e.id > last_event).group_by(e.segment, e.change)):
             (entered if change == "enter" else exited)[segment] = count
         return changed_count, entered, exited
-
-
-    def _write_first_membership(self, conn: Connection, tables: "_TempTables", ev: Evaluation, attrs: sa.Table,
-                                names: list[str], sig: sa.Table, at) -> tuple[int, dict[str, int], dict[str, int]]:
-        """The first refresh of a store: nothing stored yet, so every customer is changed, every
-        membership an entry and nothing an exit. Written set-wise straight into the tables, with
-        their secondary indexes built once at the end instead of row by row (docs/segments.md)."""
-        m, e, s = segment_members, segment_events, segment_state
-        deferred = [index for table in (m, e) for index in table.indexes]
-        for index in deferred:
-            index.drop(conn)
-        entered: dict[str, int] = {}
-        for name in names:
-            count = conn.execute(sa.insert(m).from_select(
-                ["segment", "customer_id", "entered_at", "reason"],
-                sa.select(sa.literal_column(_sql_string(name)), attrs.c.customer_id, at, ev.reason_json(name))
-                .where(ev.condition(name)))).rowcount
-            if count:
-                entered[name] = count
-        conn.execute(sa.insert(e).from_select(
-            ["segment", "customer_id", "change", "at"],
-            sa.select(m.c.segment, m.c.customer_id, sa.literal("enter"), at).order_by(m.c.segment, m.c.customer_id)))
-        conn.execute(sa.insert(s).from_select(["customer_id", "signature"], sa.select(sig.c.customer_id, sig.c.signature)))
-        for index in deferred:
-            index.create(conn)
-        changed_count = conn.execute(sa.select(sa.func.count()).select_from(sig)).scalar_one()
-        return changed_count, entered, {}
-
-
-def _empty(conn: Connection, table: sa.Table) -> bool:
-    return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
 
 
 class _TempTables:
