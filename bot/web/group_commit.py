@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from bot.conversation import intake
 from bot.core.batching import Batcher
@@ -15,13 +15,9 @@ GROUP_COMMIT = "wabot.group_commit"  # its key in app.extensions
 Delivery = tuple[list[Event], datetime]
 
 
-def _store(conn: Connection, deliveries: list[Delivery]) -> list[list[Event]]:
-    return intake.store_many(conn, deliveries)
-
-
 class GroupCommit:
     def __init__(self, engine: Engine):
-        self._batcher: Batcher[Delivery, list[Event]] = Batcher(engine, _store, name="webhook store")
+        self._batcher: Batcher[Delivery, list[Event]] = Batcher(engine, intake.store_many, name="webhook store")
 
     def store(self, events: list[Event], received_at: datetime) -> list[Event]:
         """Store one delivery's events with whatever else is waiting; the new ones (as intake.store)."""

@@ -27,7 +27,7 @@ from segments.tables import customer_tags
 from tests.conftest import PG_URL, make_env
 from tests.support.crash import NEEDS_POSTGRES, AdvisoryLock, Processes, TableLock, tagged
 from tests.support.fake_graph import FakeGraph
-from tests.support.seed import add_customer
+from tests.support.seed import add_customer, flash_campaign_toml
 
 pytestmark = [
     pytest.mark.slow,
@@ -171,21 +171,7 @@ def test_two_senders_share_the_outbox_and_send_each_row_once(engine, database_ur
 
 # ---------------------------------------------------------------- two runs of one campaign
 
-CAMPAIGN_TOML = """
-[store]
-name = "Acme"
-timezone = "UTC"
-
-[policy]
-consent = "any"
-quiet_hours = []
-
-[campaigns.flash]
-rule = 'has_tag("flash")'
-category = "marketing"
-text = "Flash sale today, {first_name}!"
-template = { name = "flash_sale", language = "en_US", body = ["{first_name}"] }
-"""
+CAMPAIGN_TOML = flash_campaign_toml()
 AUDIENCE = 40
 
 

@@ -39,11 +39,10 @@ from bot.pipeline.scheduler import StoredJobs, campaign_job
 from bot.pipeline.sender import SEND_LEASE, concurrency_for
 from bot.runtime import Runtime
 from bot.whatsapp import messages, simulate
-from segments.tables import customer_tags
 from tests.conftest import APP_SECRET, PG_URL, make_env
 from tests.support.crash import NEEDS_POSTGRES, Hold, Processes, TableLock, fresh_database, tagged
 from tests.support.fake_graph import FakeGraph
-from tests.support.seed import add_customer
+from tests.support.seed import add_customer, add_tagged_customers, flash_campaign_toml
 
 pytestmark = pytest.mark.slow
 UTC = timezone.utc
@@ -340,22 +339,7 @@ def test_a_sender_killed_with_requests_in_flight_sends_nothing_twice(killed_send
 
 # ---------------------------------------------------------------- the scheduler in the middle of a campaign job
 
-CAMPAIGN_TOML = """
-[store]
-name = "Acme"
-timezone = "UTC"
-
-[policy]
-consent = "any"
-quiet_hours = []
-
-[campaigns.flash]
-rule = 'has_tag("flash")'
-schedule = "0 3 1 1 *"   # once a year: the test makes it due itself
-category = "marketing"
-text = "Flash sale today, {first_name}!"
-template = { name = "flash_sale", language = "en_US", body = ["{first_name}"] }
-"""
+CAMPAIGN_TOML = flash_campaign_toml(schedule="0 3 1 1 *")  # once a year: the test makes it due itself
 AUDIENCE = 30
 
 
@@ -386,11 +370,7 @@ def test_a_scheduler_killed_in_the_middle_of_a_campaign_job_runs_it_once_after_r
     settings = settings_for(fake_graph, toml=CAMPAIGN_TOML)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        audience = []
-        for i in range(AUDIENCE):
-            customer_id = add_customer(conn, f"5511987{i:05d}", f"Ana{i}", now=now)
-            conn.execute(sa.insert(customer_tags).values(customer_id=customer_id, tag="flash"))
-            audience.append(f"5511987{i:05d}")
+        audience = add_tagged_customers(conn, AUDIENCE, "flash", now=now)
     due = now.replace(microsecond=0) - timedelta(seconds=1)
     make_campaign_due(engine, settings, due)
 

@@ -24,8 +24,8 @@ from bot.pipeline.sender import SEND_LEASE, concurrency_for
 from bot.whatsapp import simulate
 from segments.tables import customer_tags
 from tests.conftest import APP_SECRET, PG_URL, make_env
-from tests.integration.test_contention import CAMPAIGN_TOML  # the flash campaign, no schedule
 from tests.support.crash import NEEDS_POSTGRES, Processes
+from tests.support.seed import flash_campaign_toml
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not PG_URL, reason=NEEDS_POSTGRES + "the scaled topology")]
 UTC = timezone.utc
@@ -115,7 +115,7 @@ def test_a_campaign_to_twenty_thousand_with_a_sender_killed_halfway_sends_nobody
                                                                                    tmp_path, fake_graph,
                                                                                    record_property):
     audience = seed_audience(engine, 20_000)
-    (tmp_path / "wabot.toml").write_text(CAMPAIGN_TOML)
+    (tmp_path / "wabot.toml").write_text(flash_campaign_toml())
     fake_graph.other_tokens = ("token-a", "token-b", "token-c")
     procs = Processes(make_env(database_url, tmp_path, fake_graph, WABOT_RATE_LIMIT=str(RATE),
                                WABOT_CONFIG=str(tmp_path / "wabot.toml")), tmp_path)

@@ -51,6 +51,18 @@ def topology(pid: int) -> tuple[int, list[int], int]:
     return arbiter, children(arbiter), background
 
 
+def reading_until(read, good, what: str, timeout: float = 30.0):
+    """`read()` again until `good` holds of what it read; that reading."""
+    last = []
+
+    def check() -> bool:
+        last[:] = [read()]
+        return good(last[0])
+
+    wait_until(check, timeout, what)
+    return last[0]
+
+
 def replies(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(outbox)
@@ -68,8 +80,8 @@ def test_serve_runs_n_http_processes_and_one_background_process_and_answers_acro
         proc = procs.healthy(procs.serve("serve", "--workers", "3"))
         procs.wait(lambda: SERVING in proc.log(), what="the banner")
         assert "3 HTTP processes and a background process" in proc.log()
-        arbiter, workers, background = wait_until(
-            lambda: (lambda t: t if len(t[1]) == 3 else None)(topology(proc.process.pid)), what="3 HTTP workers")
+        arbiter, workers, background = reading_until(lambda: topology(proc.process.pid), lambda t: len(t[1]) == 3,
+                                                     what="3 HTTP workers")
         session = requests.Session()
         customers = [f"4915111{i:05d}" for i in range(60)]
         for i, wa_id in enumerate(customers):  # new connections: gunicorn spreads them over its workers
@@ -77,8 +89,9 @@ def test_serve_runs_n_http_processes_and_one_background_process_and_answers_acro
             assert signed_post(proc.url, payload).ok
         procs.wait(lambda: replies(engine) == len(customers), what="every message answered", timeout=60)
         # /metrics, answered by any one HTTP worker, adds up what each process counted.
-        metrics = wait_until(lambda: (lambda t: t if counter(t, "wabot_outbound_messages_total") >= 60 else None)(
-            session.get(f"{proc.url}/metrics", timeout=5).text), what="metrics of the background process")
+        metrics = reading_until(lambda: session.get(f"{proc.url}/metrics", timeout=5).text,
+                                lambda t: counter(t, "wabot_outbound_messages_total") >= 60,
+                                what="metrics of the background process")
         assert counter(metrics, "wabot_inbound_events_total") == len(customers)
         assert counter(metrics, "wabot_outbound_messages_total") == len(customers)
         assert sorted(r.recipient for r in fake_graph.messages()) == sorted(customers)  # one reply each
@@ -91,8 +104,8 @@ def test_one_signal_stops_every_process_of_serve_cleanly(database_url, tmp_path,
     try:
         proc = procs.healthy(procs.serve("serve", "--workers", "2"))
         # serve, gunicorn's arbiter, 2 workers, the background process
-        every = wait_until(lambda: (lambda d: d if len(d) == 1 + 1 + 2 + 1 else None)(
-            [proc.process.pid, *descendants(proc.process.pid)]), what="every process to start")
+        every = reading_until(lambda: [proc.process.pid, *descendants(proc.process.pid)],
+                              lambda pids: len(pids) == 1 + 1 + 2 + 1, what="every process to start")
         os.killpg(proc.process.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole group
         assert proc.process.wait(30) == 0
         wait_until(lambda: not any(alive(pid) for pid in every), what="every process to end", timeout=15)

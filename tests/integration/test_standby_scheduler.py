@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from bot.campaigns.tables import campaign_runs
 from bot.pipeline.leader import POLL_SECONDS
-from segments.tables import customer_tags
 from tests.conftest import PG_URL, make_env
 from tests.integration.test_crashes import (
     AUDIENCE,
@@ -24,7 +23,7 @@ from tests.integration.test_crashes import (
     open_outbox_rows,
 )
 from tests.support.crash import NEEDS_POSTGRES, Processes
-from tests.support.seed import add_customer
+from tests.support.seed import add_tagged_customers
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not PG_URL, reason=NEEDS_POSTGRES + "leadership is a PostgreSQL advisory lock")]
@@ -39,12 +38,7 @@ def test_the_standby_scheduler_takes_over_from_a_killed_one_and_runs_the_next_du
     settings = settings_for(fake_graph, toml=CAMPAIGN_TOML)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        audience = []
-        for i in range(AUDIENCE):
-            wa_id = f"5511987{i:05d}"
-            customer_id = add_customer(conn, wa_id, f"Ana{i}", now=now)
-            conn.execute(sa.insert(customer_tags).values(customer_id=customer_id, tag="flash"))
-            audience.append(wa_id)
+        audience = add_tagged_customers(conn, AUDIENCE, "flash", now=now)
     # Due after the active scheduler's death and the standby's longest wait.
     due = (now + timedelta(seconds=6 + 2 * POLL_SECONDS)).replace(microsecond=0)
     make_campaign_due(engine, settings, due)

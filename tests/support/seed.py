@@ -23,6 +23,30 @@ def add_customer(conn: Connection, wa_id: str, first_name: str | None = None, *,
     ).returning(customers.c.id)).scalar_one()
 
 
+def flash_campaign_toml(schedule: str | None = None) -> str:
+    """wabot.toml with one marketing campaign, `flash`, to the customers tagged "flash" (any
+    consent, no quiet hours); with `schedule`, on that cron."""
+    when = f'schedule = "{schedule}"\n' if schedule else ""
+    return (
+        '[store]\nname = "Acme"\ntimezone = "UTC"\n\n[policy]\nconsent = "any"\nquiet_hours = []\n\n'
+        f'[campaigns.flash]\nrule = \'has_tag("flash")\'\n{when}category = "marketing"\n'
+        'text = "Flash sale today, {first_name}!"\n'
+        'template = { name = "flash_sale", language = "en_US", body = ["{first_name}"] }\n'
+    )
+
+
+def add_tagged_customers(conn: Connection, count: int, tag: str, *, prefix: str = "5511987",
+                         now: datetime = NOW) -> list[str]:
+    """`count` customers tagged `tag` (a campaign's audience); their wa_ids."""
+    from segments.tables import customer_tags
+
+    wa_ids = [f"{prefix}{i:05d}" for i in range(count)]
+    for i, wa_id in enumerate(wa_ids):
+        customer_id = add_customer(conn, wa_id, f"Ana{i}", now=now)
+        conn.execute(sa.insert(customer_tags).values(customer_id=customer_id, tag=tag))
+    return wa_ids
+
+
 def add_product(conn: Connection, product_id: int, title: str, variant_ids: Sequence[int], *,
                 product_type: str | None = None, status: str = "active") -> None:
     conn.execute(sa.insert(products).values(id=product_id, title=title, product_type=product_type, status=status))
