@@ -1,28 +1,41 @@
 """Intents from what a customer types or taps.
 
 Tapped buttons and list rows map by their ids (`intent:<name>`, `<name>:<argument>` or `<name>`).
-Typed text is scored against a multilingual vocabulary (`flows.lexicon`, plus the store's own
-`[intents]` table): each cue found adds its weight to its intent, and the best-scoring intent wins,
-so a greeting followed by a question is the question. Words are compared after folding case,
-accents, punctuation and elongation ("Holaaa!!" = "hola"); longer words also match with a typo.
+Typed text is scored against a multilingual vocabulary (`flows.lexicon`: English, Spanish, Portuguese,
+Indonesian, and Hindi in Latin script and in Devanagari; plus the store's own `[intents]` table): each
+cue found adds its weight to its intent, and the best-scoring intent wins, so a greeting followed by a
+question is the question. Words are compared after folding case, accents, punctuation and elongation
+("Holaaa!!" = "hola"); Devanagari words stay whole, their vowel signs and viramas kept, nuktas dropped
+("ज़्यादा" = "ज्यादा"). Longer words in Latin letters also match with a typo.
 
 Opting out and back in is decided first and more strictly, because a wrong STOP silences a customer:
 STOP, START and their synonyms count when a sentence is nothing but the command ("Stop please",
-"BAJA", "sair"), or when an explicit phrase says it ("stop sending me messages", "darme de baja"),
-unless a negation comes just before it ("don't stop sending deals").
+"BAJA", "sair", "berhenti", "बंद करो"), or when an explicit phrase says it ("stop sending me messages",
+"darme de baja", "jangan kirim pesan lagi"), unless a negation comes just before it ("don't stop
+sending deals", "jangan berhenti kirim promo").
 
-The `[intents]` table of wabot.toml adds to the defaults, one table per intent:
+Next, a message that is nothing but a language's name (bot.core.languages.NAMES, in English or in
+itself), perhaps with a few words around it ("in english please", "pakai bahasa indonesia", "हिंदी
+में"), is the `language` intent, `matched` its ISO code; a sentence that only mentions one ("do you ship
+to indonesia?") is not. `chosen_language` reads the code from such a decision or a tapped
+`language:<code>`.
+
+The `[intents]` table of wabot.toml adds to the defaults, one table per intent, and optionally one
+per language under it (any code of bot.core.languages.KNOWN), which adds the same way:
 
     [intents.reorder]
     keywords = ["restock", "same box", "top up .. subscription", "refill*"]
     patterns = ['\\b(one|two|\\d+) more (bags?|boxes)\\b']
+
+    [intents.reorder.es]
+    keywords = ["reponer", "la caja de siempre"]
 
 Keywords are words or phrases, typos forgiven in longer words; `stem*` matches any ending and `..`
 lets up to three other words stand between. Patterns are regular expressions searched in the text as
 normalise() leaves it (lower case, no accents or punctuation).
 
 For `stop` and `start`, keywords are whole commands and patterns are searched anywhere (unless negated
-shortly before, like the built-in phrases).
+shortly before, like the built-in phrases). `fallback`, `media` and `language` take no keywords.
 """
 from __future__ import annotations
 
@@ -32,17 +45,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from bot.core import languages
 from bot.core.errors import ConfigError
 from flows import lexicon, real_words
 
 INTENTS = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "human", "stop", "start",
-           "fallback", "media", "preferences")
-# Intents the [intents] table may add words to; fallback is the absence of a match, media a message type.
-CONFIGURABLE = tuple(i for i in INTENTS if i not in ("fallback", "media"))
+           "fallback", "media", "preferences", "language")
+# Intents the [intents] table may not add words to, and why.
+UNCONFIGURABLE = {"fallback": "it is what no keyword matched", "media": "it is decided by the message type",
+                  "language": "it is a language's name (bot.core.languages.NAMES)"}
+CONFIGURABLE = tuple(i for i in INTENTS if i not in UNCONFIGURABLE)
 # Ties between equal scores covering as many words go to the intent earlier here.
 PRIORITY = ("human", "order_status", "reorder", "sale", "recommend", "preferences", "greet", "thanks", "fallback")
 
 MAX_CHARS = 1000  # a longer message is routed by its beginning (about 180 words)
+MAX_LANGUAGE_WORDS = 8  # "can you please reply in english please": choosing a language takes few words
 MAX_GAP = 3  # words allowed between the items of a cue joined by `..`
 MIN_SCORE = lexicon.LIGHT  # a LIGHT cue alone; not two hints, nor a misspelt LIGHT cue among other words
 MIN_SCORE_ONE_WORD = 0.85  # a one-word message near a known word is most likely that word ("hellow")
@@ -66,15 +83,23 @@ class IntentDecision:
 # ---------------------------------------------------------------- text
 
 _APOSTROPHES = re.compile(r"['’‘`´ʼ]")
-_NON_WORD = re.compile(r"[^\w]+")
+# Indic scripts (Devanagari to Sinhala) write vowels and consonant clusters with marks: parts of the
+# letters, not accents, so they are kept and keep a word whole. Nuktas go ("ज़" is typed "ज" as often),
+# a candrabindu is an anusvara ("कहाँ" = "कहां"), and joiners, which only shape letters, are dropped.
+_INDIC_MARKS = "".join(chr(c) for c in range(0x0900, 0x0E00) if unicodedata.category(chr(c)).startswith("M"))
+_KEPT_MARKS = frozenset(m for m in _INDIC_MARKS if not unicodedata.name(m, "").endswith("NUKTA"))
+_INDIC_FOLDS = str.maketrans({"\u0901": "\u0902", "\u200c": None, "\u200d": None})
+_NON_WORD = re.compile(f"[^\\w{_INDIC_MARKS}]+")
 _RUNS = re.compile(r"(.)\1+")
-_SENTENCES = re.compile(r"[.!?;\n¡¿]+")
-_CLAUSES = re.compile(r"[,.!?;:\n¡¿]+")
+_SENTENCES = re.compile(r"[.!?;\n¡¿।॥]+")
+_CLAUSES = re.compile(r"[,.!?;:\n¡¿।॥]+")
 _EMOJI_WORDS = str.maketrans({ord(char): f" {word} " for char, word in lexicon.EMOJI.items()})
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def normalise(text: str) -> str:
-    """Lower case, no accents, no apostrophes ("don't" -> "dont"), no other punctuation or emoji, single spaces."""
+    """Lower case, no accents, no apostrophes ("don't" -> "dont"), no other punctuation or emoji, single spaces;
+    Devanagari words whole ("मेरा ऑर्डर कहाँ है?" -> "मेरा ऑर्डर कहां है")."""
     return " ".join(_split(_fold(text)))
 
 
@@ -87,8 +112,8 @@ def _fold(text: str, emoji: bool = False) -> str:
         return _APOSTROPHES.sub("", text.lower())
     # Decomposed before and after case folding: "𝐴" is an "A" only once decomposed, and folding can
     # produce letters with accents to drop ("ǰ").
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return _APOSTROPHES.sub("", "".join(ch for ch in folded if not unicodedata.combining(ch)))
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold()).translate(_INDIC_FOLDS)
+    return _APOSTROPHES.sub("", "".join(ch for ch in folded if ch in _KEPT_MARKS or not unicodedata.combining(ch)))
 
 
 def _split(folded: str) -> list[str]:
@@ -104,9 +129,77 @@ def _words(text: str) -> list[str]:
     return _split(_fold(text, emoji=True))
 
 
-def _fold_accents(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in folded if not unicodedata.combining(ch))
+def _folded(words: Iterable[str]) -> frozenset[str]:
+    """Words of the vocabulary as messages' words are compared: normalised and squashed."""
+    return frozenset(squash(w) for word in words for w in normalise(word).split())
+
+
+def _fold_pattern(pattern: str) -> str:
+    """A regular expression with its letters folded as normalise() folds a message's: the non-ASCII runs
+    ("ã", Devanagari), leaving the syntax ("\\b", "\\w") alone."""
+    return _NOT_ASCII.sub(lambda run: _fold(run.group(0)), pattern)
+
+
+def _typo_script(word: str) -> bool:
+    """Typos are forgiven in words of Latin letters, those the thumb-typo model and the list of real
+    words (flows.real_words) are made for; a word in another script matches as written."""
+    return word.isascii()
+
+
+# ---------------------------------------------------------------- choosing a language
+
+def _language_names() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """First word -> (the name's words, its code), longest names first: "bahasa inggris" before "bahasa"."""
+    by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for code, names in languages.NAMES.items():
+        for name in names:
+            words = tuple(squash(w) for w in normalise(name).split())
+            by_first.setdefault(words[0], []).append((words, code))
+    for entries in by_first.values():
+        entries.sort(key=lambda entry: (-len(entry[0]), entry))
+    return by_first
+
+
+_LANGUAGE_NAMES = _language_names()
+_squash_cached = lru_cache(maxsize=50_000)(squash)  # every short message is read for a language's name
+_LANGUAGE_FILLER = _folded(lexicon.LANGUAGE_FILLER)
+
+
+def language_named(text: str | None) -> str | None:
+    """The ISO code of the language a message chooses by naming it and nothing else ("español", "in
+    english please", "pakai bahasa indonesia", "हिंदी में"), else None."""
+    return _language_of(_words((text or "")[:MAX_CHARS]))
+
+
+def _language_of(words: Sequence[str]) -> str | None:
+    if len(words) > MAX_LANGUAGE_WORDS:
+        return None
+    squashed = [_squash_cached(w) for w in words]
+    for start, word in enumerate(squashed):
+        for name, code in _LANGUAGE_NAMES.get(word, ()):
+            end = start + len(name)
+            if tuple(squashed[start:end]) == name and all(
+                    w in _LANGUAGE_FILLER or w.startswith("emoji_") for w in squashed[:start] + squashed[end:]):
+                return code
+    return None
+
+
+def chosen_language(decision: IntentDecision, reply_id: str | None = None) -> str | None:
+    """The ISO code a `language` decision chose: the one its text named, or the argument of a tapped
+    `language:<code>` (`reply_id`, else the decision's own); None when it names no code of
+    bot.core.languages.KNOWN ("language" alone: the customer is to be asked which)."""
+    if decision.intent != "language":
+        return None
+    if decision.matched in languages.KNOWN:
+        return decision.matched
+    return _reply_language(reply_id) or _reply_language(decision.matched)
+
+
+def _reply_language(reply_id: str | None) -> str | None:
+    """`language:pt_BR` or `intent:language:pt` -> "pt"."""
+    name, _, argument = (reply_id or "").strip().lower().removeprefix("intent:").partition(":")
+    code = languages.primary(argument.strip()) if name.strip() == "language" else None
+    return code if code in languages.KNOWN else None
 
 
 def intent_of_reply_id(reply_id: str) -> str | None:
@@ -270,23 +363,25 @@ class _Vocabulary:
         self.stems: dict[str, set[str]] = {}
         self.exact_only: set[str] = set()
         self.typo_targets: set[str] = set()
-        self.protected = {squash(w) for w in lexicon.PROTECTED} | real_words.REAL_WORDS  # stored squashed
+        self.protected = _folded(lexicon.PROTECTED) | real_words.REAL_WORDS  # stored squashed
         for name, members in lexicon.CLASSES.items():
             for member in members.split():
+                word = squash(normalise(member))
                 # Short function words only match as written: "there" must not become "where".
-                function = name in lexicon.FUNCTION_CLASSES and len(member.rstrip("*")) < 6
-                self.add(member, "c:" + name, typo_target=not function)
+                function = name in lexicon.FUNCTION_CLASSES and len(word) < 6
+                self.add(word + ("*" if member.endswith("*") else ""), "c:" + name, typo_target=not function)
                 if function:
-                    self.exact_only.add(squash(member.rstrip("*")))
+                    self.exact_only.add(word)
 
     def add(self, item: str, *labels: str, typo_target: bool) -> None:
+        """A normalised word, or stem ending in `*`, with the labels it gives."""
         if item.endswith("*"):
             key = squash(item[:-1])
             self.stems.setdefault(key, set()).update(("p:" + key, *labels))
         else:
             key = squash(item)
             self.words.setdefault(key, set()).update(("w:" + key, *labels))
-        if typo_target:
+        if typo_target and _typo_script(key):
             self.typo_targets.add(key)
 
     def add_labels(self, labels: Iterable[str]) -> None:
@@ -311,7 +406,7 @@ class _Vocabulary:
     def correction(self, squashed: str) -> str | None:
         """The word or stem a typo most likely meant, protection aside: the whole word against every
         target, then its beginning against the stems ("prpmotions" -> promo*, "decsuentos" -> descuent*)."""
-        if self.typos is None or len(squashed) < 4 or squashed.isdigit():
+        if self.typos is None or len(squashed) < 4 or squashed.isdigit() or not _typo_script(squashed):
             return None
         nearest = self.typos.nearest(squashed)
         if nearest is not None:
@@ -350,8 +445,9 @@ class _Evidence:
     source: str
 
 
-_FILLER = frozenset(squash(w) for w in lexicon.COMMAND_FILLER)
-_OBJECTS = frozenset(squash(w) for w in lexicon.OPT_OBJECTS)
+_FILLER = _folded(lexicon.COMMAND_FILLER)
+_OBJECTS = _folded(lexicon.OPT_OBJECTS)
+_NEGATORS = _folded(lexicon.NEGATORS)
 
 
 def _command_core(text: str) -> str:
@@ -367,9 +463,11 @@ class _OptCommands:
         self.stop = {_command_core(c) for c in (*lexicon.STOP_COMMANDS, *stop_words)} - {""}
         self.stop_with_object = {_command_core(c) for c in lexicon.STOP_COMMANDS_WITH_OBJECT} - {""}
         self.start = {_command_core(c) for c in (*lexicon.START_COMMANDS, *start_words)} - {""}
-        # The built-in phrases as one alternation each, so a clause is searched once per direction.
-        self.stop_patterns = [re.compile("|".join(f"(?:{p})" for p in lexicon.STOP_PHRASES)), *stop_patterns]
-        self.start_patterns = [re.compile("|".join(f"(?:{p})" for p in lexicon.START_PHRASES)), *start_patterns]
+        # The built-in phrases as one alternation per direction, so a clause is searched once, and apart those
+        # in another script, which a clause in ASCII cannot match: their lookbehinds ("(?<!\\S)बंद") would cost
+        # the Latin alternation its quick scan. (pattern, searched only in a clause that is not ASCII)
+        self.stop_patterns = [*_alternations(lexicon.STOP_PHRASES), *((p, False) for p in stop_patterns)]
+        self.start_patterns = [*_alternations(lexicon.START_PHRASES), *((p, False) for p in start_patterns)]
         # The words commands and phrases are made of, squashed -> as written, for mending typos; typos are
         # mended towards the commands themselves and longer words, not towards filler such as "para".
         words = {*lexicon.OPT_OBJECTS, *lexicon.OPT_WORDS}
@@ -378,19 +476,21 @@ class _OptCommands:
         for pattern in (*lexicon.STOP_PHRASES, *lexicon.START_PHRASES):
             words.update(re.findall(r"[a-z]{5,}", re.sub(r"\\[a-zA-Z]", " ", pattern)))
         self.written: dict[str, str] = {}
-        for word in sorted({*words, *lexicon.COMMAND_FILLER}):
+        # Spelt as the phrases spell them: the squashed form a command is kept in ("langanan") gives way.
+        spellings = {w for word in (*words, *lexicon.COMMAND_FILLER) for w in normalise(word).split()}
+        for word in sorted(spellings, key=lambda w: (squash(w) == w, w)):
             self.written.setdefault(squash(word), word)
-        self.commands = {c for c in self.stop | self.start if " " not in c and len(c) >= 4}
+        self.commands = {c for c in self.stop | self.start if " " not in c and len(c) >= 4 and _typo_script(c)}
         self.command_typos = _TypoIndex(self.commands) if fuzzy else None
-        self.word_typos = _TypoIndex({squash(w) for w in words if len(w) >= 5}) if fuzzy else None
-        self.protected = {squash(w) for w in lexicon.PROTECTED} | real_words.REAL_WORDS  # stored squashed
+        self.word_typos = _TypoIndex({squash(w) for w in words if len(w) >= 5 and _typo_script(w)}) if fuzzy else None
+        self.protected = _folded(lexicon.PROTECTED) | real_words.REAL_WORDS  # stored squashed
         self.known = set(known)  # words the other intents know: written as meant, never a typo of ours
         self._mend_word = lru_cache(maxsize=50_000)(self._mend_one)
 
     def correction(self, squashed: str) -> str | None:
         """The opt-out/opt-in word a typo most likely meant, protection aside: a command ("stpo", "sari"),
         or from five letters on any word of the phrases ("meessaging")."""
-        if self.command_typos is None or len(squashed) < 4 or squashed.isdigit():
+        if self.command_typos is None or len(squashed) < 4 or squashed.isdigit() or not _typo_script(squashed):
             return None
         nearest = self.command_typos.nearest(squashed)
         if nearest is None and len(squashed) >= 5:
@@ -439,9 +539,9 @@ class _OptCommands:
     def _negated(text: str, match: re.Match) -> bool:
         """A negation among the three words before the phrase, unless the phrase is itself a negative
         command ("don't message me", "no more texts")."""
-        if any(w in lexicon.NEGATORS for w in match.group(0).split()):
+        if any(w in _NEGATORS for w in match.group(0).split()):
             return False
-        return any(w in lexicon.NEGATORS for w in text[: match.start()].split()[-3:])
+        return any(w in _NEGATORS for w in text[: match.start()].split()[-3:])
 
     def decide(self, folded: str) -> IntentDecision | None:
         """STOP or START for a message (as `_fold` left it), or None when it is neither."""
@@ -462,8 +562,11 @@ class _OptCommands:
         # Both in one message: opting out is the safe reading.
         return found.get("stop") or found.get("start")
 
-    def _search(self, patterns: Sequence[re.Pattern], clean: str) -> re.Match | None:
-        for pattern in patterns:
+    def _search(self, patterns: Sequence[tuple[re.Pattern, bool]], clean: str) -> re.Match | None:
+        ascii_only = clean.isascii()
+        for pattern, not_ascii in patterns:
+            if not_ascii and ascii_only:
+                continue
             for match in pattern.finditer(clean):
                 if not self._negated(clean, match):
                     return match
@@ -503,9 +606,10 @@ class IntentRouter:
 
         compiled: dict[str, list[tuple[re.Pattern, float, str]]] = {}
         for intent, entries in lexicon.PATTERNS.items():
-            compiled.setdefault(intent, []).extend((re.compile(p), w, p) for p, w in entries)
+            compiled.setdefault(intent, []).extend((re.compile(_fold_pattern(p)), w, p) for p, w in entries)
         for intent, texts in patterns.items():
-            compiled.setdefault(intent, []).extend((_compile_config_pattern(intent, t), CONFIG_WEIGHT, t) for t in texts)
+            compiled.setdefault(intent, []).extend(
+                (_compile_config_pattern(f"[intents.{intent}]", t), CONFIG_WEIGHT, t) for t in texts)
         self._patterns = {i: v for i, v in compiled.items() if i not in ("stop", "start")}
         self._opt = _OptCommands(keywords.get("stop", []), keywords.get("start", []),
                                  [p for p, _, _ in compiled.get("stop", [])],
@@ -530,6 +634,9 @@ class IntentRouter:
         decision = self._opt.decide(folded)
         if decision is not None:
             return decision
+        code = _language_of(words)
+        if code is not None:
+            return IntentDecision("language", 1.0, "keyword", code)
         decision, score = self._score(words, asks="?" in text)
         if is_media and score < lexicon.MEDIUM:
             # A photo or voice note whose caption asks nothing clearly ("😍", "my dog") is just media.
@@ -631,60 +738,80 @@ def _match(cue: _Cue, labels: Sequence[frozenset[str]], start: int) -> list[int]
 # ---------------------------------------------------------------- the [intents] table
 
 def _read_table(intents: Mapping[str, Any] | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The [intents] table -> (keywords, patterns) per intent; ConfigError for a wrong shape."""
+    """The [intents] table -> (keywords, patterns) per intent, a language's sub-table adding to its intent's;
+    ConfigError for a wrong shape or a bad entry, naming the table it is in ([intents.reorder.es])."""
     keywords: dict[str, list[str]] = {}
     patterns: dict[str, list[str]] = {}
     if intents is not None and not isinstance(intents, Mapping):
         raise ConfigError("[intents] must be a table with one table per intent")
     for name, table in (intents or {}).items():
         where = f"[intents.{name}]"
-        if name in ("fallback", "media"):
-            raise ConfigError(f"{where}: {name} takes no keywords: "
-                              + ("it is what no keyword matched" if name == "fallback"
-                                 else "it is decided by the message type"))
+        if name in UNCONFIGURABLE:
+            raise ConfigError(f"{where}: {name} takes no keywords: {UNCONFIGURABLE[name]}")
         if name not in CONFIGURABLE:
             raise ConfigError(f"{where}: unknown intent {name!r}; intents are {', '.join(CONFIGURABLE)}")
-        if isinstance(table, (list, tuple)):
-            table = {"keywords": table}  # shorthand: reorder = ["restock", ...]
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{where} must be a table with keywords = [...] and/or patterns = [...]")
-        for key in table:
-            if key not in ("keywords", "patterns"):
-                raise ConfigError(f"{where}: unknown key {key!r}; use keywords or patterns")
-        for key, target in (("keywords", keywords), ("patterns", patterns)):
-            values = table.get(key, [])
-            if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-                raise ConfigError(f"{where} {key} must be a list of strings")
-            target[name] = list(values)
+        for part_where, part in _tables(name, table):
+            for key, target in (("keywords", keywords), ("patterns", patterns)):
+                values = part.get(key, [])
+                if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+                    raise ConfigError(f"{part_where} {key} must be a list of strings")
+                target.setdefault(name, []).extend(values)
+            _check_texts(part_where, name, part.get("keywords", []), part.get("patterns", []))
     return keywords, patterns
 
 
+def _tables(name: str, table: Any, language: str | None = None) -> list[tuple[str, Mapping[str, Any]]]:
+    """An intent's table and its languages' sub-tables, each with the name an error gives it."""
+    where = f"[intents.{name}.{language}]" if language else f"[intents.{name}]"
+    if isinstance(table, (list, tuple)):
+        table = {"keywords": table}  # shorthand: reorder = ["restock", ...]
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table with keywords = [...] and/or patterns = [...]")
+    found = [(where, table)]
+    for key, value in table.items():
+        if key in ("keywords", "patterns"):
+            continue
+        if language is None and (key in languages.KNOWN or isinstance(value, Mapping)):
+            if key not in languages.KNOWN:
+                raise ConfigError(f"[intents.{name}.{key}]: unknown language {key!r}; languages are "
+                                  + ", ".join(languages.KNOWN))
+            found += _tables(name, value, key)
+            continue
+        raise ConfigError(f"{where}: unknown key {key!r}; use keywords or patterns"
+                          + ("" if language else f", or a table per language ([intents.{name}.es])"))
+    return found
+
+
+def _check_texts(where: str, intent: str, keywords: Iterable[str], patterns: Iterable[str]) -> None:
+    """Every keyword and pattern of one table usable; ConfigError names the first that is not."""
+    for text in keywords:
+        if intent not in ("stop", "start"):
+            try:
+                _parse_cue(text)
+            except ValueError as exc:
+                raise ConfigError(f"{where} keywords: {text!r}: {exc}") from None
+            continue
+        if any(mark in text for mark in ("*", "..", "|", "@")):
+            raise ConfigError(f"{where} keywords: {text!r}: opt-out and opt-in keywords are "
+                              "whole commands; use patterns for anything else")
+        if not normalise(text):
+            raise ConfigError(f"{where} keywords: {text!r} has no letters or digits")
+        if not _command_core(text):
+            raise ConfigError(f"{where} keywords: {text!r} is only filler words (please, thanks, messages, ...)")
+    for text in patterns:
+        _compile_config_pattern(where, text)
+
+
 def _check_entries(keywords: Mapping[str, Sequence[str]], patterns: Mapping[str, Sequence[str]]) -> None:
-    """Every keyword and pattern usable; ConfigError names the first that is not."""
-    for intent, texts in keywords.items():
-        for text in texts:
-            if intent not in ("stop", "start"):
-                try:
-                    _parse_cue(text)
-                except ValueError as exc:
-                    raise ConfigError(f"[intents.{intent}] keywords: {text!r}: {exc}") from None
-                continue
-            if any(mark in text for mark in ("*", "..", "|", "@")):
-                raise ConfigError(f"[intents.{intent}] keywords: {text!r}: opt-out and opt-in keywords are "
-                                  "whole commands; use patterns for anything else")
-            if not normalise(text):
-                raise ConfigError(f"[intents.{intent}] keywords: {text!r} has no letters or digits")
-            if not _command_core(text):
-                raise ConfigError(f"[intents.{intent}] keywords: {text!r} is only filler words "
-                                  "(please, thanks, messages, ...)")
+    """Every keyword and pattern usable, and no command both an opt-out and an opt-in; ConfigError names the
+    first that is not."""
+    for intent in {**keywords, **patterns}:
+        _check_texts(f"[intents.{intent}]", intent, keywords.get(intent, ()), patterns.get(intent, ()))
     stop = {_command_core(c) for c in (*lexicon.STOP_COMMANDS, *keywords.get("stop", ()))}
     start = {_command_core(c) for c in (*lexicon.START_COMMANDS, *keywords.get("start", ()))}
     clash = (stop & start) - {""}
     if clash:
         raise ConfigError(f"[intents] {', '.join(sorted(clash))}: both an opt-out and an opt-in command")
-    for intent, texts in patterns.items():
-        for text in texts:
-            _compile_config_pattern(intent, text)
 
 
 def check_intents(intents: Mapping[str, Any]) -> None:
@@ -693,8 +820,19 @@ def check_intents(intents: Mapping[str, Any]) -> None:
     _check_entries(*_read_table(intents))
 
 
-def _compile_config_pattern(intent: str, text: str) -> re.Pattern:
+def _alternations(patterns: Sequence[str]) -> list[tuple[re.Pattern, bool]]:
+    """Built-in phrases as one expression for those in ASCII and one for the others (which name letters of
+    another script, so only a clause that is not ASCII can match them)."""
+    found = []
+    for not_ascii in (False, True):
+        group = [_fold_pattern(p) for p in patterns if p.isascii() != not_ascii]
+        if group:
+            found.append((re.compile("|".join(f"(?:{p})" for p in group)), not_ascii))
+    return found
+
+
+def _compile_config_pattern(where: str, text: str) -> re.Pattern:
     try:
-        return re.compile(_fold_accents(text), re.IGNORECASE)
+        return re.compile(_fold_pattern(text), re.IGNORECASE)
     except re.error as exc:
-        raise ConfigError(f"[intents.{intent}] patterns: bad regular expression {text!r}: {exc}") from None
+        raise ConfigError(f"{where} patterns: bad regular expression {text!r}: {exc}") from None

@@ -3,7 +3,7 @@
 flows/lexicon.py or of an opt-out command: the router takes them as written, never as that typo.
 Stored with runs of a letter squashed, as the router compares words."""
 
-TARGETS_DIGEST = "8ab51ea7efc8ccd5"  # bench.real_words.targets_digest of the vocabulary it was made for
+TARGETS_DIGEST = "24bfa4b05416eb6a"  # bench.real_words.targets_digest of the vocabulary it was made for
 
 REAL_WORDS: frozenset[str] = frozenset("""
     abalizar abordable abort abot abracado abrasador abrazado abres abrigada abrigadero abrigado abrigador
@@ -15,269 +15,282 @@ REAL_WORDS: frozenset[str] = frozenset("""
     advisors advisory aelas afable afecha afecion afection aferador aferadora afondable agarando agenda ageste
     agestion agradado agrade agramado agravecer agres agrisado aguado aguarda aguardada aguardado aguardador
     aguarde aguda aguente aguentes aguin ahorcable ahuchador ahuchadora ahuchar ajada ajenacion ajudam ajudar
-    ajudas ajudei ajudem ajudes ajudo ajuna alamar aleacion alega alegado alegar alent aleta aleto algente algum
-    aliende aligar alive altar altea altivar altogether altor aluda alvina amada amara amaste amend amente
-    amiable amino amoldable analizar anda andar andem anden andres anteriores anyones aparador aparar apealing
-    apearance apearing apelos apostaria apreciable apreciada apreciado apreciam apreciar aprecias apreciating
-    apreciation apreciative apreciava aprecio apreco apremiante aprenda apresado apresenta apresentas apresente
-    apresentei apresentem apresentes apresento aquando arasada arasado arastado araste arastre arendamento arent
-    ares argent aries arise arises arising ascendente asco asente asentes asertion asesorar asesoria asir aspero
-    asuncion atacando ataching atain atascado atenciosa atencioso atendance atendants atendas atende atended
-    atendem atendendo atendes atendeste atendeu atendi atendia atendido atending atendo atends atenea atener
-    ateniense atenta atentions atentive atenuacion atenuante aterador ateradora aticar atinar atirar ative
-    atizar atracada atracado atracion atraindo atravesado atrelado atricion audicoes avida avise avisei avisem
-    avivar awaited awaiting ayudar ayuna bable backs bada bagas baited baiting baixa baixas bajar balao balar
-    balda bales baling balsa bana banada banca band bandas bandidos bando bands bandy baned bangs banha banida
-    banished banquetes barabas baraca baracas baraco baraja barao barar barda baren bareta barita barked basa
-    basar basta bastam bastao bastar bastaria baste basto bata batam batas batata batatas bated bateo bater
-    batle batles bato baying beach beached beast beater beber begar belas belay belching belezas belos bending
-    beper beset besta bestas betao betel beters betle betles bets bike bite biter blacks bland blanda blank
-    bleaching blending block bocal boches bodes bogles boking bola bolas bolha bolhas bolso bolsos boming bones
-    bordering bores boses bosta bosts bota botao botar botas bote botes boties botled botleg botoes bough boughs
-    boxe boxed boxeo boxer boxers bozal bracket brackets brags brand branda branding breach breached breaching
-    breaking breathing breding brenda briga brigam brigando brigar brigaram brigas broad broca brought brusco
-    buco buding buena buenamente buger bugered bugering bugers buging bulying buming burying busca buscador
-    busto buter buting buzing caber cable cacas cacos caem cagas caia caias caiba caida caidas caio caira caise
-    caixao calam calar calas calback calcular cales calfs caliente calming calms calos camada camara camas camel
-    cameo camiao caminha caminhao caminhe caminhos caminhou camion canas cancela cancelada cancelado cancelaram
-    cancelaria cancele canceled cancelei cancelem cancelo cancelou cancer canciler canes caning canino canja
-    canos cansa canso canst canto capas caping capon caras carcel cardo careo cares caring carinho carino caris
-    caros cars carta cartas cartaz carts carvao casar casas casing casino casta caste casts cativar cautelar
-    caves cavidades caving cawing cedido cega cegar celas cestas chaise chal chale chalk chamara chame chamo
-    chanceler chancelor chant chaos chap chaplain charo chart chase chasing chata chato chats chaty chaves
-    cheapen cheat cheater checa chefs cheia cheks chepa cher chery ches chese chews chiped chiping choke choking
-    choping chore chosen choses chosy chota choto chove chupon chuta chute chuto ciega ciente cigar cimentar
-    cincel cisma citacion clamar clans clarence clas cleanest clearances clearest client clientes cling close
-    closing coaching coals coasts coats codeo codes codigos codilo coding cofers cofes coing coking colect
-    colecting coling colmenar comandar comas combinada combinado combinamos combinando combinar combinaram
-    combinava combine combined combinei combines combing combining combinou combs comeca comecam comecara
-    comecas comem comensal comentar comentary comenting comer comera comerei comese comet comets comeu comie
-    comies comigo comings comino compara comparable comparar compare comparei comparsa comparte compas compensar
-    complacent complained complains complaints compliant complica complicar complying compoe component
-    componente componentes components componer compor comprada comprado compram comprando comprara compraram
-    comprarei comprarem comprares compraria comprarmos comprase compraste comprava comprem compres comprou
-    comunicada comunicado comunicador comunicam comunicaram comunicarem comunicate comunicator comunico
-    comunicou comunidad comuning comunion comunique comuniquem comunism comunist comunista comunity concejal
-    concejala concejero concejo concertar concocting concursar condensar conducting conecta conection conections
-    conective conectivo conects coneja conejera conejilo conejo cones confesar congelar conheceu coning
-    consecrate consecrated consecucion consecuencia consecuente consecuentemente consecutiva consecutivamente
-    consecutivas consecutive consecutivo consecutivos consegue conseguem consegues consegui conseguia conseguiam
-    conseguiamos conseguias conseguida conseguido conseguimos conseguindo conseguir conseguira conseguiram
-    conseguirao conseguiras conseguirei conseguirem conseguiremos conseguires conseguiria conseguiriam
-    conseguiriamos conseguirias conseguirmos conseguis conseguise conseguisem conseguisemos conseguises
-    conseguiste conseguistes conseguiu conselheira conselheiro conselheiros conselho conselhos consenso
-    consensual consensus consent consented consentida consentido consentimento consentimiento consenting
-    consentir consequence consequences consequencia consequencias consequentemente consequently conserje
-    conserjeria conserta consertado consertar conserte consertei conserto consertou conserva conservacao
-    conservacion conservado conservador conservadora conservadores conservadurismo conservante conservar
-    conservas conservation conservative conservatives conservatorio conservatory conserve conservera conserving
-    contacting contaria contem contesting convence convene convened converger convergir conversa conversado
-    conversador conversam conversao conversaram conversarem conversas conversava converse conversei conversem
-    converso conversor conversou converta converter converting convertir conves convey convicting convince
-    coperador coperadora coping copon copra copular cords core corea corecion corect corecting coreio corem
-    corer cores coreto coreu corno coro corpo corso cortaria corto corvo corzo costa costas coste costo cots
-    crack crackdown cracked cracker crackerjack crackers crackhead crackheads cracking crackle crackles
-    crackling crackpot cracks craping creaking creativa crepitante crepitar crescente crescentes creyente cromo
-    cromos cromosoma cromosomas crosing cuado cuanta cuarto cuento cujas culing culon culona cumes cumpra
-    cumpras cumpre cumpro cunado cuning cupo cupoes custaria customary dable daqueles darem dares dated dealt
-    deans dearly decade decay decayed decaying deceive deceived deceives deceiving decida decided decidem
-    decides decidi decidia decidido decidira decidiu decido declaracao decode decompres decompresion
-    decontamination decora dedal deference deferencia dejay dela delacion delantal delante delantera delantero
-    delas delatar delate delator delatora delivers demolicao demolicion demoram demorar demoras demore demoro
-    denial dente depen deponer desativar desayuno descent descentrada descentrado desconcertada desconcertado
-    desconcertante desconcertar desconcierto desconectar desconfia desconfiada desconfiado desconfiados
-    desconfiam desconfianca desconfianza desconfiar desconfiava desconfio desconfortaveis desconfortavel
-    desconforto descongelar desconhece desconhecem desconhecemos desconheces desconhecia desconhecida
-    desconhecidas desconhecido desconhecidos desconheco desconocer desconocida desconocido desconocimiento
-    desconsideracion desconsiderada desconsiderado desconsolada desconsoladamente desconsolado desconsuelo
-    descortes descortesia descortinar descrever describir desfachatez desfeita desfeito deslizar desmontable
-    desmontada desmontado desmontaje desmontar desmonte desnudar desolacao desolacion despacio despacito
-    despecho despontar destas desviaram desviaste detem detencion detention deter detras devocion devolvam
-    devolvas devolve devolvem devolvera devolveram devolverei devolverem devolveres devolveria devolves
-    devolvese devolveu devolvia devora dials dicks difracion digresion dilacion dilucion direction directions
-    director discontent discontinue discontinued discontinuidad discrecion disecion disection dismount disolucao
-    disolucion disolver dobra doer domes dotes doutra doutro dreading drive drives driving dueno dumber duracion
-    durara early efected efective efectivo ejecutiva elective eleger elegia elevar eligir emails empenar
-    emperador empregado empregue empurando encaregado encaregue encendida encendido encoger encolher encolheu
-    encomendada encomendado encomendamos encomendar encomendaste encomendou encomienda endemico enderecado
-    enderecos endereza enderezo ending enfiada enfiado enfiam enfiar enfiaram enfiarem enfiaste enfio enfiou
-    enginers enrejado enrugado ensinaram ensinaste entediado entenda entende entendedor entendendo entendia
-    entendiam entendida entendidos entendimento entendo enterado enteram entradas entramado entraram entraste
-    entravam entravas entre entreabierta entreacto entreat entrecejo entrecerar entrecortada entrecortado
-    entrecosto entredicho entrei entrem entremes entremetido entremos entrenched entrepiernas entrepiso
-    entrepreneur entrepreneurial entrepreneurs entres entresuelo entretanto entretencion entretener entretenida
-    entretenido entretenimento entretenimiento entreter entretido entretidos entretiempo entrever entrevista
-    entrevistada entrevistado entrevistar entrevistarse entrevistas entrevistei entrevistou enviable enviadas
-    enviados enviamos enviando enviara enviarao enviarei enviarem enviares enviaria enviariam enviarmos envias
-    enviase enviasem enviava enviavam envied enviei enviem envies envion envious envision envolver equino equip
-    equipa equiped equipes eraste esas escocer escolera escolham escolhas escolhe escolhem escolhera escolheram
-    escolherei escolherem escolheres escolheria escolhes escolhese escolheu escolhia escoltar escoltem esconder
-    escorer escrever esenciais esencial esfregue esmerado esmero espaciais espacial espaciar especado especia
-    especialy especiaria especiarias especies especime especimes espectral espejo espera esperada esperado
-    esperados esperais esperam esperanca esperanto esperanza esperanzado esperara esperarao esperas espere
-    esperou esperto espeso espetado espetar espeto espirar espiro estada estadio estados estais estalo estando
-    estano estao estar estay estendi estendida estendido estendidos esternon estes estimate estimates estos
-    estrado estragado estragam estragas estrague estrelado estrelas estudo evenings evermore everyones evitaste
-    evoke evolucao evolucion evolution excedente excelence excelency excelent excelentes exchanged exchanges
-    executed executing execution executiva executives executivo executivos exencion expedited expeled expended
-    exported exterior extremado extremas fable facha faixa faixas fajar faker falai falam falara falas falaz
-    falda fales falha falhar faling falir falsa falta faltar famished farda fated fater favorece favoring
-    favorita favoritas favorito favoritos faze fazei fazem fazes fecham fechar fechas feche fecho felas feler
-    felers feling fending ferve festas fetching fiasco ficha finishes fire fires firme first fizer flack
-    flashback flecha folar fomentar fought foxes fraco fracos franco francos freaking fresco frescos frida
-    fridays fuego fular furnished gajas gales gamar garafal garafao gasta gastaria gaste gated gene genie
-    genital genre gent genta gentel gentes gentio gentis gentle gents gerentes girafa girafas godbyes gostara
-    gostaram gostarao gostaras gostarei gostarem gostares gostariam gostarias goteo gracas graceful gracefuly
-    gracia grated gratefuly graxa grinding gritaria guardado guardando guardo guiam guiao guiar guias guisa
-    guita guning haba habar haber hacker hacks hades hagle hala halar hale halon halves hamaca hamer hapen harem
-    haren harta hasle hast haste hasty hated hater hates haveis haven haver heals hecha helio helples helps
-    herdade heres hicks hielo hives hoble hoking holds holes holin homes homing hopla hosing hosteria hosts
-    hoves huble huevo humanas humane hurana hurano idas ideais ideal idealizar ideals idear identica identicas
-    identico identicos identidad ides iguala imperador imperfecto imperfeito impersonal india indian indiana
-    indiano indianos indians indias indice indices indiciado indiciar indicio indicios indico indicou indict
-    indicted indictment indictments inducao inferior inicia inicial iniciam iniciara insana insane insano
+    ajudas ajudei ajudem ajudes ajudo ajuna alama alamar aleacion alega alegado alegar alent aleta aleto algente
+    algum aliende aligar alive altar altea altivar altogether altor aluda alvina amada amara amaste amend amente
+    amiable amin amino amoldable analizar anda andar andem anden andres anteriores anyones apaling aparador
+    aparar apealing apearance apearing apelos apostaria apreciable apreciada apreciado apreciam apreciar
+    aprecias apreciating apreciation apreciative apreciava aprecio apreco apremiante aprenda apresado apresenta
+    apresentas apresente apresentei apresentem apresentes apresento aquando arasada arasado arastado araste
+    arastre arendamento arent ares argent aries arima arise arises arising ascendente asco asente asentes
+    asertion asesorar asesoria asir aspero asuncion atacando ataching atain atascado atenciosa atencioso
+    atendance atendants atendas atende atended atendem atendendo atendes atendeste atendeu atendi atendia
+    atendido atending atendo atends atenea atener ateniense atenta atentions atentive atenuacion atenuante
+    aterador ateradora aticar atinar atirar ative atizar atracada atracado atracion atraindo atravesado atrelado
+    atricion audicoes avida avise avisei avisem avivar awaited awaiting ayudar ayuna babar bable backs bada
+    bagas baited baiting baixa baixas bajar balao balar balda bales baling balsa bana banada banar banca band
+    bandas bandidos bando bands bandy baned banged banger bangs banha banida banished baniu banquetes barabas
+    baraca baracas baraco baraja barao barar barda baren bareta baring baris barita barked basa basar basta
+    bastam bastao bastar bastaria baste basto bata batam batas batata batatas bated bateo bater batle batles
+    bato baus baya baying bazar beach beached beast beater beber begar belas belay belching belezas belos
+    bending beper bergantin beset besta bestas betao betel beters betle betles bets bias bike bite biter bizara
+    blacks bland blanda blank bleaching blending block bocal bocara boches bodes bogles bogus boking bola bolas
+    bolha bolhas bolso bolsos boming bones bordering bores boses bosta bosts bota botao botar botas bote botes
+    boties botled botleg boto botoes botom boton bough boughs boxe boxed boxeo boxer boxers bozal bracket
+    brackets brags brand branda branding brasa breach breached breaching breaking breathing breding brenda briga
+    brigam brigando brigar brigaram brigas broad broca brought brusco buco buding buena buenamente buger bugered
+    bugering bugers buging bulying buming burying busca buscador busto buter buting buzing caber cabin cable
+    cacas cacos caem cagas caia caias caiba caida caidas cain caio caira caise caixao calam calar calas calback
+    calcular cales calfs caliente calming calms calos camada camara camas camel cameo camiao caminha caminhao
+    caminhe caminhos caminhou camion canas cancela cancelada cancelado cancelaram cancelaria cancele canceled
+    cancelei cancelem cancelo cancelou cancer canciler canes caning canino canja canos cansa canso canst canto
+    capas caping capon caras carcel cardo careo cares carga carie caril caring carinho carino carion caris cariz
+    carmin caros cars carta cartas cartaz carts carvao casar casas casing casino casta caste casts cativar
+    cautelar caves cavidades caving cawing cedido cega cegar celas cestas chaise chal chale chalk chamara chame
+    chamo chanceler chancelor chant chaos chap chaplain charo chart chase chasing chata chato chats chaty chaves
+    cheapen cheat cheater checa checks checo chefs cheia chek cheks chepa cher chery ches chese chews chick
+    chiped chiping chock choke choking choping chore chosen choses chosy chota choto chove chuck chupon chuta
+    chute chuto ciega ciente cigar cimentar cincel cinta cisma citacion clamar clang clans clarence clarin clas
+    cleanest clearances clearest client clientes cling close closing coaching coals coasts coats cock coco cocoa
+    cocon cocos codeo codes codigos codilo coding cofers cofes coing coking colect colecting coling colmenar
+    comandar comas combinada combinado combinamos combinando combinar combinaram combinava combine combined
+    combinei combines combing combining combinou combs comeca comecam comecara comecas comem comended comensal
+    comentar comentary comenting comer comera comerei comese comet comets comeu comie comies comigo comings
+    comino compara comparable comparar compare comparei comparsa comparte compas compensar complacent complained
+    complains complaints compliant complica complicar complying compoe component componente componentes
+    components componer compor comprada comprado compram comprando comprara compraram comprarei comprarem
+    comprares compraria comprarmos comprase compraste comprava comprem compres comprou comunicada comunicado
+    comunicador comunicam comunicaram comunicarem comunicate comunicator comunico comunicou comunidad comuning
+    comunion comunique comuniquem comunism comunist comunista comunity concejal concejala concejero concejo
+    concertar concocting concursar condensar conducting conecta conection conections conective conectivo conects
+    coneja conejera conejilo conejo cones confesar congelar conheceu coning consecrate consecrated consecucion
+    consecuencia consecuente consecuentemente consecutiva consecutivamente consecutivas consecutive consecutivo
+    consecutivos consegue conseguem consegues consegui conseguia conseguiam conseguiamos conseguias conseguida
+    conseguido conseguimos conseguindo conseguir conseguira conseguiram conseguirao conseguiras conseguirei
+    conseguirem conseguiremos conseguires conseguiria conseguiriam conseguiriamos conseguirias conseguirmos
+    conseguis conseguise conseguisem conseguisemos conseguises conseguiste conseguistes conseguiu conselheira
+    conselheiro conselheiros conselho conselhos consenso consensual consensus consent consented consentida
+    consentido consentimento consentimiento consenting consentir consequence consequences consequencia
+    consequencias consequentemente consequently conserje conserjeria conserta consertado consertar conserte
+    consertei conserto consertou conserva conservacao conservacion conservado conservador conservadora
+    conservadores conservadurismo conservante conservar conservas conservation conservative conservatives
+    conservatorio conservatory conserve conservera conserving contacting contaria contem contesting convence
+    convene convened converger convergir conversa conversado conversador conversam conversao conversaram
+    conversarem conversas conversava converse conversei conversem converso conversor conversou converta
+    converter converting convertir conves convey convicting convince coperador coperadora coping copon copra
+    copular cords core corea corecion corect corecting coreio corem corer cores coreto coreu corno coro corpo
+    corso cortaria corto corvo corzo costa costas coste costo cots couch crack crackdown cracked cracker
+    crackerjack crackers crackhead crackheads cracking crackle crackles crackling crackpot cracks craping
+    creaking creativa crepitante crepitar crescente crescentes creyente crin cromo cromos cromosoma cromosomas
+    crosing cuado cuanta cuarto cuento cujas culing culon culona cumes cumpra cumpras cumpre cumpro cunado
+    cuning cupo cupoes custaria customary dable dada dadas daqueles darem dares dated dating dealt deans dearly
+    decade decay decayed decaying deceive deceived deceives deceiving decida decided decidem decides decidi
+    decidia decidido decidira decidiu decido declaracao decode decompres decompresion decontamination decora
+    dedal deference deferencia dejay dela delacion delantal delante delantera delantero delas delatar delate
+    delator delatora delivers demolicao demolicion demoram demorar demoras demore demoro denial dente depen
+    deponer desativar desayuno descent descentrada descentrado desconcertada desconcertado desconcertante
+    desconcertar desconcierto desconectar desconfia desconfiada desconfiado desconfiados desconfiam desconfianca
+    desconfianza desconfiar desconfiava desconfio desconfortaveis desconfortavel desconforto descongelar
+    desconhece desconhecem desconhecemos desconheces desconhecia desconhecida desconhecidas desconhecido
+    desconhecidos desconheco desconocer desconocida desconocido desconocimiento desconsideracion desconsiderada
+    desconsiderado desconsolada desconsoladamente desconsolado desconsuelo descortes descortesia descortinar
+    descrever describir desfachatez desfeita desfeito deslizar desmontable desmontada desmontado desmontaje
+    desmontar desmonte desnudar desolacao desolacion despacio despacito despecho despontar destas desviaram
+    desviaste detem detencion detention deter detras devocion devolvam devolvas devolve devolvem devolvera
+    devolveram devolverei devolverem devolveres devolveria devolves devolvese devolveu devolvia devora dials
+    diana dicks difracion difteria digresion dilacion dilucion direction directions director disconcerting
+    disconect disconected disconecting disconforme disconformidad discontent discontinue discontinued
+    discontinuidad discrecion disecion disection dishonest dishonesty dishonor dishonorable dishonorably
+    dishonored dismount disolucao disolucion disolver disonancia disonante disponer disponho disponibilidade
+    disponibilizar disponible disponiveis disponivel dobra doer domes dotes doutra doutro dreading drive drives
+    driving dueno dumber duracion durara early efected efective efectivo ejecutiva elective eleger elegia elevar
+    eligir emails empenar emperador empregado empregue empurando encaregado encaregue encendida encendido
+    encoger encolher encolheu encomendada encomendado encomendamos encomendar encomendaste encomendou encomienda
+    endemico enderecado enderecos endereza enderezo ending enfiada enfiado enfiam enfiar enfiaram enfiarem
+    enfiaste enfio enfiou enginers enrejado enrugado ensinaram ensinaste entediado entenda entende entendedor
+    entendendo entendia entendiam entendida entendidos entendimento entendo enterado enteram entradas entramado
+    entraram entraste entravam entravas entre entreabierta entreacto entreat entrecejo entrecerar entrecortada
+    entrecortado entrecosto entredicho entrei entrem entremes entremetido entremos entrenched entrepiernas
+    entrepiso entrepreneur entrepreneurial entrepreneurs entres entresuelo entretanto entretencion entretener
+    entretenida entretenido entretenimento entretenimiento entreter entretido entretidos entretiempo entrever
+    entrevista entrevistada entrevistado entrevistar entrevistarse entrevistas entrevistei entrevistou enviable
+    enviadas enviados enviamos enviando enviara enviarao enviarei enviarem enviares enviaria enviariam enviarmos
+    envias enviase enviasem enviava enviavam envied enviei enviem envies envion envious envision envolver equino
+    equip equipa equiped equipes eraste esas escocer escolera escolham escolhas escolhe escolhem escolhera
+    escolheram escolherei escolherem escolheres escolheria escolhes escolhese escolheu escolhia escoltar
+    escoltem esconder escorer escrever esenciais esencial esfregue esmerado esmero espaciais espacial espaciar
+    especado especia especialy especiaria especiarias especies especime especimes espectral espejo espera
+    esperada esperado esperados esperais esperam esperanca esperanto esperanza esperanzado esperara esperarao
+    esperas espere esperou esperto espeso espetado espetar espeto espirar espiro estada estadio estados estais
+    estalo estando estano estao estar estay estendi estendida estendido estendidos esternon estes estimate
+    estimates estos estrado estragado estragam estragas estrague estrelado estrelas estudo evenings evermore
+    everyones evitaste evoke evolucao evolucion evolution excedente excelence excelency excelent excelentes
+    exchanged exchanges executed executing execution executiva executives executivo executivos exencion
+    expedited expeled expended exported exterior extremado extremas fable facha faixa faixas fajar faker falai
+    falam falara falas falaz falda fales falha falhar faling falir falsa falta faltar famished farda fated fater
+    favorece favoring favorita favoritas favorito favoritos faze fazei fazem fazes fecham fechar fechas feche
+    fecho felas feler felers feling fending ferve festas fetching fiasco ficara ficha finishes finta fire fires
+    firme first fizer flack flashback flecha folar fomentar forth fought foxes fraco fracos franco francos
+    freaking fresco frescos frida fridays fuego fular furnished gabar gajas gales gamar garafal garafao gasta
+    gastaria gaste gated gene genie genital genre gent genta gentel gentes gentio gentis gentle gents gerentes
+    girafa girafas gitana godbyes gostara gostaram gostarao gostaras gostarei gostarem gostares gostariam
+    gostarias goteo gracas graceful gracefuly gracia grated gratefuly gratos graxa grima grinding gritaria
+    guardado guardando guardo guiam guiao guiar guias guisa guita guning haba habar habeis haber habil habit
+    habits hacker hacks hades hagle hala halar hale halon halves hamaca hamer hamper hapen harem haren haris
+    harma harpa harta hasle hast haste hasty hated hater hates haveis haven haver heals hecha helio helples
+    helps herdade heres hicks hielo hives hoble hoking holds holes holin homes homing hopla hosing hosteria
+    hosts hoves huble huevo humanas humane hurah hurana hurano idas ideais ideal idealizar ideals idear identica
+    identicas identico identicos identidad ides iguala imperador imperfecto imperfeito impersonal india indian
+    indiana indiano indianos indians indias indice indices indiciado indiciar indicio indicios indico indicou
+    indict indicted indictment indictments inducao inferior inicia inicial iniciam iniciara insana insane insano
     inscreveu inscrevi inscribir intencion intendente intention intentionaly interacts intercepts interesa
     interesam interesar interesas interesase interese interesei intereso interesou interest interested
     interferes interior interiors internacional international interpor intersects interupts intimated intrigado
     intrigas intrigue involucion iphone ireverencia irigador itens jackases jacket jackets jacks jalar jaras
-    jaros joking juego kicks kinda kite kiten laced lacks lacos laden lagar lama lamado lambda lambe lament
-    lamer lamida lampada landa lastre lata latao lavada lavar laves lazada lazar lazer league lenar lending
-    lente lentil leque lesma leter letras leva levado levai levam levara levas lever liar licks lidar lifting
-    lifts ligado ligam ligara ligas liguei liguem ligues lijar liking limar linda linhas liquid liquidez liquido
-    liquidos liquids lixar locamente locking logar loging loming loping losing lotes loting loving lugar lumber
-    macos madam maiden major maldad males mamada mamar manage managed managers manages manana manar mancilar
-    mandam mandara mandas mandei mandes mandon manga mangado mangas manger mango manhas manjar mansao mantem
-    mantencion manzana marcada marcador marcados marcando marcel mared maried marker market masked mated meals
-    mecha medido mejora melhora melhoram melhorar melhoras melhore melhorei melhoria melhorias melhorou mema
-    memo memos mendigos mending menial menor menores mente mercado merma mesa mesmas meter miasma milan milar
-    mileage milena milha milhares milhas mimo mimos minas mintas misa misao miso mista misto mito moaning
-    moderador moderadora monda mondays moning moreo moring mornings mostarda mostraria mourning muger mugers
-    muita muitos mulheres nacer naqueles narar naves nearby neatly necesita necesitado necesitam necesitar
-    necesitas necesite necesity negado negar negara negue nelas nerve nestas netamente nevar nicks noche nocoes
-    noise noites nomes nonday norte notches note notes nothings noticia noticing noticion noticiosa noticioso
-    noting nought noutra noutro novidade nueva nueve numbers obligado obriga obrigacao obrigacoes obrigam
-    obrigando obrigar obrigaram obrigarem obrigares obrigaria obrigas obrigase obrigaste obrigatoria obrigatorio
-    obrigava obtencion odeia odeias odre ofending olden older oliente operado operadores operamos operando
-    operated operates operatic operation operatoria operatorio operators optic option optou ordem ordena ordene
-    ordenei ordeno ordens ostra oters ought ouro outa outdo outras outros overdone overhead overhear oversen
-    overser overses pace paced pacer paces pachucha pachucho packaged packed packers padre padres pagar paira
-    pairar pajar palace palas pales panda paozinho papar param parar parara paras parca parce parcela parcelas
-    parda pareco pared parei parent pareo pares paria parir parked parks parla parne parson parta parte partem
-    parva pasage pasages pasaje pasam pasara pasaro pasas pasase pase pasear pased pasei pasem paseo pases pasta
-    pastar paste pated pausa pausar peace peach pearly peas pecadora pecas pecio peco pedia pedida pedimos
-    pedindo pediu pegado pegar pegara pegas pegue pelar peles peling pelon pels pelts penas pendente pending
-    penhores pente peoples pepita pepitas pequenito peras percebido percecao perceived perceiving perco perdi
-    perdido perdidos perdon perdonar perfecion perfecta perfected perfection perfectly perfeicao perfeitas
-    perfeitos permisao permision persianas persians personage personaje personalidad personalidade
-    personalidades personalizar personalize personalized personaly personel persons pesa pesame pesar pesas
-    pesca peso pesoais pesoal pesos peter petes phoned phones phoney phony piara picas picket pickle picky picos
-    pics pilas piquete pirar pisar placa placer places placid plane planed plaquetas plastica plasticas plate
-    plated platica played pleas plegado plegar plomo poaching poch pocket pockets podes podido poes poet poets
-    pokes poking poles policias pomo pomos pontaria ponte pontes popes porem pores pormos portaria porte portes
-    posar poses poste postes posts poted poter poters potions pots practicar praticam praticar praticas preach
-    preached preaching prece precedence precedencia preces precesion preciosa precioso precious precisa
-    precisado precisam precisao precisar precisas precise precision precisos precisou precoz predicion predicts
-    predio predios prefect prefecto prefeito prefere preferente preferentemente preferential preferi prefers
-    prego pregos premio premios premolar premonicao premonicoes premonition premonitorio prenada prendam prendas
-    prende prendi prendia prendo prensa preponderancia preponderante presenca presencas presence presentar
-    presentear presented presenter presenti presentir presently presents preserve preserves preset presidente
-    presidentes presinto presionas preso presos presume presunta presunto pretence pretende pretendes pretense
-    preto pretos prevent prevented prevents prever previo previously previram previsoes previsor prevista
-    previste previsto prezo priced pricey prick pricks pride prides prime primo primogenita primogenito
-    primogenitura primor primordial primordios primoroso primos prince princes prize prizes probo proboscide
-    proces procisao proclamacao proconsul procura procuracao procurada procurado procurador procurados
-    procurarao procure procurou producao produce produced producer producers produces producion producir
-    producoes production productivo productor productora produtor produtos produzo prof profer profisao profound
-    profoundly profread profs projects prologo prologue prolong prolonga prolongacion prolongada prolongado
-    prolongamento prolongar prolonged prolonging prom promedio promenade promesa promesas prometa prometam
-    prometas promete prometedor prometedora prometem prometemos prometendo prometer prometeram prometerem
-    prometeres prometes prometese prometeste prometeu prometi prometia prometida prometido prometo prominence
-    prominencia prominent prominente prominently promiscua promiscuidad promiscuo promiscuous promise promised
-    promises promising promisor promisora promisores promisoria promisorio promisory prompt prompted prompting
-    promptly prompts promulgacion promulgar prone pronombre pronosticador pronosticar pronostico pronounce
-    pronounced pronouncing propoe propoes propomos proponent proponer proponho propor proporcao proporcion
-    proporciona proporcionada proporcionado proporcional proporcionalmente proporcionam proporcionar
-    proporcionou proporcoes proportion proportional proportions propos proposal proposals propose proposed
-    proposes proposicion proposing propositadamente proposition propositioned proposito propositos proposta
-    propostas proposto proroga prorogar protects proto protocol protocolar protocolo protocolos protocols
-    protoes proton protonica protons protoplasma prototipo prototipos prototype prototypes protozo provisao
-    provision provisions provisto provo provoca provocacao provocacion provocacoes provocada provocadas
-    provocado provocador provocadora provocados provocam provocando provocar provocara provocaram provocaria
-    provocas provocaste provocation provocativa provocative provocativo provocava provocou provoke provoked
-    provokes provoking provoque provoquei provoques provost provou proyecto prudente pruning pulos punished
-    purchased quake quanta quantos quarto quash queda queira quejar quejo quema quera queriam querias querida
-    quiebro quier quiet quieto quilt quinto quipo quisera quiseram quite quito rable raced racer racket rackets
-    racks radios raged raise raked ralam ralar rales ramed ramen raped raping raquete raquetes rasco rasteira
-    rasteja rastejam rastejando rastejar rastejou rasto rastra rastrilaje rastrilar rastrilo rastro rastros rate
-    rates ratled raves razed reaches react reacted reacting reactiva reactivate reactive reactivo readying reaja
-    realce realidad realinhar realiza realizada realizado realizador realizam realizara realizaram realize
-    realized realizes realizou realzar reanimar reavivar rebajo rebanada rebanar rebasar rebentes recaling
-    recaudar receba recebe recebem recebendo recebera recebes recebeu recebia recebiam recebida recebidas
-    recebidos recebo receding recei receie receiver receivers receives recentes receta recetar recetario
-    recibidor recibo recio recita recitacion recitado recital recitar recitation recite recited recites reciting
-    reclama reclamacion reclamado reclamando reclamaram reclame reclamou reclinar reclining recocido recogido
-    recolher recomeca recomecamos recomecar recomeco recomecou recompensa recompensada recompensado
-    recompensados recompensar recompensas recompense recomponer recompor recompuesto recon reconaisance
-    reconcile reconciled reconciliacao reconciliacion reconciliar reconciliation reconciling recondito
-    reconducir reconect reconected reconecting reconfigurar reconfigure reconfigured reconfiguring reconfortante
-    reconfortar reconheca reconhecam reconhecas reconhece reconhecem reconhecemos reconhecer reconhecera
-    reconheceram reconhecerem reconheceres reconheceria reconheces reconheceste reconheceu reconheci reconhecia
-    reconhecida reconhecido reconhecidos reconhecimento reconheco reconocer reconocible reconocida reconocido
-    reconocimiento reconquista reconquistar reconsider reconsiderar reconsidere reconsidered reconsidering
-    reconstitucion reconstituicao reconstituir reconstitute reconstituyente reconstrucao reconstrucion
-    reconstruct reconstructed reconstructing reconstruction reconstructiva reconstructive reconstruir
-    reconstruiu recontar reconvene recorder recorendo recorente recorido recover recurido redil redito
-    redituable redonda redondamente redondas redondeada redondeado redondear redondez redondezas redondo
-    redondos refer reference referenced references referencia referencias referente referido refit rega regal
-    regala regale reganar regano regar regazo regimento regimiento regras regular reheat reiteradamente reiterar
-    reiterate reitor reitora relajacion relajadamente relajamiento relajante relajar relanzar relativa relativas
-    relay relayed relaying relays relegir reler relieved relieving reling reliving rembolsar remetente remision
-    remit remitente remitido remitir remoer remonta remontada remontado remontam remontar remonte remora remote
-    removed removes removeu removi renda rendered rendering rendido rendimento rente renviar renvio repatriacion
-    repatriado repatriar repeal repel repeled repelent repelente repeler repelir repels repensar repent
-    repentance repente repented repentina repentinamente repentino repercusion repercusions repercusoes
-    repercutir repertoire repertorio repicar repintar repique repiqueteo repisa repleta repletas repleto
-    repletos replicar repoblacion repoblar repolho repolo repopulate repor report reporta reportado reportagem
-    reportagens reportam reportar reportaram reporte reported reportedly reportem reporter reportera reporteres
-    reportero reporters reporting reportou reports reposado reposar repose reposes reposesed reposicao
-    reposicion reposicionar reposition repositorio repository reposo reposta repostar reposteria repostero
-    repousa repousar repouso representando representantes representation representativa representatives
-    representativo represente reptar repteis reptil reptile reptiles reptilian reptilians repuntar repunte
-    reputable reputacao reputacion reputacoes reputation reputations reputed rescrever rescribir rescuing resent
-    resented reserved reserving reset reseting resets resolucao resolucion resolver resonador resonance
-    resonancia resonancias resonant resonante resonar resonate resonated resonates resonating respected
-    respetabilidad respetable respetar respeto respetuosa respetuosamente respetuoso respirando respite respond
-    responda respondam respondas responde responded respondem respondemos respondendo responder respondera
-    responderam responderao responderei responderem responderemos responderes responderia responders respondes
-    respondese respondeste respondeu respondi respondia respondidas respondido responding respondo respondon
-    responds responsabilidad responsabilidade responsabilidades responsabiliza responsabilizado
-    responsabilizados responsabilizar responsabilizo responsable responsaveis responsavel response responses
-    responsibilities responsibility responsible responsive responso restado restar restara restas reste
-    restregar resumen resumo retaliar retching reten retencion retener retention reter retiras retirase
-    retiraste retono retrace retracing retracion retract retractable retractacion retractar retracted retractil
-    retracting retraction retracto retraer retraida retraido retraimiento retransmision retransmitir retrata
-    retratar retratista retrato retratos retrospectiva retrospective reverence reverencia revisao revision
-    revisions revitalizar revitalize reviving revolucao revolucion revolution revolved revolver revolves
-    rezongar ricks riste ristre rival rivalizar rivals roach rocar roming roted roten rowdy rubing ruego ruining
-    ruling rumana rumano ruting sabe sabes sable sabre sacam sacas sacks sacou sacro sadle sadles saem saeta
-    safam safes sages saiam saira saise saiste sakes sala salad salado salame salami salao salar salas saldar
-    saldo saldos salia salio salmao saloes salta saltam salte saltes salts saludo salvam salve salves sama sanes
-    santa saos sapos sarar sari sarjeta sarta sasha sastre sastreria satan saturacao saturacion sauco saudades
-    saves scale scales scaling scent schemed sealing seals seaman searching seasonal secos sedimento seding
-    segar segmento segue seing seker sekers seking selar sele selem selos seming senhores sensing senta sente
-    senti sentidos sentimento sentimiento sento separando seping serge serie serva served servem server serves
-    servi servical serviced servicial servicing servico servicos servidao servidos servimos servindo servings
-    servirao servirei servirem servires serviria servise servo sesta setas sething seting setlers setling sever
-    sewer sewers sewing sexing shale shaman shame shank shaped shaping shaves shearing sheling shied shiling
-    shined shining shiting shock shoes shone shoped shoping shops shots show shown sieve sifting simulacao
-    simulacion sindicado sindical sindicalismo sindicalista sindicato sindicatos siped siping sire sirva sirvo
-    sismo situation situations skiped skiping slack slam sling sliped sliping slows smart smarter smearing
+    jaros joking juego jump jumps jumpy kicks kinda kite kiten laca lacaio lacaios lacaya lacayo laced lack
+    lacked lackey lackeys lacking lacks lacos laden lagar lamado lamba lambda lambe lament lamer lamida lampada
+    landa lapis lares larga lars larys lastre lata latao lavada lavar laves lazada lazar lazer league lenar
+    lending lente lentil leque lesma leter letras leva levado levai levam levara levas lever liar licks lidar
+    lifting lifts ligado ligam ligara ligas liguei liguem ligues lijar liking limar linda linhas liquid liquidez
+    liquido liquidos liquids lixar locamente locking logar loging loming loping losing lotes loting loving lugar
+    lumber macos madam maiden major mala malas maldad males mamada mamar manage managed managers manages manana
+    manar mancilar mandam mandara mandas mandei mandes mandon manga mangado mangas manger mango manhas manjar
+    mansao manta mantem mantencion manzana marcada marcador marcados marcando marcel mared marga maried marker
+    market mash masked matam mated meals mecha medido mejora melhora melhoram melhorar melhoras melhore melhorei
+    melhoria melhorias melhorou mema memo memos mendigos mending menial menor menores menta mente mercado merma
+    mesa mesmas meter miasma mienta milan milar mileage milena milha milhares milhas mimic mimo mimos mina minar
+    minas minga mint mintas minto mints minty minuta misa misao miso mista misto mita mitin mito mixta moaning
+    moderador moderadora monda mondays moning monta moreo moring mornings mostarda mostraria mourning muger
+    mugers muita muitos mula mular mulas mulheres multi mural muray nacer naqueles narar nata naves nearby
+    neatly necesita necesitado necesitam necesitar necesitas necesite necesity negado negar negara negue nelas
+    nelson nerve nestas netamente nevar nicks noche nocoes noise noites nomes nonday norte north notches note
+    notes nothings noticia noticing noticion noticiosa noticioso noting nought noutra noutro novidade nueva
+    nueve numbers obligado obriga obrigacao obrigacoes obrigam obrigando obrigar obrigaram obrigarem obrigares
+    obrigaria obrigas obrigase obrigaste obrigatoria obrigatorio obrigava obtencion odeia odeias odre ofending
+    olden older oliente operado operadores operamos operando operated operates operatic operation operatoria
+    operatorio operators optic option optou orange ordem ordena ordenando ordenanza ordene ordenei ordeno ordens
+    ostra oters ought ouro outa outdo outras outros overdone overhead overhear oversen overser overses pace
+    paced pacer paces pachucha pachucho pacing packaged packed packers pading padling padre padres pagar paging
+    paira pairar pajar palace palangana palas pales palet paleta palete paletes paleto palets panda paning
+    paozinho papar param parar parara paras parca parce parcela parcelas parda pareco pared parei parent pareo
+    pares paria parir paris parked parks parla parne parson parta parte partem parva pasage pasages pasaje pasam
+    pasara pasaro pasas pasase pase pasear pased pasei pasem paseo pases pasing pasta pastar paste pated pateta
+    patetas patetica pateticamente pateticas patetico pateticos patetismo pating pausa pausar paving pawing
+    paying peace peach pearly peas pecadora pecas pecio peco pedia pedida pedimos pedindo pediu pegado pegar
+    pegara pegas pegue pelar peles peling pelon pels pelts penas pendente pending penhores pente peoples pepita
+    pepitas pequenito peras percebido percecao perceived perceiving perco perdi perdido perdidos perdon perdonar
+    perfecion perfecta perfected perfection perfectly perfeicao perfeitas perfeitos permisao permision permiso
+    permiti persianas persians personage personaje personalidad personalidade personalidades personalizar
+    personalize personalized personaly personel persons pesa pesame pesar pesas pesca peso pesoais pesoal pesos
+    peter petes peugas phoned phones phoney phony piara picara picas picket pickle picky picos pics pilas pilin
+    piling pinging pinta piquete pirar pisar placa placer places placid plane planed plaquetas plastica
+    plasticas plate plated platica played pleas plegado plegar plomo poach poaching poch pocket pockets podes
+    podido poes poet poets pokes poking poles policias poling pomo pomos pontaria ponte pontes popes porch porem
+    pores pormos portaria porte portes posar poses poste postes posts poted poter poters potions pots pouca
+    pouco practicar praticam praticar praticas preach preached preaching prece precedence precedencia preces
+    precesion preciosa precioso precious precisa precisado precisam precisao precisar precisas precise precision
+    precisos precisou precoz predicion predicts predio predios prefect prefecto prefeito prefere preferente
+    preferentemente preferential preferes preferi prefers prego pregos premio premios premolar premonicao
+    premonicoes premonition premonitorio prenada prendam prendas prende prendi prendia prendo prensa
+    preponderancia preponderante presenca presencas presence presentar presentear presented presenter presenti
+    presentir presently presents preserve preserves preset presidente presidentes presinto presionas preso
+    presos presume presunta presunto pretence pretende pretendes pretense preto pretos prevent prevented
+    prevents prever previo previously previram previsoes previsor prevista previste previsto prezo priced pricey
+    prick pricks pride prides prima prime primo primogenita primogenito primogenitura primor primordial
+    primordios primoroso primos prince princes prize prizes probo proboscide proces procisao proclamacao
+    proconsul procura procuracao procurada procurado procurador procurados procurarao procure procurou producao
+    produce produced producer producers produces producion producir producoes production productivo productor
+    productora produtor produtos produz produzo prof profer profisao profound profoundly profread profs projects
+    prologo prologue prolong prolonga prolongacion prolongada prolongado prolongamento prolongar prolonged
+    prolonging prom promedio promenade promesa promesas prometa prometam prometas promete prometedor prometedora
+    prometem prometemos prometendo prometer prometeram prometerem prometeres prometes prometese prometeste
+    prometeu prometi prometia prometida prometido prometo prominence prominencia prominent prominente
+    prominently promiscua promiscuidad promiscuo promiscuous promise promised promises promising promisor
+    promisora promisores promisoria promisorio promisory prompt prompted prompting promptly prompts promulgacion
+    promulgar prone pronombre pronosticador pronosticar pronostico pronounce pronounced pronouncing propoe
+    propoes propomos proponent proponer proponho propor proporcao proporcion proporciona proporcionada
+    proporcionado proporcional proporcionalmente proporcionam proporcionar proporcionou proporcoes proportion
+    proportional proportions propos proposal proposals propose proposed proposes proposicion proposing
+    propositadamente proposition propositioned proposito propositos proposta propostas proposto proroga prorogar
+    protects proto protocol protocolar protocolo protocolos protocols protoes proton protonica protons
+    protoplasma prototipo prototipos prototype prototypes protozo provisao provision provisions provisto provo
+    provoca provocacao provocacion provocacoes provocada provocadas provocado provocador provocadora provocados
+    provocam provocando provocar provocara provocaram provocaria provocas provocaste provocation provocativa
+    provocative provocativo provocava provocou provoke provoked provokes provoking provoque provoquei provoques
+    provost provou proyecto prudente pruning puling pulos punished punter purchased quake quanta quantos quarto
+    quash queda queira quejar quejo quema quera queriam querias querida quiebro quier quiet quieto quilt quinto
+    quipo quisera quiseram quite quito rabis rable raced racer racket rackets racks radios raged raise raked
+    ralam ralar rales ramed ramen raped raping raquete raquetes rasco rasteira rasteja rastejam rastejando
+    rastejar rastejou rasto rastra rastrilaje rastrilar rastrilo rastro rastros rate rates ratled raves rayar
+    razed reaches react reacted reacting reactiva reactivate reactive reactivo readying reaja realce realidad
+    realinhar realiza realizada realizado realizador realizam realizara realizaram realize realized realizes
+    realizou realzar reanimar reavivar rebajo rebanada rebanar rebasar rebentes recaling recaudar receba recebe
+    recebem recebendo recebera recebes recebeu recebia recebiam recebida recebidas recebidos recebo receding
+    recei receie receiver receivers receives recentes receta recetar recetario recibidor recibo recio recita
+    recitacion recitado recital recitar recitation recite recited recites reciting reclama reclamacion reclamado
+    reclamando reclamaram reclame reclamou reclinar reclining recocido recogido recolher recomeca recomecamos
+    recomecar recomeco recomecou recompensa recompensada recompensado recompensados recompensar recompensas
+    recompense recomponer recompor recompuesto recon reconaisance reconcile reconciled reconciliacao
+    reconciliacion reconciliar reconciliation reconciling recondito reconducir reconect reconected reconecting
+    reconfigurar reconfigure reconfigured reconfiguring reconfortante reconfortar reconheca reconhecam
+    reconhecas reconhece reconhecem reconhecemos reconhecer reconhecera reconheceram reconhecerem reconheceres
+    reconheceria reconheces reconheceste reconheceu reconheci reconhecia reconhecida reconhecido reconhecidos
+    reconhecimento reconheco reconocer reconocible reconocida reconocido reconocimiento reconquista reconquistar
+    reconsider reconsiderar reconsidere reconsidered reconsidering reconstitucion reconstituicao reconstituir
+    reconstitute reconstituyente reconstrucao reconstrucion reconstruct reconstructed reconstructing
+    reconstruction reconstructiva reconstructive reconstruir reconstruiu recontar reconvene recorder recorendo
+    recorente recorido recover recurido redil redito redituable redomado redonda redondamente redondas
+    redondeada redondeado redondear redondez redondezas redondo redondos refer reference referenced references
+    referencia referencias referente referido refit rega regal regala regale reganar regano regar regazo
+    regimento regimiento regras regular reheat reis reiteradamente reiterar reiterate reitor reitora relajacion
+    relajadamente relajamiento relajante relajar relanzar relativa relativas relay relayed relaying relays
+    relegir reler relieved relieving reling reliving rembolsar remetente remision remit remitente remitido
+    remitir remoer remonta remontada remontado remontam remontar remonte remora remote removed removes removeu
+    removi renda rendered rendering rendido rendimento renombrada renombrado renombrar renombre renome rente
+    renviar renvio repatriacion repatriado repatriar repeal repel repeled repelent repelente repeler repelir
+    repels repensar repent repentance repente repented repentina repentinamente repentino repercusion
+    repercusions repercusoes repercutir repertoire repertorio repicar repintar repique repiqueteo repisa repleta
+    repletas repleto repletos replicar repoblacion repoblar repolho repolo repopulate repor report reporta
+    reportado reportagem reportagens reportam reportar reportaram reporte reported reportedly reportem reporter
+    reportera reporteres reportero reporters reporting reportou reports reposado reposar repose reposes
+    reposesed reposicao reposicion reposicionar reposition repositorio repository reposo reposta repostar
+    reposteria repostero repousa repousar repouso representando representantes representation representativa
+    representatives representativo represente reptar repteis reptil reptile reptiles reptilian reptilians
+    repuntar repunte reputable reputacao reputacion reputacoes reputation reputations reputed rescrever
+    rescribir rescuing resent resented reserved reserving reset reseting resets resin resolucao resolucion
+    resolver resonador resonance resonancia resonancias resonant resonante resonar resonate resonated resonates
+    resonating respected respetabilidad respetable respetar respeto respetuosa respetuosamente respetuoso
+    respirando respite respond responda respondam respondas responde responded respondem respondemos respondendo
+    responder respondera responderam responderao responderei responderem responderemos responderes responderia
+    responders respondes respondese respondeste respondeu respondi respondia respondidas respondido responding
+    respondo respondon responds responsabilidad responsabilidade responsabilidades responsabiliza
+    responsabilizado responsabilizados responsabilizar responsabilizo responsable responsaveis responsavel
+    response responses responsibilities responsibility responsible responsive responso restado restar restara
+    restas reste restregar resumen resumo retaliar retar retching reten retencion retener retention reter
+    retiras retirase retiraste retoma retomamos retomar retomou retono retrace retracing retracion retract
+    retractable retractacion retractar retracted retractil retracting retraction retracto retraer retraida
+    retraido retraimiento retransmision retransmitir retrata retratar retratista retrato retratos retrospectiva
+    retrospective reverence reverencia revisao revision revisions revitalizar revitalize reviving revolucao
+    revolucion revolution revolved revolver revolves rezongar ricks riste ristre rival rivalizar rivals roach
+    rocar roming roted roten rowdy rubing ruego ruining ruling rumana rumano ruting sabe sabes sable sabre sacam
+    sacas sacks sacou sacro sadle sadles saem saeta safam safes sages saiam saira saise saiste sakes sala salad
+    salado salame salami salao salar salas saldar saldo saldos salia salio salmao saloes salta saltam salte
+    saltes salts saludo salvam salve salves sample sanes sang santa saos sapos sara sarah sarao sarar saras
+    sarga sari sarjeta sarna sarta sasha sastre sastreria satan saturacao saturacion sauco saudades saves scale
+    scales scaling scent schemed sealing seals seaman searching seasonal secos sedimento seding segar segmento
+    segue seing seker sekers seking selar sele selem selos seming senhores sensing senta sente senti sentidos
+    sentimento sentimiento sento separando seping serge serie serva served servem server serves servi servical
+    serviced servicial servicing servico servicos servidao servidos servimos servindo servings servirao servirei
+    servirem servires serviria servise servo sesta setas sething seting setlers setling sever sewer sewers
+    sewing sexing shale shaman shame shank shaped shaping shaves shearing sheling shied shiling shined shining
+    shiting shock shoes shone shoped shoping shops shots show shown sian sieve sifting simulacao simulacion
+    sindicado sindical sindicalismo sindicalista sindicato sindicatos sing sinta siped siping sire sirva sirvo
+    sismo situation situations skiped skiping slack slam slang sling sliped sliping slows smart smarter smearing
     smeling smothing sneak sneaking sniped sniping snows sock socos solamente soles soltar somebodys someones
     somethings sothing sought spanking sparking speaks spear specials specialy speck speding speling spending
     spent spoking sport spraying spreading squeaking stack stafs stair stale stalking star stare stark stars
     started starters stary states stats statu statue statues steak stealing steaming stems stent stick stocks
     stocky stomp stork streaking stresado stuart stuck stufs stufy suando subestacao subestima subestimado
-    subestimar subestime subestimei subestimem subestimes subestimou subscriber subscribers sudeste suegra
+    subestimar subestime subestimei subestimem subestimes subestimou subscriber subscribers sudar sudeste suegra
     suegro sueno suero suerte sufer sufered suferers sufering suferings sufers sugar sugarcane sugarcoat sugars
     sugary sugira sugiro sumer sumergible sumergir sumerian sumers sumersion sumertime supera superacion
     superado superam superamos superar superaram superaste superavit superb superbly supercharged supercheria
@@ -293,23 +306,25 @@ REAL_WORDS: frozenset[str] = frozenset("""
     suportei suporter suportes suporto suports surest sureste surgeries surgery surgerys survives swearing
     sweating sweling swerve swiped swiping tabla table tack tacked tackle tackled tackles tackling tacks tacky
     tacos taking talar tales talks tampo tanda tandem tank tanks tara tarada tardam tardar tardia tardo tardy
-    tarea tared tarta tarte tartes tasar tasking taste teach teaching teachings teams telas telefona telefonado
-    telefonam telefonar telefonas telefonase telefonear telefonei telefonem telefonema telefones telefonia
-    telefonico telefonou telephone teler telers teling tema temam temo temp templo tempos temps tempt tenciona
-    tenciono tend tenda tender tendido tending tends teniente tente terdes termico termina terminada terminado
-    terminante termine terminou testado testas than thane thats theme theres these theyre think thinks those
-    thre threading ticks tiempo tinhas toca tocar tomes toreo total totes traca tracado tracao tracar tracas
-    trace traceable traced tracei tracer traces trachea tracia traciano tracing tracio tracion traco tracos
-    tracou tract traction tracto tractor tractors tracts tracy trade trades transcurir transfered transferem
+    tarea tared tarima tarta tarte tartes tasar tasking taste teach teaching teachings teams teat tela telar
+    telas telefona telefonado telefonam telefonar telefonas telefonase telefonear telefonei telefonem telefonema
+    telefones telefonia telefonico telefonou telephone teler telers teleton teling telon tema temam temo temp
+    templo tempos temps tempt tenciona tenciono tend tenda tender tendido tending tends teniente tente terdes
+    teria teriam terina termico termina terminada terminado terminante termine terminou testado testas than
+    thane thats theme theres these theyre think thinks those thre threading tibia ticks tiempo timba tinhas
+    tinta toca tocar tomes tople topled toreo total totes touch traca tracado tracao tracar tracas trace
+    traceable traced tracei tracer traces trachea tracia traciano tracing tracio tracion traco tracos tracou
+    tract traction tracto tractor tractors tracts tracy trade trades trama transcurir transfered transferem
     transferi transferida transferido transfering transferiram transferiu transfers transfiro transform
     transforma transforme transfuga transmita transpirar transpor transverse traping traseira traslado traste
     tread treading treads treating treinando treking tren trena trendy treno trens trent trick tricked trickery
-    trickier tricking trickle trickling tricks trickster tricky trocam trocas trocear troco trola tronar tropa
-    trotar troya trucar truck trucker truckers trucking truckload trucks tuning tweaking ulterior ultimar
-    ultimas ultimos unending unexpected unfinished ungrateful updated usaste vadios valar valem valer vales
-    valet valey value vanished vareu vasta veintidos velas velhotes vencido vencidos vendedor vendemos vendida
-    vendidas vending venial verdades vestidos vinda vindicate vindicated vinhas vivamente volar volcar volta
-    voltai voltam voltara voltaria voltas voltear votar votes vouched wafting wailing waist waiter waits waived
-    waiving walking wanted wanting wards waren warping wasp waste wasted wasting wats waves weling weter whereas
-    whiped whiping whores whose wracked wreaking writing yacer yarda yards yearly yeling zoming
+    trickier tricking trickle trickling tricks trickster tricky tries trim trina tripa trips tris trocam trocas
+    trocear troco trola tronar tropa trotar troya trucar truck trucker truckers trucking truckload trucks tuning
+    tweaking ulterior ultimar ultimas ultimos unending unexpected unfinished ungrateful updated usaste vadios
+    valar valem valer vales valet valey value vanished vareu vasta veintidos velas velhotes vencido vencidos
+    vendedor vendemos vendida vendidas vending venial verdades vestidos vinda vindicate vindicated vinhas
+    vivamente volar volcar volta voltai voltam voltara voltaria voltas voltear votar votes vouch vouched wafting
+    wailing waist waiter waits waived waiving walking wanted wanting wards waren warping wasp waste wasted
+    wasting wats waves weling weter whereas whiped whiping whores whose worthy wracked wreaking writing xicara
+    yacer yarda yards yearly yeling zoming
 """.split())

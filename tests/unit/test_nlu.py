@@ -226,9 +226,10 @@ def test_intent_phrases(router, lang):
 
 
 def test_every_text_intent_and_language_is_covered():
-    assert set(CASES) == set(bench.TEXT_INTENTS)
-    assert all(set(by_lang) == set(bench.LANGUAGES) for by_lang in CASES.values())
-    assert set(LANGUAGES) == set(bench.LANGUAGES)
+    # Indonesian, Hindi in Devanagari and the language intent: tests/unit/test_router_languages.py
+    assert set(CASES) == set(bench.TEXT_INTENTS) - {"language"}
+    assert all(set(by_lang) == set(LANGUAGES) for by_lang in CASES.values())
+    assert set(LANGUAGES) == set(bench.LANGUAGES) - {"id"}
     assert sum(PHRASE_COUNTS.values()) == 330
 
 
