@@ -20,11 +20,14 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.conversation import handoff
+from bot.core import languages as langs
 from flows.context import CustomerContext, FlowData, FlowServices
-from flows.replies import Values
+from flows.nlu import language_named
+from flows.replies import Values, joined, label
 from segments import orders as store
 
 OPTED_OUT_SLOT = "opted_out"
+LANGUAGE_SLOT = "language"
 INTEREST_SLOT = "interest"
 FALLBACK_STREAK_SLOT = "fallback_streak"
 
@@ -73,7 +76,8 @@ class Turn:
 
     def say(self, reply: str, buttons: Sequence[Button] = (), values: Values | None = None,
             **extra: Any) -> None:
-        rendered = self.action.services.replies.render(reply, self.customer.segments, values or self.customer.values)
+        rendered = self.action.services.replies.render(reply, self.customer.segments, values or self.customer.values,
+                                                       self.customer.language)
         if rendered is None:
             return
         kwargs: dict[str, Any] = dict(extra)
@@ -155,18 +159,16 @@ class ActionReorder(WabotAction):
         if order is None:
             turn.say("no_orders")
             return []
-        turn.say("reorder", [(f"reorder:confirm:{order.id}", "Reorder")], customer.values.with_values(
+        turn.say("reorder", [(f"reorder:confirm:{order.id}", label(customer.language, "reorder_button"))],
+                 customer.values.with_values(
             last_order_name=order.name, last_order_items=order.items_text,
             cart_url=store.cart_url(self.services.settings.store.shop_domain, order.items)))
         return []
 
 
-def _customers(count: int) -> str:
-    return f"{count} customer" if count == 1 else f"{count} customers"
-
-
-def _joined(titles: Sequence[str]) -> str:
-    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+def _counted(language: str, key: str, count: int) -> str:
+    """A row's description with a count of customers, singular for one."""
+    return label(language, f"{key}_one") if count == 1 else label(language, key, count=count)
 
 
 class ActionRecommend(WabotAction):
@@ -189,18 +191,19 @@ class ActionRecommend(WabotAction):
         if not found:
             turn.say("no_recommendations")
             return []
+        language = customer.language
         rows = [{"title": s.title, "payload": f"recommend:cart:{s.variant_id}",
-                 "description": f"Bought by {_customers(s.co_buyers)} like you" if s.co_buyers
-                 else f"A favourite of {_customers(s.buyers)}"}
+                 "description": _counted(language, "bought_by", s.co_buyers) if s.co_buyers
+                 else _counted(language, "favourite_of", s.buyers)}
                 for s in found if s.variant_id and shop]
         reply = "recommend" if found[0].co_buyers else "recommend_popular"
-        values = customer.values.with_values(product_title=_joined([s.title for s in found]))
-        rendered = self.services.replies.render(reply, customer.segments, values)
+        values = customer.values.with_values(product_title=joined(language, [s.title for s in found]))
+        rendered = self.services.replies.render(reply, customer.segments, values, language)
         if rendered is None:
             return []
         extra: dict[str, Any] = {"segment": rendered.segment} if rendered.segment else {}
         if rows:
-            extra.update(buttons=rows, list_button="See suggestions")
+            extra.update(buttons=rows, list_button=label(language, "see_suggestions"))
         turn.dispatcher.utter_message(text=rendered.text, **extra)
         return []
 
@@ -213,7 +216,9 @@ class ActionSale(WabotAction):
 
 
 class ActionPreferences(WabotAction):
-    """A list of interests from [preferences]; the tapped one becomes the attribute `interest`."""
+    """A list of interests from [preferences] and, when the store answers in more than one, of its
+    languages; a tapped interest becomes the attribute `interest`, a tapped language (`language:es`)
+    goes to action_language."""
 
     action_name = "action_preferences"
 
@@ -226,7 +231,7 @@ class ActionPreferences(WabotAction):
             if chosen is not None:
                 turn.say("preferences_saved")
                 return [SlotSet(INTEREST_SLOT, chosen)]
-        if not interests:
+        if not interests and len(self.services.settings.store.languages) < 2:
             turn.say("preferences_unavailable")
             return []
         ask_interests(self, turn)
@@ -234,13 +239,50 @@ class ActionPreferences(WabotAction):
 
 
 def ask_interests(action: WabotAction, turn: Turn) -> None:
-    """The list of [preferences] interests; each row's id carries its answer."""
+    """The list of [preferences] interests and of the store's languages; each row's id carries its
+    answer. A list holds ten rows: interests first, the languages after them."""
     interests = action.services.settings.file.preferences.interests
+    languages = action.services.settings.store.languages
+    language = turn.customer.language
     rows = [{"title": interest, "payload": f"preferences:interest:{interest}"} for interest in interests]
-    rendered = action.services.replies.render("preferences", turn.customer.segments, turn.customer.values)
+    if len(languages) > 1:
+        rows = rows[:10 - len(languages)]
+        rows += [{"title": langs.ENDONYMS[code], "payload": f"language:{code}"} for code in languages]
+    rendered = action.services.replies.render("preferences", turn.customer.segments, turn.customer.values, language)
     if rendered is not None:
         extra = {"segment": rendered.segment} if rendered.segment else {}
-        turn.dispatcher.utter_message(text=rendered.text, buttons=rows, list_button="Choose", **extra)
+        turn.dispatcher.utter_message(text=rendered.text, buttons=rows, list_button=label(language, "choose"), **extra)
+
+
+def _chosen_language(tracker: Tracker) -> str | None:
+    """The language code a `language` turn names: a tapped `language:es`, or the router's reading
+    of the text (kept in the message's metadata, else read again)."""
+    args = reply_args(tracker, "language")
+    if args:
+        return args[0].strip().lower() or None
+    latest = tracker.latest_message or {}
+    metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
+    return str(metadata["language"]) if metadata.get("language") else language_named(latest.get("text"))
+
+
+class ActionLanguage(WabotAction):
+    """The customer chose a language ("español", "english please", a tapped `language:pt`): kept
+    as their explicit choice, which no guess overrides, and confirmed in the new language. A
+    language the store does not answer in is declined in the current one (docs/languages.md)."""
+
+    action_name = "action_language"
+
+    def act(self, turn: Turn) -> list[dict]:
+        code = _chosen_language(turn.tracker)
+        replies = self.services.replies
+        if code is None or code not in self.services.settings.store.languages:
+            turn.say("language_unavailable")
+            return []
+        rendered = replies.render("language", turn.customer.segments, turn.customer.values, code)
+        if rendered is not None:
+            extra = {"segment": rendered.segment} if rendered.segment else {}
+            turn.dispatcher.utter_message(text=rendered.text, **extra)
+        return [SlotSet(LANGUAGE_SLOT, code)]
 
 
 class ActionOptOut(WabotAction):
@@ -295,7 +337,7 @@ class ActionFallback(WabotAction):
 
 ACTIONS: tuple[type[WabotAction], ...] = (
     ActionGreet, ActionOrderStatus, ActionReorder, ActionRecommend, ActionSale, ActionPreferences,
-    ActionOptOut, ActionOptIn, ActionHandoff, ActionFallback,
+    ActionOptOut, ActionOptIn, ActionHandoff, ActionFallback, ActionLanguage,
 )
 
 # Which action answers which intent; intents without one are answered from their reply table.
@@ -310,6 +352,7 @@ INTENT_ACTIONS = {
     "stop": "action_opt_out",
     "start": "action_opt_in",
     "fallback": "action_fallback",
+    "language": "action_language",
 }
 
 

@@ -24,6 +24,7 @@ from bot.core.times import utcnow
 from bot.whatsapp.window import window_expires_at, window_open
 from flows.replies import ReplyBook, Values
 from segments import orders as store
+from segments.language import customer_language
 
 # A hook so the segment layer says which segments a customer is in, without flows importing the
 # segment engine's internals: (conn, customer_id, now) -> segment names.
@@ -47,6 +48,8 @@ class CustomerContext:
     conversation_state: str = handoff.BOT
     fallback_streak: int = 0
     values: Values = field(default_factory=Values)
+    language: str = "en"  # one of the store's (docs/languages.md)
+    language_source: str = "default"
 
 
 @dataclass
@@ -63,10 +66,12 @@ class FlowData:
             customer: Customer | None = known
         else:
             customer = customer_store.find(self.conn, sender_id) if sender_id else None
+        languages = self.services.settings.store.languages
         if customer is None:
             return CustomerContext(customer_id=None, wa_id=sender_id, first_name=None, name=None,
-                                   values=self._values(None, ()))
+                                   values=self._values(None, ()), language=languages[0])
         segments = self.services.segment_lookup(self.conn, customer.id, self.now)
+        language, language_source = customer_language(self.conn, customer.id, languages)
         conversation = self.services.conversation if customer is known and self.services.conversation else \
             handoff.get(self.conn, customer.id)
         return CustomerContext(
@@ -76,6 +81,7 @@ class FlowData:
             window_expires_at=window_expires_at(customer.last_inbound_at),
             opted_out=customer.opted_out, conversation_state=conversation.state,
             fallback_streak=conversation.fallback_streak, values=self._values(customer, segments),
+            language=language, language_source=language_source,
         )
 
     def _values(self, customer: Customer | None, segments: tuple[str, ...]) -> Values:

@@ -18,7 +18,7 @@ from bot.conversation import customers, handoff
 from bot.core.db import insert_ignoring_conflicts, upsert
 from bot.core.phones import country_of
 from bot.core.tables import customers as customers_table
-from flows.actions import FALLBACK_STREAK_SLOT, INTEREST_SLOT, OPTED_OUT_SLOT, ActionFallback
+from flows.actions import FALLBACK_STREAK_SLOT, INTEREST_SLOT, LANGUAGE_SLOT, OPTED_OUT_SLOT, ActionFallback
 from segments.tables import customer_attributes
 
 # Slots whose values are answers the customer gave, stored as custom attributes for attr().
@@ -31,6 +31,7 @@ class Applied:
     opted_out: bool | None = None
     attributes: dict[str, str | None] = field(default_factory=dict)
     fallback_streak: int | None = None
+    language: str | None = None  # the customer's explicit choice
 
 
 def ensure_customer(conn: Connection, key: str, now: datetime) -> int:
@@ -59,6 +60,9 @@ def apply_events(conn: Connection, customer_id: int, events: Iterable[Mapping], 
         if kind == "slot" and name == OPTED_OUT_SLOT:
             applied.opted_out = bool(value)
             customers.set_opted_out(conn, customer_id, applied.opted_out, now)
+        elif kind == "slot" and name == LANGUAGE_SLOT and value:
+            customers.set_language_choice(conn, customer_id, str(value)[:8], now)
+            applied.language = str(value)[:8]
         elif kind == "slot" and name in ATTRIBUTE_SLOTS:
             text = None if value is None else str(value)
             set_attribute(conn, customer_id, name, text, now)

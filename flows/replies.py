@@ -1,7 +1,10 @@
-"""Segment-aware replies: one table per intent in [replies], a key per segment plus `default`.
+"""Segment-aware replies in the customer's language: one table per intent in [replies], a key per
+segment plus `default`, and a sub-table per other language of the store ([replies.greet.es]).
 
-A reply is chosen from the first segment in `segment_priority` that the customer belongs to and
-that the intent's table names; else the table's `default`; else the built-in text below.
+Within a table, a reply is chosen from the first segment in `segment_priority` that the customer
+belongs to and that the table names; else the table's `default`. Across languages, first that
+exists (docs/languages.md): the customer's language's table; the built-in text of their language;
+the default language's table; the default language's built-in text (flows/reply_texts.py).
 
 Built-in texts are lists of candidates: the first whose placeholders all have a value is used,
 so "Track it here: {tracking_url}" is never sent without a link. A store's own text is used as
@@ -11,16 +14,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from bot.core import languages as langs
 from bot.core.errors import ConfigError
 from bot.core.text import placeholder_problem, placeholders_in
+from flows import reply_texts as texts
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.core.config import Settings
 
 PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "last_order_items", "order_status",
-                "tracking_url", "cart_url", "product_title", "discount_code")
+                "tracking_url", "cart_url", "product_title", "discount_code",
+                "languages")  # the store's languages, by their own names (for language_unavailable)
 
 # The built-in segments (docs/segments.md, built-in segments). Custom ones come from [segments.*].
 BUILT_IN_SEGMENTS = ("first_time_buyer", "repeat_buyer", "loyal", "lapsed", "aov_low", "aov_mid", "aov_high",
@@ -29,64 +35,21 @@ BUILT_IN_SEGMENTS = ("first_time_buyer", "repeat_buyer", "loyal", "lapsed", "aov
 
 # Intents a customer can express, each with a reply table of the same name.
 INTENT_REPLIES = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "human", "stop", "start",
-                  "fallback", "media", "preferences")
+                  "fallback", "media", "preferences", "language")
 
 # Replies that are steps of a flow rather than answers to an intent; configurable the same way.
 STEP_REPLIES = ("no_orders", "reorder_link", "reorder_unavailable", "recommend_popular", "recommend_cart",
                 "no_recommendations", "preferences_saved", "preferences_unavailable", "handoff_timeout",
-                "assistant_unavailable")
+                "assistant_unavailable", "language_unavailable")
 
 REPLY_NAMES = INTENT_REPLIES + STEP_REPLIES
-
-BUILT_IN: dict[str, dict[str, tuple[str, ...]]] = {
-    "greet": {"default": ("Hi {first_name}! Welcome to {store_name}. How can we help today?",)},
-    "thanks": {"default": ("You're welcome, {first_name}! Anything else we can do for you?",)},
-    "stop": {"default": ("You're unsubscribed: {store_name} won't send you offers or reminders any more. "
-                         "Reply START at any time to opt back in.",)},
-    "start": {"default": ("Welcome back, {first_name}! You'll hear from {store_name} again. "
-                          "Reply STOP at any time to opt out.",)},
-    "human": {"default": ("Thanks, {first_name}. I've asked a member of our team to take over; "
-                          "they'll answer here shortly.",)},
-    "fallback": {"default": ("Sorry, I didn't quite get that. You can ask about your order status, reorder, "
-                             "get a recommendation, or type HUMAN to talk to our team.",)},
-    "media": {"default": ("Thanks! I can only read text messages for now. Could you type your question?",)},
-    "order_status": {"default": (
-        "Your last order {last_order_name} ({last_order_items}) is {order_status}. Track it here: {tracking_url}",
-        "Your last order {last_order_name} ({last_order_items}) is {order_status}.",
-    )},
-    "no_orders": {"default": ("I couldn't find an order for this number yet, {first_name}. If you ordered with "
-                              "another phone number, type HUMAN and our team will look it up.",)},
-    "reorder": {"default": ("Your last order {last_order_name}: {last_order_items}. Tap Reorder to get it again.",)},
-    "reorder_link": {"default": ("Here's your cart with the same items, ready to check out: {cart_url}",)},
-    "reorder_unavailable": {"default": ("Sorry {first_name}, I can't rebuild that order as a cart. Type HUMAN "
-                                        "and our team will help you reorder.",)},
-    # No "tap one" here: the list of suggestions says that itself, and without a shop domain there is none.
-    "recommend": {"default": ("Customers who bought what you have also loved {product_title}.",)},
-    "recommend_popular": {"default": ("Our customers' favourites right now include {product_title}.",)},
-    "recommend_cart": {"default": ("Here's {product_title} in your cart, ready to check out: {cart_url}",)},
-    "no_recommendations": {"default": ("I don't have a suggestion for you yet, {first_name}. Type HUMAN and our "
-                                       "team will gladly help.",)},
-    "sale": {
-        "default": ("We'll tell you here first when our next sale starts, {first_name}.",),
-        "sale_shopper": ("Early access for you, {first_name}: use {discount_code} at checkout before our sale "
-                         "opens to everyone.",),
-    },
-    "preferences": {"default": ("What are you into, {first_name}? Pick one and we'll send you the things "
-                                "you care about.",)},
-    "preferences_saved": {"default": ("Got it, thanks {first_name}! We'll keep that in mind.",)},
-    "preferences_unavailable": {"default": ("Thanks {first_name}! There's nothing to choose from just yet.",)},
-    "handoff_timeout": {"default": ("Sorry for the wait, {first_name}: our team couldn't get to you just now. "
-                                    "I'm back to help, or type HUMAN to ask for a person again.",)},
-    "assistant_unavailable": {"default": ("Sorry {first_name}, our assistant is briefly unavailable. I've passed "
-                                          "your message to our team and they'll answer here.",)},
-}
-
 
 @dataclass(frozen=True)
 class Rendered:
     intent: str
     segment: str | None  # the segment whose variant was used, None for a default
     text: str
+    language: str = "en"  # the language of the text
 
 
 class Values(dict):
@@ -103,6 +66,14 @@ class Values(dict):
         self[key] = "" if value is None else str(value)
         return self[key]
 
+    def localise(self, key: str, translate: Callable[[str], str]) -> None:
+        """Pass the value of `key` (computed now or later) through `translate`."""
+        if dict.__contains__(self, key):
+            self[key] = translate(dict.__getitem__(self, key))
+        elif key in self._lazy:
+            compute = self._lazy[key]
+            self._lazy[key] = lambda: None if (value := compute()) is None else translate(str(value))
+
     def with_values(self, **values: Any) -> "Values":
         merged = Values(lazy=self._lazy)
         dict.update(merged, self)
@@ -118,11 +89,23 @@ def known_segments(settings: "Settings") -> tuple[str, ...]:
 
 
 class ReplyBook:
-    def __init__(self, replies: Mapping[str, Any], store_name: str):
+    def __init__(self, replies: Mapping[str, Any], store_name: str, languages: Sequence[str] = ("en",)):
+        self.languages = tuple(languages)
+        self.default_language = self.languages[0]
         self.priority: tuple[str, ...] = tuple(replies.get("segment_priority", ()))
-        self.tables: dict[str, dict[str, str]] = {
-            intent: dict(table) for intent, table in replies.items() if intent != "segment_priority"
-        }
+        # language -> intent -> segment -> text; top-level keys are the default language's.
+        self.tables: dict[str, dict[str, dict[str, str]]] = {code: {} for code in self.languages}
+        for intent, table in replies.items():
+            if intent == "segment_priority":
+                continue
+            for key, entry in table.items():
+                if isinstance(entry, Mapping):
+                    if key not in self.tables:
+                        raise ConfigError(f"[replies.{intent}.{key}]: {key!r} is not one of [store] languages "
+                                          f"({', '.join(self.languages)})")
+                    self.tables[key].setdefault(intent, {}).update(entry)
+                else:
+                    self.tables[self.default_language].setdefault(intent, {})[key] = entry
         self.store_name = store_name
         self._check_names()
         self._check_placeholders()
@@ -134,21 +117,31 @@ class ReplyBook:
         Raises ConfigError naming the first bad entry, so `serve`, `worker` and `actions` refuse
         to start rather than send a reply with a hole in it.
         """
-        book = cls(settings.file.replies, settings.store.name)
+        book = cls(settings.file.replies, settings.store.name, settings.store.languages)
         book.check_segments(known_segments(settings))
         return book
 
+    def _entries(self) -> Iterable[tuple[str, str, dict[str, str]]]:
+        for code, tables in self.tables.items():
+            for intent, table in tables.items():
+                yield code, intent, table
+
+    @staticmethod
+    def _where(code: str, default: str, intent: str) -> str:
+        return f"[replies.{intent}]" if code == default else f"[replies.{intent}.{code}]"
+
     def _check_names(self) -> None:
-        for name in self.tables:
-            if name not in REPLY_NAMES:
-                raise ConfigError(f"[replies.{name}] is not a reply this bot sends; known: {', '.join(REPLY_NAMES)}")
+        for code, intent, _ in self._entries():
+            if intent not in REPLY_NAMES:
+                raise ConfigError(f"{self._where(code, self.default_language, intent)} is not a reply this bot "
+                                  f"sends; known: {', '.join(REPLY_NAMES)}")
 
     def _check_placeholders(self) -> None:
-        for intent, table in self.tables.items():
+        for code, intent, table in self._entries():
             for segment, template in table.items():
                 problem = placeholder_problem(template, PLACEHOLDERS)
                 if problem:
-                    raise ConfigError(f"[replies.{intent}] {segment}: {problem}")
+                    raise ConfigError(f"{self._where(code, self.default_language, intent)} {segment}: {problem}")
 
     def check_segments(self, known: Iterable[str]) -> None:
         """Raise naming the first reply or priority entry that names a segment that does not exist."""
@@ -156,21 +149,41 @@ class ReplyBook:
         for name in self.priority:
             if name not in known:
                 raise ConfigError(f"[replies] segment_priority names unknown segment {name!r}")
-        for intent, table in self.tables.items():
+        for code, intent, table in self._entries():
             for segment in table:
                 if segment != "default" and segment not in known:
-                    raise ConfigError(f"[replies.{intent}] names unknown segment {segment!r}")
+                    raise ConfigError(f"{self._where(code, self.default_language, intent)} names unknown "
+                                      f"segment {segment!r}")
 
-    def choose(self, intent: str, segments: Iterable[str]) -> list[tuple[str | None, str]]:
-        """Candidate (segment or None, template) pairs for an intent, best first; [] when there is none."""
-        table = self.tables.get(intent, {})
+    def language_of(self, language: str | None) -> str:
+        """`language` when the store answers in it, else the default."""
+        return language if language in self.tables else self.default_language
+
+    def choose(self, intent: str, segments: Iterable[str], language: str | None = None
+               ) -> list[tuple[str | None, str, str]]:
+        """Candidate (segment or None, template, language) triples for an intent, best first; []
+        when there is none."""
         member = set(segments)
+        wanted = self.language_of(language)
+        order = [(wanted, "table"), (wanted, "built_in")]
+        if wanted != self.default_language:
+            order += [(self.default_language, "table"), (self.default_language, "built_in")]
+        for code, kind in order:
+            found = (self._configured(code, intent, member) if kind == "table"
+                     else self._built_in(code, intent, member))
+            if found:
+                return [(segment, text, code) for segment, text in found]
+        return []
+
+    def _configured(self, code: str, intent: str, member: set[str]) -> list[tuple[str | None, str]]:
+        table = self.tables.get(code, {}).get(intent, {})
         for segment in self.priority:
             if segment in member and segment in table:
                 return [(segment, table[segment])]
-        if "default" in table:
-            return [(None, table["default"])]
-        built_in = BUILT_IN.get(intent, {})
+        return [(None, table["default"])] if "default" in table else []
+
+    def _built_in(self, code: str, intent: str, member: set[str]) -> list[tuple[str | None, str]]:
+        built_in = texts.BUILT_IN.get(code, {}).get(intent, {})
         candidates: list[tuple[str | None, str]] = []
         for segment in (*self.priority, *sorted(built_in)):
             if segment != "default" and segment in member and segment in built_in:
@@ -179,30 +192,54 @@ class ReplyBook:
         candidates.extend((None, text) for text in built_in.get("default", ()))
         return candidates
 
-    def render(self, intent: str, segments: Iterable[str], values: Mapping[str, Any]) -> Rendered | None:
-        candidates = self.choose(intent, segments)
+    def render(self, intent: str, segments: Iterable[str], values: Mapping[str, Any],
+               language: str | None = None) -> Rendered | None:
+        candidates = self.choose(intent, segments, language)
         if not candidates:
             return None
-        filled = with_defaults(values, self.store_name)
+        code = candidates[0][2]
+        filled = with_defaults(values, self.store_name, code)
+        if "languages" in "".join(t for _, t, _ in candidates):
+            filled = filled.with_values(languages=joined(code, [langs.ENDONYMS[c] for c in self.languages]))
         # A store's own text is a single candidate; of the built-ins, the first whose every
-        # placeholder has a value.
-        segment, template = next(
-            ((s, t) for s, t in candidates if all(filled[name] for name in placeholders_in(t))), candidates[-1])
-        return Rendered(intent, segment, fill(template, filled, self.store_name))
+        # placeholder has a value (a missing first name has its stand-in, even when that is nothing).
+        segment, template, code = next(
+            ((s, t, c) for s, t, c in candidates
+             if all(filled[name] for name in placeholders_in(t) if name != "first_name")), candidates[-1])
+        return Rendered(intent, segment, fill(template, filled, self.store_name, code), code)
 
 
-def with_defaults(values: Mapping[str, Any], store_name: str) -> Values:
-    """The values with the store's name, and "there" for a missing first name."""
+def with_defaults(values: Mapping[str, Any], store_name: str, language: str = "en") -> Values:
+    """The values with the store's name, a word for a missing first name, and the order status in
+    `language`."""
     filled = values if isinstance(values, Values) else Values(values)
     if not filled.get("store_name"):
         filled["store_name"] = store_name
     if not filled.get("first_name"):
-        filled["first_name"] = "there"
+        # "Hi there!" in English; the other languages read best with the name left out ("¡Hola!").
+        filled["first_name"] = label(language, "no_name")
+    if language != "en":
+        filled.localise("order_status", lambda status: texts.ORDER_STATUS.get(language, {}).get(status, status))
     return filled
 
 
-def fill(template: str, values: Mapping[str, Any], store_name: str) -> str:
+def label(language: str, key: str, **values: Any) -> str:
+    """An interface word (a button's title, a list's) in `language`, else in English."""
+    return texts.LABELS.get(language, texts.LABELS["en"]).get(key, texts.LABELS["en"][key]).format(**values)
+
+
+def joined(language: str, items: Sequence[str]) -> str:
+    """"a, b and c" in `language`."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + label(language, "and") + items[-1]
+
+
+def fill(template: str, values: Mapping[str, Any], store_name: str, language: str = "en") -> str:
     """A text with its placeholders filled (an empty value becomes nothing, and the spaces around
-    it go). Replies, campaigns and reorder prompts all fill their text here."""
-    text = re.sub(r"[ \t]{2,}", " ", template.format_map(with_defaults(values, store_name))).strip()
-    return re.sub(r"[ \t]+([.,!?])", r"\1", text)
+    it go, and the comma before it: "¡Hola, {first_name}!" -> "¡Hola!"). Replies, campaigns and
+    reorder prompts all fill their text here."""
+    text = re.sub(r"[ \t]{2,}", " ", template.format_map(with_defaults(values, store_name, language))).strip()
+    text = re.sub(r"[ \t]+([.,!?:;।])", r"\1", text)
+    return re.sub(r",([.,!?:;।])", r"\1", text)

@@ -34,6 +34,8 @@ def build_tracker(sender_id: str, text: str | None, decision: IntentDecision, re
     """A tracker as Rasa would send it: the latest message with its intent and, for a tapped
     button or list row, its id in the message metadata."""
     metadata = {"source": decision.source}
+    if decision.intent == "language" and decision.matched:
+        metadata["language"] = decision.matched  # the code the router read (flows/nlu.py)
     if reply_id:
         metadata["reply_id"] = reply_id
     latest = {
@@ -114,7 +116,7 @@ def run_intent(decision: IntentDecision, services: FlowServices, sender_id: str,
         action_name = None
         with services.reading() as data:
             context = data.context(sender_id)
-            rendered = services.replies.render(decision.intent, context.segments, context.values)
+            rendered = services.replies.render(decision.intent, context.segments, context.values, context.language)
         if rendered is not None:
             dispatcher.utter_message(text=rendered.text, **({"segment": rendered.segment} if rendered.segment else {}))
     segment = next((d.get("segment") for d in dispatcher.messages if d.get("segment")), None)

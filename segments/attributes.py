@@ -47,6 +47,9 @@ BASE_COLUMNS: tuple[tuple[str, sa.types.TypeEngine], ...] = (
     ("ship_city", sa.String(128)),
     ("last_inbound_at", UTCDateTime()),
     ("last_read_at", UTCDateTime()),
+    ("language_choice", sa.String(8)),
+    ("language_chat", sa.String(8)),
+    ("shopify_locale", sa.String(16)),
 )
 
 
@@ -102,6 +105,9 @@ def base_select(conn: Connection, now: datetime, scope: sa.Select | None = None)
             stats.c.ship_city,
             sa.type_coerce(last_inbound, UTCDateTime()).label("last_inbound_at"),
             sa.type_coerce(last_read, UTCDateTime()).label("last_read_at"),
+            c.c.language_choice,
+            c.c.language_chat,
+            c.c.shopify_locale,
         ).select_from(c.outerjoin(stats, stats.c.customer_id == c.c.id))
     )
     if scope is not None:

@@ -49,6 +49,7 @@ from segments.attributes import (
     percentiles,
 )
 from segments.builtin import BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
+from segments.language import language_columns
 from segments.shopify import attribute_name
 from segments.sqlutil import bulk_page_cache, ensure_functions, iso_utc, json_bool, json_object, sample_point
 from segments.store import flush_pending_stats
@@ -180,6 +181,8 @@ class Evaluation:
                 condition = _rules().compile_rule(rule, self, known_segments=self.engine.names())
                 reason = [("rule", sa.cast(sa.literal(spec.rule), sa.Text))]
                 reason += [(n, self.attribute(n)) for n in sorted(rule.attributes)]
+                if "language" in rule.attributes:
+                    reason.append(("language_source", self.attribute("language_source")))
         finally:
             self._stack.pop()
         self._conditions[name] = (condition, reason)
@@ -199,6 +202,8 @@ class Evaluation:
     def attribute(self, name: str) -> ColumnElement:
         if name == "rfm":
             return self._rfm()
+        if name in ("language", "language_source"):
+            return self._language()[name == "language_source"]
         try:
             return ATTRIBUTE_EXPRESSIONS[name](self.x)
         except KeyError:
@@ -220,6 +225,13 @@ class Evaluation:
         m = score("rfm_m", self.attribute_plain("total_spent"), "higher")
         text = sa.cast(r, sa.String) + sa.cast(f, sa.String) + sa.cast(m, sa.String)
         return sa.case((self.a.c.orders_count >= 1, text), else_=sa.null())
+
+    def _language(self) -> tuple[ColumnElement, ColumnElement]:
+        """The customer's language and where it came from (docs/languages.md)."""
+        a = self.a.c
+        return language_columns(self.engine.settings.store.languages, choice=a.language_choice,
+                                chat=a.language_chat, shopify_locale=a.shopify_locale,
+                                phone_country=a.phone_country, customer_id=a.customer_id)
 
     def attribute_plain(self, name: str) -> ColumnElement:
         return ATTRIBUTE_EXPRESSIONS[name](self.x)
@@ -469,7 +481,7 @@ class SegmentEngine:
         scope = sa.select(customers.c.id).where(customers.c.id == customer_id)
         a = base_select(conn, now, scope).subquery("a")
         ev = Evaluation(self, conn, now, a, population=base_select(conn, now).subquery("population"))
-        names = [*ATTRIBUTE_EXPRESSIONS, "rfm"]
+        names = [*ATTRIBUTE_EXPRESSIONS, "rfm", "language", "language_source"]
         row = conn.execute(sa.select(*[ev.attribute(n).label(n) for n in names]).select_from(a)).mappings().first()
         if row is None:
             return {}

@@ -68,6 +68,7 @@ ATTRIBUTES: Mapping[str, str] = MappingProxyType({
     "consent": "bool",
     "window_open": "bool",
     "rfm": "text",
+    "language": "text",  # one of [store] languages (docs/languages.md)
 })
 
 FUNCTIONS = ("bought", "in_segment", "sample", "asked", "has_tag", "orders_in_months", "attr")

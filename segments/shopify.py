@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
 
+from bot.core import languages
 from segments.phones import Phone, parse_phone
 
 NOT_COUNTED_STATUSES = frozenset({"voided", "refunded"})
@@ -46,6 +47,7 @@ class Buyer:
     first_name: str | None
     last_name: str | None
     email: str | None
+    locale: str | None = None  # the Shopify customer's language ("es-MX")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class OrderRecord:
     tracking_url: str | None = None
     order_status_url: str | None = None
     line_items: tuple[LineItemRecord, ...] = ()
+    customer_locale: str | None = None  # the storefront language of the checkout ("pt-BR")
 
     @property
     def counted(self) -> bool:
@@ -92,6 +95,7 @@ class CustomerRecord:
     tags: tuple[str, ...] | None  # None: the source says nothing about tags
     attributes: Mapping[str, str] = field(default_factory=dict)
     updated_at: datetime | None = None
+    locale: str | None = None  # the Shopify customer's language ("es-MX")
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,8 @@ def order_from_json(obj: Any, region: str) -> OrderRecord:
                 break
     buyer = Buyer(phone=phone, shopify_customer_id=parse_id(customer.get("id"), "customer id"),
                   first_name=first, last_name=last,
-                  email=text(obj.get("email") or obj.get("contact_email") or customer.get("email"), 256))
+                  email=text(obj.get("email") or obj.get("contact_email") or customer.get("email"), 256),
+                  locale=locale_tag(customer.get("locale")))
     codes = tuple(c for c in (text(_mapping(d).get("code")) for d in _items(obj.get("discount_codes"))) if c)
     items = tuple(_line_item_from_json(position, item) for position, item in enumerate(_items(obj.get("line_items"))))
     fulfillments = [f for f in _items(obj.get("fulfillments")) if isinstance(f, dict)]
@@ -308,6 +313,7 @@ def order_from_json(obj: Any, region: str) -> OrderRecord:
         tracking_url=text(last_fulfillment.get("tracking_url") or (tracking_urls[0] if tracking_urls else None)),
         order_status_url=text(obj.get("order_status_url")),
         line_items=items,
+        customer_locale=locale_tag(obj.get("customer_locale")),
     )
 
 
@@ -371,6 +377,12 @@ def order_from_csv(rows: Sequence[Mapping[str, str]], region: str) -> OrderRecor
         ship_city=text(head.get("shipping city"), 128),
         line_items=tuple(items),
     )
+
+
+def locale_tag(value: Any) -> str | None:
+    """A locale as Shopify sends it ("es", "pt-BR"), kept when it is a language tag; else None."""
+    tag = text(value, 16)
+    return tag if tag and languages.primary(tag) else None
 
 
 # -- customers ----------------------------------------------------------------------------------
@@ -438,6 +450,7 @@ def customer_from_json(obj: Any, region: str) -> CustomerRecord:
         tags=split_tags(obj.get("tags")) if "tags" in obj else None,
         attributes=attributes,
         updated_at=parse_time(obj.get("updated_at"), "updated_at"),
+        locale=locale_tag(obj.get("locale")),
     )
 
 

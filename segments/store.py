@@ -57,6 +57,7 @@ class _Person:
     last_name: str | None
     email: str | None
     accepts_marketing: bool | None = None
+    shopify_locale: str | None = None
 
 
 def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, authoritative: bool
@@ -72,7 +73,8 @@ def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, auth
     found: dict[str, sa.Row] = {}
     for chunk in chunks(list(spellings)):
         for row in conn.execute(sa.select(c.id, c.wa_id, c.first_name, c.last_name, c.email,
-                                          c.shopify_customer_id, c.accepts_marketing).where(c.wa_id.in_(chunk))):
+                                          c.shopify_customer_id, c.accepts_marketing, c.shopify_locale)
+                                          .where(c.wa_id.in_(chunk))):
             wanted = spellings[row.wa_id]
             if wanted not in found or row.wa_id == wanted:  # the exact spelling beats the alias
                 found[wanted] = row
@@ -95,11 +97,13 @@ def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, auth
                 claimed.add(sid)
             rows.append({"wa_id": person.wa_id, "phone_country": country_of(person.wa_id), "shopify_customer_id": sid,
                          "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
-                         "accepts_marketing": person.accepts_marketing, "created_at": now, "updated_at": now})
+                         "accepts_marketing": person.accepts_marketing, "shopify_locale": person.shopify_locale,
+                         "created_at": now, "updated_at": now})
         insert_ignoring_conflicts(conn, customers, rows, ["wa_id"])
         for chunk in chunks([p.wa_id for p in missing]):
             for row in conn.execute(sa.select(c.id, c.wa_id, c.first_name, c.last_name, c.email,
-                                              c.shopify_customer_id, c.accepts_marketing).where(c.wa_id.in_(chunk))):
+                                              c.shopify_customer_id, c.accepts_marketing, c.shopify_locale)
+                                          .where(c.wa_id.in_(chunk))):
                 found[row.wa_id] = row
                 created += 1
 
@@ -109,7 +113,7 @@ def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, auth
         if row is None:
             continue
         values = {}
-        for name in ("first_name", "last_name", "email", "accepts_marketing"):
+        for name in ("first_name", "last_name", "email", "accepts_marketing", "shopify_locale"):
             new = getattr(person, name)
             if new is not None and (authoritative or getattr(row, name) is None) and getattr(row, name) != new:
                 values[name] = new
@@ -157,7 +161,7 @@ def _order_row(record: OrderRecord, customer_id: int | None, now: datetime) -> d
         "ship_province": record.ship_province, "ship_city": record.ship_city,
         "tracking_company": record.tracking_company, "tracking_number": record.tracking_number,
         "tracking_url": record.tracking_url, "order_status_url": record.order_status_url,
-        "source_updated_at": record.updated_at, "ingested_at": now,
+        "customer_locale": record.customer_locale, "source_updated_at": record.updated_at, "ingested_at": now,
     }
 
 
@@ -189,8 +193,8 @@ def store_orders(conn: Connection, records: Sequence[OrderRecord], now: datetime
     if not fresh:
         return outcome
 
-    people = [_Person(r.buyer.phone.wa_id, r.buyer.shopify_customer_id,
-                      r.buyer.first_name, r.buyer.last_name, r.buyer.email) for r in fresh if r.buyer.phone]
+    people = [_Person(r.buyer.phone.wa_id, r.buyer.shopify_customer_id, r.buyer.first_name, r.buyer.last_name,
+                      r.buyer.email, shopify_locale=r.buyer.locale) for r in fresh if r.buyer.phone]
     ids, outcome.customers_created = _resolve(conn, people, now, authoritative=False)
     rows = []
     for record in fresh:
@@ -319,7 +323,7 @@ def store_customers(conn: Connection, records: Sequence[CustomerRecord], now: da
     reachable = [r for r in records if r.phone]
     outcome.without_customer = len(records) - len(reachable)
     people = [_Person(r.phone.wa_id, r.shopify_id, r.first_name, r.last_name, r.email,
-                      r.accepts_marketing) for r in reachable]
+                      r.accepts_marketing, r.locale) for r in reachable]
     ids, outcome.customers_created = _resolve(conn, people, now, authoritative=True)
     tagged: dict[int, tuple[str, ...]] = {}
     attributes: dict[tuple[int, str], str] = {}

@@ -70,6 +70,7 @@ orders = sa.Table(
     sa.Column("tracking_number", sa.String(128)),
     sa.Column("tracking_url", sa.Text),
     sa.Column("order_status_url", sa.Text),
+    sa.Column("customer_locale", sa.String(16)),  # the storefront language the order was placed in
     sa.Column("source_updated_at", UTCDateTime()),  # Shopify's updated_at: older updates are ignored
     sa.Column("ingested_at", UTCDateTime(), nullable=False),
     # Covering index for the per-customer aggregates: counted orders by customer and time.

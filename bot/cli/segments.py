@@ -195,6 +195,12 @@ def segments_members(name: str, as_json: bool, as_csv: bool, now: datetime | Non
             click.echo(f"{count} member{'s' if count != 1 else ''} of {name} at {at.isoformat()}", err=True)
 
 
+# Where a customer's language came from (docs/languages.md), in words.
+LANGUAGE_SOURCES = {"choice": "chosen in chat", "messages": "from their messages",
+                    "locale": "from their Shopify locale", "country": "from their phone's country",
+                    "default": "the store's default"}
+
+
 @segments_group.command("explain")
 @click.argument("wa_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
@@ -218,6 +224,7 @@ def segments_explain(wa_id: str, as_json: bool, now: datetime | None) -> None:
         click.echo(json.dumps(payload, indent=2, default=str))
         return
     click.echo(f"{customer.wa_id} ({customer.name or 'no name'}) at {payload['now']}")
+    click.echo(f"  language: {attributes['language']} ({LANGUAGE_SOURCES[attributes['language_source']]})")
     if not explained:
         click.echo("  in no segment")
     for item in explained:

@@ -167,3 +167,17 @@ def record_referral(conn: Connection, customer_id: int, at: datetime) -> None:
     c = customers.c
     conn.execute(sa.update(customers).where(c.id == customer_id)
                  .values(last_referral_at=_later(c.last_referral_at, at)))
+
+
+def set_language_choice(conn: Connection, customer_id: int, language: str, now: datetime) -> None:
+    """The customer's explicit choice of language: first in the order, never overridden by a guess."""
+    conn.execute(sa.update(customers).where(customers.c.id == customer_id)
+                 .values(language_choice=language, updated_at=now))
+
+
+def record_language_read(conn: Connection, customer_id: int, language: str, sent_at: datetime) -> None:
+    """The language a text message of theirs was read as: the latest message's counts."""
+    c = customers.c
+    conn.execute(sa.update(customers)
+                 .where(c.id == customer_id, sa.or_(c.language_chat_at.is_(None), c.language_chat_at <= sent_at))
+                 .values(language_chat=language, language_chat_at=sent_at))

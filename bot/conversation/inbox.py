@@ -15,9 +15,11 @@ from sqlalchemy.engine import Connection
 
 from bot.conversation import handoff
 from bot.conversation.customers import Customer, display_name
+from bot.core import languages as langs
 from bot.core.tables import UTCDateTime, conversations, customers, handoff_log, inbound_messages, outbox
 from bot.whatsapp.window import window_expires_at, window_open
 from segments import orders as store
+from segments.language import customer_language
 from segments.membership import segments_with_reasons
 from segments.tables import customer_attributes, customer_tags, segment_members
 
@@ -201,8 +203,10 @@ def handoff_history(conn: Connection, customer_id: int, limit: int = 50) -> list
             for r in rows]
 
 
-def conversation(conn: Connection, customer: Customer, now: datetime, currency: str) -> dict[str, Any]:
+def conversation(conn: Connection, customer: Customer, now: datetime, currency: str,
+                 languages: Sequence[str] = ("en",)) -> dict[str, Any]:
     state = handoff.get(conn, customer.id)
+    language, language_source = customer_language(conn, customer.id, languages)
     attrs = attributes(conn, customer, now)
     names = conn.execute(sa.select(customers.c.wa_id, customers.c.first_name, customers.c.last_name,
                                    customers.c.profile_name).where(customers.c.id == customer.id)).one()
@@ -216,6 +220,8 @@ def conversation(conn: Connection, customer: Customer, now: datetime, currency: 
         "segments": [{"segment": s["segment"], "reason": s["reason"], "entered_at": _iso(s["entered_at"])}
                      for s in segments_with_reasons(conn, customer.id)],
         "attributes": attrs, "aov": attrs["aov"], "currency": currency,
+        "language": {"code": language, "name": langs.ENDONYMS[language],
+                     "source": language_source},
         "orders": [order_json(o) for o in store.order_history(conn, customer.id, now)],
         "transcript": transcript(conn, customer.id),
         "handoff_log": handoff_history(conn, customer.id),

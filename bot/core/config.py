@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.core import languages as langs
 from bot.core.db import DEFAULT_DATABASE_URL
 from bot.core.errors import ConfigError
 from bot.core.retry import Backoff
@@ -32,6 +33,25 @@ class StoreConfig(_Strict):
     timezone: str = "UTC"
     shop_domain: str = ""
     default_region: str = "US"
+    # ISO 639-1 codes the store answers in; the first is the default (docs/languages.md).
+    languages: tuple[str, ...] = ("en",)
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one language; the first is the default")
+        for code in value:
+            if code not in langs.KNOWN:
+                raise ValueError(f"unknown language {code!r}: give ISO 639-1 codes such as "
+                                 f"{', '.join(langs.BUILT_IN)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
 
     @field_validator("timezone")
     @classmethod
@@ -82,6 +102,32 @@ class TemplateRef(_Strict):
     # Payloads for the template's quick-reply buttons, in order (placeholders allowed); Meta returns
     # them when the customer taps, so a tap can lead into a flow (e.g. "reorder:confirm:{order_id}").
     quick_replies: tuple[str, ...] = ()
+    # The same template approved in other languages: a customer gets the one whose primary subtag is
+    # their language, else `language` (docs/languages.md).
+    languages: tuple[str, ...] = ()
+
+    @field_validator("language")
+    @classmethod
+    def _template_language(cls, value: str) -> str:
+        problem = langs.template_language_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _template_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            problem = langs.template_language_problem(code)
+            if problem:
+                raise ValueError(problem)
+        if len({langs.primary(c) for c in value}) != len(value):
+            raise ValueError("two entries of languages are the same language")
+        return value
+
+    def language_for(self, language: str) -> str:
+        """The code to send this template in to a customer of `language`."""
+        return langs.template_language_for(language, self.language, self.languages)
 
     def check_placeholders(self, allowed: tuple[str, ...], where: str) -> None:
         for index, param in enumerate(self.body):
@@ -92,7 +138,11 @@ class TemplateRef(_Strict):
 
 class CampaignVariant(_Strict):
     text: str | None = None
+    texts: dict[str, str] = {}  # the free-form text in other languages of the store (docs/languages.md)
     template: TemplateRef | None = None
+
+    def text_for(self, language: str) -> str | None:
+        return self.texts.get(language, self.text)
 
     @model_validator(mode="after")
     def _something_to_send(self) -> "CampaignVariant":
@@ -166,6 +216,7 @@ class CampaignConfig(_Strict):
     trigger: Literal["enter"] | None = None
     category: Literal["marketing", "utility"] = "marketing"
     text: str | None = None
+    texts: dict[str, str] = {}  # the free-form text in other languages of the store (docs/languages.md)
     template: TemplateRef | None = None
     variants: tuple[CampaignVariant, ...] = ()
     test_fraction: float | None = Field(default=None, gt=0, le=1)
@@ -192,8 +243,10 @@ class CampaignConfig(_Strict):
             raise ValueError("give schedule or trigger, not both")
         if self.trigger == "enter" and self.segment is None:
             raise ValueError('trigger = "enter" needs a segment (entries are recorded per segment)')
+        if self.texts and self.text is None:
+            raise ValueError("texts translate text: give text (the default language's) as well")
         if self.variants:
-            if self.text is not None or self.template is not None:
+            if self.text is not None or self.texts or self.template is not None:
                 raise ValueError("give text/template or variants, not both")
             if self.test_fraction is None:
                 raise ValueError("variants need test_fraction: the test group is split among them")
@@ -204,10 +257,14 @@ class CampaignConfig(_Strict):
         for title in self.buttons:
             if not 0 < len(title) <= 20:
                 raise ValueError(f"button title {title!r} must be 1 to 20 characters")
-        for index, variant in enumerate(self.variants or (CampaignVariant(text=self.text, template=self.template),)):
+        for index, variant in enumerate(self.message_variants):
             where = f"variants[{index}]" if self.variants else ""
+            if variant.texts and variant.text is None:
+                raise ValueError(f"{where}.texts translate text: give text as well".lstrip("."))
             if variant.text is not None:
                 _check_placeholders(variant.text, CAMPAIGN_PLACEHOLDERS, f"{where}.text".lstrip("."))
+            for code, text in variant.texts.items():
+                _check_placeholders(text, CAMPAIGN_PLACEHOLDERS, f"{where}.texts.{code}".lstrip("."))
             if variant.template is not None:
                 variant.template.check_placeholders(CAMPAIGN_PLACEHOLDERS, f"{where}.template".lstrip("."))
                 if variant.template.category not in (None, self.category):
@@ -217,12 +274,16 @@ class CampaignConfig(_Strict):
 
     @property
     def uses_discount_code(self) -> bool:
-        return any("{discount_code}" in (v.text or "") or any("{discount_code}" in p for p in
+        return any("{discount_code}" in (v.text or "") + "".join(v.texts.values()) or any("{discount_code}" in p for p in
                    (v.template.body if v.template else ())) for v in self.message_variants)
 
     @property
     def message_variants(self) -> tuple[CampaignVariant, ...]:
-        return self.variants or (CampaignVariant(text=self.text, template=self.template),)
+        return self.variants or (CampaignVariant(text=self.text, texts=self.texts, template=self.template),)
+
+    def languages_named(self) -> set[str]:
+        """The store languages this campaign's texts are written in."""
+        return {code for v in self.message_variants for code in v.texts}
 
 
 class ReorderConfig(_Strict):
@@ -230,6 +291,7 @@ class ReorderConfig(_Strict):
     max_overdue_days: int = Field(default=14, ge=0)
     template: TemplateRef | None = None
     text: str | None = None
+    texts: dict[str, str] = {}  # the free-form text in other languages of the store (docs/languages.md)
     days: dict[str, int] = {}  # product selector -> days; the selectors are checked by bot.campaigns.reorder
 
     @field_validator("days")
@@ -244,9 +306,16 @@ class ReorderConfig(_Strict):
     def _placeholders(self) -> "ReorderConfig":
         if self.text is not None:
             _check_placeholders(self.text, REORDER_PLACEHOLDERS, "text")
+        if self.texts and self.text is None:
+            raise ValueError("texts translate text: give text (the default language's) as well")
+        for code, text in self.texts.items():
+            _check_placeholders(text, REORDER_PLACEHOLDERS, f"texts.{code}")
         if self.template is not None:
             self.template.check_placeholders(REORDER_PLACEHOLDERS, "template")
         return self
+
+    def text_for(self, language: str) -> str | None:
+        return self.texts.get(language, self.text)
 
     @property
     def enabled(self) -> bool:
@@ -372,9 +441,35 @@ class FileConfig(_Strict):
             if key == "segment_priority":
                 if not (isinstance(table, list) and all(isinstance(s, str) for s in table)):
                     raise ValueError("segment_priority must be a list of segment names")
-            elif not (isinstance(table, dict) and all(isinstance(v, str) for v in table.values())):
+                continue
+            if not isinstance(table, dict):
                 raise ValueError(f"[replies.{key}] must map segment names to reply strings")
+            for name, entry in table.items():
+                # A sub-table is the same reply in another language ([replies.greet.es]).
+                if isinstance(entry, dict):
+                    if not all(isinstance(v, str) for v in entry.values()):
+                        raise ValueError(f"[replies.{key}.{name}] must map segment names to reply strings")
+                elif not isinstance(entry, str):
+                    raise ValueError(f"[replies.{key}] {name}: must be a reply string, or a table of one language")
         return value
+
+    @model_validator(mode="after")
+    def _store_languages(self) -> "FileConfig":
+        """Texts in a language the store does not answer in are a mistake: refused, naming the key."""
+        store = self.store.languages
+        for key, table in self.replies.items():
+            if key == "segment_priority":
+                continue
+            for name, entry in table.items():
+                if isinstance(entry, dict) and name not in store:
+                    raise ValueError(f"[replies.{key}.{name}]: {name!r} is not one of [store] languages "
+                                     f"({', '.join(store)})")
+        owners = [(f"[campaigns.{n}]", c.languages_named()) for n, c in self.campaigns.items()]
+        owners.append(("[reorder]", set(self.reorder.texts)))
+        for where, named in owners:
+            for code in sorted(named - set(store)):
+                raise ValueError(f"{where} texts.{code}: {code!r} is not one of [store] languages ({', '.join(store)})")
+        return self
 
 
 @dataclass(frozen=True)

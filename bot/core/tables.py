@@ -92,6 +92,11 @@ customers = sa.Table(
     sa.Column("last_inbound_at", UTCDateTime(), index=True),
     sa.Column("last_read_at", UTCDateTime()),
     sa.Column("last_referral_at", UTCDateTime()),  # click-to-WhatsApp ad entry point
+    # The evidence of the customer's language (docs/languages.md; bot/core/languages.py decides)
+    sa.Column("language_choice", sa.String(8)),  # chosen in chat: never overridden by a guess
+    sa.Column("language_chat", sa.String(8)),  # their latest text message read with confidence
+    sa.Column("language_chat_at", UTCDateTime()),
+    sa.Column("shopify_locale", sa.String(16)),  # the Shopify customer's locale ("es-MX")
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -131,6 +136,7 @@ inbound_messages = sa.Table(
     sa.Column("button_id", sa.String(256)),  # id of a reply button or list row, or a quick-reply payload
     sa.Column("intent", sa.String(64)),
     sa.Column("intent_source", sa.String(64)),  # how the router decided: keyword, button, rasa, ...
+    sa.Column("language", sa.String(8)),  # what the text was read as, when with confidence
     sa.Column("handled", sa.String(32)),  # replied, silent_handoff, window_closed, no_reply
     sa.Column("sent_at", UTCDateTime(), nullable=False),  # Meta's timestamp
     sa.Column("received_at", UTCDateTime(), nullable=False),

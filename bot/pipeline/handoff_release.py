@@ -63,7 +63,7 @@ class HandoffReleaser:
             services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup)
             with services.reading() as data:
                 context = data.context(customer.wa_id)
-            rendered = self.replies.render("handoff_timeout", context.segments, context.values)
+            rendered = self.replies.render("handoff_timeout", context.segments, context.values, context.language)
             for message in runner.to_graph_messages([{"text": rendered.text}] if rendered else []):
                 outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, message=message,
                                now=now, kind="reply", category="service", source="reply:handoff_timeout")

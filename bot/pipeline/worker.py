@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.conversation import customers, handoff, intake, outbox
 from bot.conversation.customers import Customer, mask
+from bot.core import languages
 from bot.core.config import Settings
 from bot.core.db import insert_ignoring_conflicts
 from bot.core.logmask import mask_text
@@ -25,11 +26,12 @@ from bot.core.tables import inbound_messages
 from bot.core.times import utcnow
 from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate, effective_time
 from bot.whatsapp.window import window_open
-from flows import effects, runner
+from flows import effects, language, runner
 from flows.context import FlowServices, SegmentLookup, no_segments
 from flows.nlu import IntentDecision, IntentRouter
 from flows.rasa_rest import RasaClient, RasaUnavailable, message_for_rasa
 from flows.replies import ReplyBook
+from segments.language import customer_language
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ class InboundWorker:
         self.rasa = rasa if rasa is not None else (RasaClient(settings.rasa_url) if settings.rasa_url else None)
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self.backoff = backoff or settings.file.delivery.backoff()
+        # Read among the built-in languages too: a line in one the store does not answer in is
+        # still not English (bot/core/languages.py decides what counts).
+        self.readable_languages = tuple(dict.fromkeys((*settings.store.languages, *languages.BUILT_IN)))
 
     # -- loop
 
@@ -95,6 +100,9 @@ class InboundWorker:
         return len(claimed)
 
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None, idle_wait: float = 0.05) -> None:
+        # The language detector's models load once, before the first message rather than inside
+        # its transaction (about a second).
+        language.warm(self.readable_languages)
         while not stop.is_set():
             if wake is not None:
                 wake.clear()  # before the round, so a wake-up during it is not lost
@@ -130,13 +138,17 @@ class InboundWorker:
         sent_at = effective_time(msg.timestamp, received_at) or received_at
         customer = customers.touch_inbound(conn, wa_id=msg.wa_id, user_id=msg.user_id,
                                            profile_name=msg.profile_name, sent_at=sent_at, now=now)
+        # What the customer typed is evidence of their language (docs/languages.md); taps are not.
+        reading = language.read(msg.text, self.readable_languages) if msg.type == "text" else None
         inserted = list(insert_ignoring_conflicts(conn, inbound_messages, [{
             "wa_message_id": msg.message_id, "customer_id": customer.id, "type": msg.type,
             "text": msg.text, "button_id": msg.reply_id[:256] if msg.reply_id else None,  # the column's size
             "intent": decision.intent if decision else None, "intent_source": decision.source if decision else None,
-            "sent_at": sent_at, "received_at": received_at,
+            "language": reading.language if reading else None, "sent_at": sent_at, "received_at": received_at,
         }], ["wa_message_id"], returning=inbound_messages.c.id))
         if inserted:
+            if reading is not None:
+                customers.record_language_read(conn, customer.id, reading.language, sent_at)
             if msg.referral is not None:
                 customers.record_referral(conn, customer.id, sent_at)
             return customer, inserted[0][0], None, True
@@ -188,12 +200,14 @@ class InboundWorker:
     # -- Rasa mode
 
     def _for_rasa(self, event) -> bool:
-        """Text and taps go to Rasa; media, STOP and START stay with us (opting out is our duty)."""
+        """Text and taps go to Rasa; media, STOP, START and a choice of language stay with us (opting
+        out is our duty, and the customer's language is our record)."""
         if not isinstance(event, InboundMessage) or not event.sender or not event.wants_reply:
             return False
         if not (event.text or event.reply_id):
             return False
-        return self.router.route(event.text, event.reply_id, event.type).intent not in ALWAYS_ANSWERED + ("media",)
+        return self.router.route(event.text, event.reply_id, event.type).intent not in (
+            *ALWAYS_ANSWERED, "media", "language")
 
     def _via_rasa(self, item: intake.ClaimedEvent, now: datetime) -> bool:
         """Store the message, ask Rasa outside any transaction (its actions write to our database
@@ -251,8 +265,10 @@ class InboundWorker:
         try:
             with self.engine.begin() as conn:
                 customer = customers.find(conn, msg.sender)
+                language = customer_language(conn, customer.id, self.settings.store.languages)[0] \
+                    if customer else None
                 rendered = self.replies.render("assistant_unavailable", (), {
-                    "first_name": customer.first_name if customer else None})
+                    "first_name": customer.first_name if customer else None}, language)
                 if rendered is None:
                     return False
                 outbox.enqueue(conn, recipient=msg.sender, customer_id=customer.id if customer else None,
@@ -272,7 +288,7 @@ class InboundWorker:
         services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup)
         with services.reading() as data:
             context = data.context(customer.wa_id)
-        rendered = self.replies.render("assistant_unavailable", context.segments, context.values)
+        rendered = self.replies.render("assistant_unavailable", context.segments, context.values, context.language)
         return runner.to_graph_messages([{"text": rendered.text}]) if rendered else []
 
     @staticmethod

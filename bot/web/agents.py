@@ -105,7 +105,7 @@ def show_conversation(wa_id: str):
     now = utcnow()
     with db.reading(rt.engine) as conn:
         customer = _customer(conn, wa_id)
-        return jsonify(inbox.conversation(conn, customer, now, rt.settings.store.currency))
+        return jsonify(inbox.conversation(conn, customer, now, rt.settings.store.currency, rt.settings.store.languages))
 
 
 @agent_api.get("/api/templates")
@@ -118,9 +118,11 @@ def configured_templates(settings: Settings) -> list[dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
     def add(template: TemplateRef | None, source: str, category: str) -> None:
-        if template is not None:
-            found.setdefault((template.name, template.language), {
-                "name": template.name, "language": template.language, "params": len(template.body),
+        if template is None:
+            return
+        for language in (template.language, *template.languages):  # each approved translation
+            found.setdefault((template.name, language), {
+                "name": template.name, "language": language, "params": len(template.body),
                 "body": list(template.body), "source": source, "category": template.category or category})
 
     for name, campaign in settings.file.campaigns.items():

@@ -75,3 +75,13 @@ def choices_of(message: dict) -> list[tuple[str, str]]:
     if interactive.get("type") == "list":
         return [(r["id"], r["title"]) for s in action.get("sections", []) for r in s.get("rows", [])]
     return []
+
+
+def image_payload(wa_id: str, *, caption: str | None = None, name: str | None = None,
+                  message_id: str | None = None, timestamp: float | None = None,
+                  phone_number_id: str = "sandbox") -> dict:
+    """A photo, as Meta delivers it (the media id is made up)."""
+    body: dict[str, Any] = {"id": f"media.sim.{uuid.uuid4().hex[:12]}", "mime_type": "image/jpeg", "sha256": "0" * 64}
+    if caption:
+        body["caption"] = caption
+    return _envelope(wa_id, name, _message(wa_id, "image", body, message_id, timestamp), phone_number_id)

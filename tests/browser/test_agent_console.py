@@ -118,3 +118,22 @@ def test_with_the_window_closed_the_reply_box_is_a_template_picker(start_server,
     expect(page.locator(".conv-item .last")).to_contain_text("You: [template we_miss_you] Omar")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "agent-console-window-closed.png"))
+
+
+def test_the_console_shows_the_customers_language_and_where_it_came_from(start_server, fake_graph, engine, browser):
+    from playwright.sync_api import expect
+
+    server = start_server(fake_graph, toml='[store]\nlanguages = ["en", "es"]\n', WABOT_AGENT_TOKENS="ana:tok-ana")
+    server.post(simulate.text_payload(WA_ID, "hola, quiero hablar con una persona por favor", name="Lena Park"))
+    [handed_off] = wait_texts(fake_graph, engine, WA_ID, 1)
+    assert handed_off.startswith("Gracias")  # the built-in Spanish handoff text
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/agent")
+    page.get_by_label("Token").fill("tok-ana")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Lena Park").click()
+    expect(page.locator("#facts")).to_contain_text("Español (from their messages)")
+    assert errors == []

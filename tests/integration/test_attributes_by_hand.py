@@ -113,6 +113,7 @@ EXPECTED = {
 }
 DEFAULTS = {  # what everyone not named above has
     "orders_count_180d": 0, "inbound_count_30d": 0, "opted_out": False, "consent": False, "window_open": False,
+    "language": "en",  # the store answers in English only
     **dict.fromkeys(["aov", "first_order_at", "last_order_at", "days_since_last_order", "discount_share",
                      "province", "city", "tags", "last_inbound_at", "days_since_last_inbound", "last_read_at",
                      "rfm"]),
@@ -154,6 +155,8 @@ RULES = [
     ("rfm", 'rfm == "512"', "A"),
     ("rfm", 'rfm in ("411", "314", "243", "155")', "BCDE"),
     ("rfm", 'rfm >= "3"', "ABC"),  # text order: R of 3 and more
+    ("language", 'language == "en"', "ABCDEFG"),  # the store's only language, whatever the country
+    ("language", 'language != "en"', ""),
 ]
 
 
@@ -196,7 +199,7 @@ def test_every_attribute_of_every_customer(engine, store):
         got = {who: segments.attributes(conn, customer_id, NOW) for who, customer_id in store.items()}
     for who, values in EXPECTED.items():
         want = {**DEFAULTS, **values}
-        assert set(got[who]) == set(ATTRIBUTES), who
+        assert set(got[who]) == set(ATTRIBUTES) | {"language_source"}, who
         assert {k: got[who][k] for k in want} == want, who
 
 

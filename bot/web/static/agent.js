@@ -193,6 +193,10 @@
     if (atBottom || items.length < 30) log.scrollTop = log.scrollHeight;
   }
 
+  // Where the customer's language came from (docs/languages.md), as an agent would say it.
+  const LANGUAGE_SOURCES = { choice: "chosen in chat", messages: "from their messages", locale: "from their Shopify locale",
+                             country: "from their phone's country", default: "the store's default" };
+
   function reasonText(reason) {
     if (!reason || typeof reason !== "object") return "";
     return Object.entries(reason).map(([k, v]) => `${k.replace(/_/g, " ")}: ${Array.isArray(v) ? v.join(", ") : v}`).join("; ");
@@ -207,6 +211,7 @@
     const facts = [["Orders", a.orders_count], ["Total spent", money(a.total_spent)], ["AOV", money(d.aov)],
                    ["Last order", a.last_order_at ? `${ago(a.last_order_at)}` : "—"],
                    ["Country", a.country || "—"],
+                   ["Language", d.language ? `${d.language.name} (${LANGUAGE_SOURCES[d.language.source] || d.language.source})` : "—"],
                    ["Marketing", a.opted_out ? "opted out" : a.marketing_paused ? "paused in WhatsApp" : "allowed"]];
     for (const [name, info] of Object.entries(a.custom || {})) facts.push([name, `${info.value ?? "—"} (${info.source})`]);
     if (a.tags && a.tags.length) facts.push(["Tags", a.tags.join(", ")]);
