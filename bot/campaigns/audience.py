@@ -3,13 +3,14 @@
 Who is in the audience comes from the segment engine (a SELECT of customer ids at `now`); this
 module adds, per customer, what the sending rules look at: consent, opt-out, conversation state,
 marketing messages of the last 7 days, whether this campaign reached them already, whether they
-already count towards the messaging tier, and the values their message is filled with.
+already count towards the messaging tier, their language (segments/language.py: which text and
+template language they get), and the values their message is filled with.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Protocol
+from typing import Iterable, Protocol, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,6 +19,7 @@ from bot.campaigns.planner import FREQUENCY_WINDOW, TIER_WINDOW, Recipient, Tier
 from bot.conversation.outbox import BUSINESS_INITIATED
 from bot.core.db import chunks
 from bot.core.tables import conversations, customers, outbox
+from segments.language import language_columns
 from segments.tables import orders
 
 # Outbox states of a message that went, or will go, to the customer.
@@ -68,10 +70,19 @@ def tier_state(conn: Connection, now: datetime, limit: int) -> TierState:
     return TierState(limit, tuple(releases))
 
 
+def language_column(languages: Sequence[str]) -> sa.ColumnElement:
+    """The language of each customer row, as rules and replies read it (`languages`: the store's)."""
+    c = customers.c
+    language, _source = language_columns(languages, choice=c.language_choice, chat=c.language_chat,
+                                         shopify_locale=c.shopify_locale, phone_country=c.phone_country,
+                                         customer_id=c.id)
+    return language
+
+
 def load(conn: Connection, members: sa.Select, now: datetime, *, reached: sa.Select,
-         last_order: bool = False) -> list[AudienceRow]:
+         languages: Sequence[str] = ("en",), last_order: bool = False) -> list[AudienceRow]:
     """The audience rows of `members` (customer ids), ordered by customer id. `reached` selects
-    the ids this campaign (or reorder cycle) already reached."""
+    the ids this campaign (or reorder cycle) already reached; `languages` are the store's."""
     c, o = customers.c, outbox.c
     went = _when(o.sent_at, o.not_before)
     marketing_7d = (
@@ -90,6 +101,7 @@ def load(conn: Connection, members: sa.Select, now: datetime, *, reached: sa.Sel
         sa.func.coalesce(marketing_7d.c.n, 0).label("marketing_7d"),
         sa.exists().where(reached_id == c.id).label("reached"),
         tier.c.recipient.label("tier_recipient"),
+        language_column(languages).label("language"),
     ]
     if last_order:
         columns.append(
@@ -112,7 +124,7 @@ def _row(r, last_order: bool) -> AudienceRow:
         marketing_paused=bool(r.marketing_paused), accepts_marketing=r.accepts_marketing, consent_at=r.consent_at,
         conversation_state=r.conversation_state, marketing_sent_7d=int(r.marketing_7d),
         already_reached=bool(r.reached), last_referral_at=r.last_referral_at,
-        tier_counted=r.tier_recipient is not None, country=r.phone_country,
+        tier_counted=r.tier_recipient is not None, country=r.phone_country, language=r.language,
     )
     values = {"first_name": first_name_of(r.first_name, r.profile_name)}
     if last_order:
@@ -121,12 +133,12 @@ def _row(r, last_order: bool) -> AudienceRow:
 
 
 def load_ids(conn: Connection, ids: Iterable[int], now: datetime, *, reached: sa.Select,
-             last_order: bool = False) -> list[AudienceRow]:
+             languages: Sequence[str] = ("en",), last_order: bool = False) -> list[AudienceRow]:
     """The audience rows of an explicit list of customers (deferred sends, reorder prompts)."""
     rows: list[AudienceRow] = []
     for chunk in chunks(sorted(set(ids)), ID_CHUNK):
         rows.extend(load(conn, sa.select(customers.c.id).where(customers.c.id.in_(chunk)), now,
-                         reached=reached, last_order=last_order))
+                         reached=reached, languages=languages, last_order=last_order))
     return rows
 
 

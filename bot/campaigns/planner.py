@@ -3,7 +3,9 @@ per customer.
 
 Campaigns and reorder prompts both go through `plan()`: skip (with its reason, docs/campaigns.md), send now
 as free-form text (inside the customer's window, where it is free) or as the template (outside it),
-or defer to a later time (quiet hours, the messaging tier). The free-form/template choice itself is
+or defer to a later time (quiet hours, the messaging tier). A decision carries the customer's language,
+from which `message_for` picks the text (`texts.<lang>`, else `text`) and the template's language code
+(its `languages` entry, else `language`). The free-form/template choice itself is
 `bot.whatsapp.window.choose_form`'s. Pure: no database, network or clock; the caller loads the rows and
 acts on the decisions.
 
@@ -21,10 +23,11 @@ from zoneinfo import ZoneInfo
 
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from bot.core.config import CampaignConfig, CampaignVariant, PolicyConfig, TemplateRef
+from bot.core.config import CampaignConfig, CampaignVariant, PolicyConfig, ReorderConfig, TemplateRef
+from bot.core.languages import primary
 from bot.core.phones import country_of
 from bot.whatsapp.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
-from flows.replies import fill, with_defaults
+from flows.replies import fill, label
 from segments.sqlutil import sample_point_py
 
 SKIP_REASONS = ("opted_out", "no_consent", "in_handoff", "frequency_cap", "quiet_hours", "already_sent",
@@ -55,18 +58,29 @@ class Recipient:
     last_referral_at: datetime | None = None  # click-to-WhatsApp ad entry
     tier_counted: bool = False  # already among the number's unique business-initiated recipients of 24 h
     country: str | None = None  # the phone's ISO country when known; else derived from wa_id
+    language: str | None = None  # one of the store's languages (segments/language.py); None: the defaults
 
 
 @dataclass(frozen=True)
 class Offer:
-    """One message the campaign may send: free-form text, a template, or both."""
+    """One message the campaign may send: free-form text, a template, or both; the text may be
+    translated into other languages of the store (`texts`), the template approved in several."""
 
     text: str | None = None
     template: TemplateRef | None = None
+    texts: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, variant: CampaignVariant) -> "Offer":
-        return cls(text=variant.text, template=variant.template)
+    def of(cls, source: CampaignVariant | ReorderConfig) -> "Offer":
+        """A campaign's variant, or [reorder]: both say text, texts and template."""
+        return cls(text=source.text, template=source.template, texts=dict(source.texts))
+
+    def text_in(self, language: str | None, default_language: str) -> tuple[str | None, str]:
+        """(the free-form text for a customer of `language`, the language it is written in):
+        texts.<language>, else text, which is the store's default language's."""
+        if language in self.texts:
+            return self.texts[language], language  # type: ignore[return-value]
+        return self.text, default_language
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,7 @@ class Decision:
     country: str | None
     window_open: bool
     free_entry_point: bool  # inside the 72 h free window after a click-to-WhatsApp ad
+    language: str | None = None  # the customer's: which text or template language they get
 
 
 @dataclass
@@ -257,7 +272,7 @@ def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: Policy
 
         def decide(action: Action, reason: str | None, form=None, at=None) -> Decision:
             return Decision(r.customer_id, r.wa_id, action, reason, form, at, group, variant, country,
-                            is_open, free_entry)
+                            is_open, free_entry, r.language)
 
         if not r.wa_id:
             decisions.append(decide("skip", "no_wa_id"))
@@ -319,6 +334,13 @@ def summarize(decisions: Sequence[Decision]) -> dict:
     }
 
 
+def count_by_language(decisions: Iterable[Decision], languages: Sequence[str]) -> dict[str, int]:
+    """Decisions per customer language, every store language listed in the store's order (a
+    language nobody speaks shows 0, so that a preview says so)."""
+    counts = Counter(d.language for d in decisions)
+    return {code: counts[code] for code in languages}
+
+
 # ---------------------------------------------------------------- what the message says
 
 @dataclass(frozen=True)
@@ -335,24 +357,38 @@ class MessageSpec:
     fallback: "MessageSpec | None" = None  # the template, should Meta refuse the text (131047)
 
 
-def template_spec(template: TemplateRef, values: Mapping[str, object], store_name: str) -> MessageSpec:
-    return MessageSpec("template", template_name=template.name, template_language=template.language,
-                       template_params=tuple(fill(p, values, store_name) or "-" for p in template.body),
-                       quick_replies=tuple(fill(q, values, store_name) for q in template.quick_replies))
+def template_spec(template: TemplateRef, values: Mapping[str, object], store_name: str,
+                  language: str | None = None, default_language: str = "en") -> MessageSpec:
+    """The template for a customer of `language`: in its `languages` entry of that language, else in
+    its `language`; the parameters filled in the language of the code chosen, so that a missing
+    first name reads right in it. With no customer language: `language`, filled in the default's."""
+    code = template.language_for(language) if language else template.language
+    written = (primary(code) or default_language) if language else default_language
+    if not values.get("first_name"):
+        # Meta refuses an empty parameter, and "Hola -" reads worse than "Hola cliente".
+        values = {**values, "first_name": label(written, "no_name_in_template")}
+    return MessageSpec("template", template_name=template.name, template_language=code,
+                       template_params=tuple(fill(p, values, store_name, written) or "-" for p in template.body),
+                       quick_replies=tuple(fill(q, values, store_name, written) for q in template.quick_replies))
 
 
 def message_for(offer: Offer, form: str, values: Mapping[str, object], store_name: str,
-                buttons: Sequence[tuple[str, str]] = ()) -> MessageSpec:
-    """The message of one decision. Free-form text carries the template as its fallback."""
-    values = with_defaults(values, store_name)  # once for the text, the parameters and the fallback
+                buttons: Sequence[tuple[str, str]] = (), *, language: str | None = None,
+                default_language: str = "en") -> MessageSpec:
+    """The message of one decision for a customer of `language` (None: the offer's defaults).
+    Free-form text carries the template as its fallback."""
     if form == "template":
         if offer.template is None:
             raise ValueError("a template send without a template")
-        return template_spec(offer.template, values, store_name)
-    if offer.text is None:
+        return template_spec(offer.template, values, store_name, language, default_language)
+    text, written = offer.text_in(language, default_language)
+    if text is None:
         raise ValueError("a free-form send without text")
-    fallback = template_spec(offer.template, values, store_name) if offer.template else None
-    return MessageSpec("freeform", text=fill(offer.text, values, store_name), buttons=tuple(buttons),
+    # The text and its fallback template may be in different languages (a text not translated into
+    # the customer's, a template that is): each is filled in its own, so no `with_defaults` up front.
+    fallback = (template_spec(offer.template, values, store_name, language, default_language)
+                if offer.template else None)
+    return MessageSpec("freeform", text=fill(text, values, store_name, written), buttons=tuple(buttons),
                        fallback=fallback)
 
 

@@ -33,7 +33,6 @@ def check_selectors(config: ReorderConfig, source: str = "wabot.toml") -> None:
 
 # Two orders of one product less than a day apart are one purchase (a split or corrected order).
 SAME_PURCHASE = timedelta(days=1)
-REORDER_BUTTON_TITLE = "Reorder"
 
 
 @dataclass(frozen=True, slots=True)

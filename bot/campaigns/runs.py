@@ -30,20 +30,22 @@ from bot.campaigns.planner import (
     Plan,
     TierState,
     campaign_buttons,
+    count_by_language,
     message_for,
     plan,
 )
 from bot.campaigns.pricing import RateCard, estimate
-from bot.campaigns.reorder import REORDER_BUTTON_TITLE, DuePrompt, Purchase, ReorderRules, choose_prompts, product_key
+from bot.campaigns.reorder import DuePrompt, Purchase, ReorderRules, choose_prompts, product_key
 from bot.campaigns.stats import campaign_stats, choose_winner
 from bot.campaigns.tables import campaign_runs, campaign_sends, campaign_state
 from bot.conversation import outbox
-from bot.core.config import CampaignConfig, Settings
+from bot.core.config import CampaignConfig, CampaignVariant, Settings
 from bot.core.db import insert_ignoring_conflicts, upsert
 from bot.core.errors import ConfigError, UnknownCampaign, WabotError
 from bot.core.tables import customers
 from bot.core.tables import outbox as outbox_table
 from bot.whatsapp import messages
+from flows.replies import label
 from segments.engine import SegmentEngine, selector_match
 from segments.rules import parse_selector
 from segments.tables import line_items, orders, products, segment_events
@@ -58,6 +60,9 @@ FIRST_ENTRY_LOOKBACK = timedelta(days=1)
 ONE_DAY = timedelta(days=1)
 # pg_advisory_xact_lock key of proactive planning: the first 8 bytes of blake2b("wabot:proactive").
 PLANNING_LOCK = int.from_bytes(hashlib.blake2b(b"wabot:proactive", digest_size=8).digest(), "big", signed=True)
+# The ledger's `context` key for the customer's language a message was chosen for (not a value
+# the message is filled with).
+LANGUAGE_KEY = "language"
 MARKETING_LIMIT_CODE = 131049
 MARKETING_LIMIT_BACKOFF = timedelta(hours=24)
 
@@ -84,6 +89,25 @@ def check_audiences(settings: Settings, engine: SegmentEngine) -> None:
         except (WabotError, ValueError) as exc:
             key = "segment" if config.segment is not None else "rule"
             raise ConfigError(f"[campaigns.{name}] {key}: {exc}") from None
+
+
+def mentions(variants: Iterable[CampaignVariant], placeholder: str) -> bool:
+    """Whether any text (in any language) or template parameter of the variants uses `placeholder`."""
+    return any(placeholder in (v.text or "") + "".join(v.texts.values())
+               + "".join(v.template.body if v.template else ()) for v in variants)
+
+
+def fill_context(stored: Mapping[str, object] | None) -> dict:
+    """A ledger row's context as values to fill its message with: without the language it records."""
+    return {k: v for k, v in (stored or {}).items() if k != LANGUAGE_KEY}
+
+
+def ledger_context(fill_values: Mapping[str, object], language: str | None) -> dict | None:
+    """What a ledger row keeps: the values the message is filled with and the customer's language."""
+    context = dict(fill_values)
+    if language is not None:
+        context[LANGUAGE_KEY] = language
+    return context or None
 
 
 def graph_payload(spec: MessageSpec) -> dict:
@@ -125,6 +149,7 @@ class Campaigns:
         self.audiences = audiences
         self.rate_card = RateCard.from_config(settings.file.rates)
         self.reorder_rules = ReorderRules(settings.file.reorder)
+        self.languages = settings.store.languages
 
     # ------------------------------------------------------------ configuration
 
@@ -184,11 +209,9 @@ class Campaigns:
         """Read the audience and plan every decision; nothing is written."""
         config = self.config(name)
         campaign = self.campaign_plan(conn, name, config)
-        uses_last_order = any("{last_order_name}" in (v.text or "") or any(
-            "{last_order_name}" in p for p in (v.template.body if v.template else ()))
-            for v in config.message_variants)
         rows = load(conn, self.members(conn, name, config, now), now,
-                    reached=self.reached(name, config, now, ever=promote), last_order=uses_last_order)
+                    reached=self.reached(name, config, now, ever=promote), languages=self.languages,
+                    last_order=mentions(config.message_variants, "{last_order_name}"))
         tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
         result = plan([r.recipient for r in rows], campaign, self.settings.policy, now,
                       store_zone=self.settings.store.timezone, tier=tier)
@@ -204,6 +227,7 @@ class Campaigns:
         cost = estimate(sends, batch.campaign.category, self.rate_card)
         cost["deferred_total"] = estimate(deferred, batch.campaign.category, self.rate_card)["total"]
         return {"campaign": batch.name, "group": batch.campaign.group, **batch.result.summary,
+                "by_language": count_by_language(sends, self.languages),
                 "held_back": batch.result.held_back, "estimated_cost": cost}
 
     def preview(self, conn: Connection, name: str, now: datetime) -> dict:
@@ -265,7 +289,8 @@ class Campaigns:
                 "category": batch.campaign.category, "status": "queued" if d.action == "send" else "deferred",
                 "reason": d.reason, "form": d.form, "outbox_id": queued.get(key), "planned_at": now,
                 "due_at": d.send_at if d.action == "defer" else None,
-                "queued_at": now if d.action == "send" else None, "context": dict(batch.context(d)) or None,
+                "queued_at": now if d.action == "send" else None,
+                "context": ledger_context(batch.context(d), d.language),
             })
         insert_ignoring_conflicts(conn, campaign_sends, ledger, ["campaign", "customer_id", "cycle"])
         return {"run_id": run_id, "queued": len(queued), "deferred": sum(1 for d in batch.result.decisions
@@ -280,7 +305,8 @@ class Campaigns:
         rows = []
         for d in sends:
             values = {**batch.rows[d.customer_id].values, **batch.extra_values, **batch.context(d)}
-            spec = message_for(batch.campaign.offers[d.variant], d.form, values, store_name, batch.buttons(d))
+            spec = message_for(batch.campaign.offers[d.variant], d.form, values, store_name, batch.buttons(d),
+                               language=d.language, default_language=self.settings.store.default_language)
             rows.append(outbox.outbox_row(
                 recipient=d.wa_id, customer_id=d.customer_id, message=graph_payload(spec), now=now,
                 kind=batch.kind, category=batch.campaign.category,
@@ -306,7 +332,7 @@ class Campaigns:
             reorder = self.settings.file.reorder
             if not reorder.enabled:
                 return None
-            return "marketing", (Offer(text=reorder.text, template=reorder.template),), None
+            return "marketing", (Offer.of(reorder),), None
         config = self.settings.file.campaigns.get(name)
         if config is None:
             return None
@@ -328,7 +354,8 @@ class Campaigns:
             reached = sa.select(s.customer_id).where(
                 s.campaign == name, s.status == "queued", s.planned_at > now - timedelta(days=config.dedupe_days))
         audience = {r.recipient.customer_id: r for r in load_ids(conn, [r.customer_id for r in ledger_rows], now,
-                                                                   reached=reached, last_order=True)}
+                                                                   reached=reached, languages=self.languages,
+                                                                   last_order=True)}
         tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
         counts: dict[str, int] = defaultdict(int)
         updates = []
@@ -339,26 +366,28 @@ class Campaigns:
                           now, store_zone=self.settings.store.timezone, tier=tier)
             tier = _after(tier, result, now)
             by_customer = {r.customer_id: r for r in present}
-            context = {r.customer_id: dict(r.context or {}) for r in present}
+            context = {r.customer_id: fill_context(r.context) for r in present}
             batch = Batch(name, REORDER if name == REORDER else "campaign", campaign, result, audience,
                           cycle=lambda d: by_customer[d.customer_id].cycle,
-                          buttons=lambda d: _reorder_button(context[d.customer_id]) if name == REORDER else
-                          campaign_buttons(name, config.buttons),
+                          buttons=lambda d: self.reorder_button(_reorder_button_id(context[d.customer_id]), d.language)
+                          if name == REORDER else campaign_buttons(name, config.buttons),
                           context=lambda d: context[d.customer_id],
                           extra_values={"discount_code": self.settings.discount_code(config)} if config else {})
             queued = self._enqueue(conn, batch, result.sends(), now)
             for d in result.decisions:
                 row = by_customer[d.customer_id]
+                # the language may have changed since the deferral: the ledger says the one used
+                recorded = {"_context": ledger_context(context[d.customer_id], d.language)}
                 if d.action == "send":
                     updates.append({"_id": row.id, "_status": "queued", "_reason": None, "_form": d.form,
                                     "_outbox": queued.get(self._dedupe_key(batch, d)), "_due": row.due_at,
-                                    "_queued": now})
+                                    "_queued": now, **recorded})
                 elif d.action == "defer":
                     updates.append({"_id": row.id, "_status": "deferred", "_reason": d.reason, "_form": d.form,
-                                    "_outbox": None, "_due": d.send_at, "_queued": None})
+                                    "_outbox": None, "_due": d.send_at, "_queued": None, **recorded})
                 else:
                     updates.append({"_id": row.id, "_status": "skipped", "_reason": d.reason, "_form": None,
-                                    "_outbox": None, "_due": row.due_at, "_queued": None})
+                                    "_outbox": None, "_due": row.due_at, "_queued": None, **recorded})
                 counts["queued" if d.action == "send" else d.reason or d.action] += 1
         missing = [r.id for r in ledger_rows if r.customer_id not in audience]  # the customer was deleted
         if missing:
@@ -366,7 +395,8 @@ class Campaigns:
         if updates:
             conn.execute(sa.update(campaign_sends).where(s.id == sa.bindparam("_id")).values(
                 status=sa.bindparam("_status"), reason=sa.bindparam("_reason"), form=sa.bindparam("_form"),
-                outbox_id=sa.bindparam("_outbox"), due_at=sa.bindparam("_due"), queued_at=sa.bindparam("_queued")),
+                outbox_id=sa.bindparam("_outbox"), due_at=sa.bindparam("_due"), queued_at=sa.bindparam("_queued"),
+                context=sa.bindparam("_context", type_=campaign_sends.c.context.type)),
                 updates)
         return dict(counts)
 
@@ -437,14 +467,15 @@ class Campaigns:
         lock(conn)
         due, prompts = self.due_prompts(conn, now)
         by_customer = {p.customer_id: p for p in prompts}
-        rows = {r.recipient.customer_id: r for r in load_ids(conn, by_customer, now, reached=nobody())}
-        campaign = CampaignPlan(REORDER, "marketing", (Offer(text=reorder.text, template=reorder.template),))
+        rows = {r.recipient.customer_id: r for r in load_ids(conn, by_customer, now, reached=nobody(),
+                                                             languages=self.languages)}
+        campaign = CampaignPlan(REORDER, "marketing", (Offer.of(reorder),))
         result = plan([rows[c].recipient for c in sorted(rows)], campaign, self.settings.policy, now,
                       store_zone=self.settings.store.timezone, tier=tier_state(conn, now,
                                                                                self.settings.policy.daily_unique_limit))
         batch = Batch(REORDER, REORDER, campaign, result, rows,
                       cycle=lambda d: by_customer[d.customer_id].cycle,
-                      buttons=lambda d: ((by_customer[d.customer_id].button_id, REORDER_BUTTON_TITLE),),
+                      buttons=lambda d: self.reorder_button(by_customer[d.customer_id].button_id, d.language),
                       context=lambda d: by_customer[d.customer_id].values(), extra_values={})
         report = {"due": len(due), "prompts": len(prompts), **self.report(batch)}
         report.pop("campaign", None)
@@ -453,6 +484,12 @@ class Campaigns:
         if not dry_run:
             report.update(self.record(conn, batch, trigger, now))
         return report
+
+    def reorder_button(self, button_id: str, language: str | None) -> tuple[tuple[str, str], ...]:
+        """The prompt's Reorder button, titled in the language its text is written in (the
+        customer's when [reorder] texts has it, else the default's), as the reorder flow titles it."""
+        _, written = Offer.of(self.settings.file.reorder).text_in(language, self.settings.store.default_language)
+        return ((button_id, label(written, "reorder_button")),)
 
     # ------------------------------------------------------------ stats
 
@@ -473,8 +510,8 @@ def _buckets(rows: list) -> dict[tuple[str, int], list]:
     return buckets
 
 
-def _reorder_button(context: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
-    return ((f"reorder:confirm:{context.get('order_id', '')}", REORDER_BUTTON_TITLE),)
+def _reorder_button_id(context: Mapping[str, object]) -> str:
+    return f"reorder:confirm:{context.get('order_id', '')}"
 
 
 def _after(tier: TierState, result: Plan, now: datetime) -> TierState:

@@ -57,6 +57,8 @@ def _show_plan(data: dict) -> None:
         click.echo(f"  held back for the promotion: {data['held_back']} (test group run)")
     for reason, count in data["skipped"].items():
         click.echo(f"  {reason}: {count}")
+    if len(data.get("by_language", {})) > 1:  # a one-language store's count is the eligible count
+        click.echo("by language: " + ", ".join(f"{code} {n}" for code, n in data["by_language"].items()))
     cost = data["estimated_cost"]
     click.echo(f"estimated cost: {cost['total']:.4f} {cost['currency']} for {cost['charged']} charged message(s), "
                f"{cost['free']} free" + (f"; deferred: {cost['deferred_total']:.4f}" if cost.get("deferred_total") else ""))

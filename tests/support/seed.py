@@ -82,3 +82,14 @@ def add_segment(conn: Connection, customer_id: int, segment: str, reason: dict |
                 at: datetime = NOW) -> None:
     conn.execute(sa.insert(segment_members).values(segment=segment, customer_id=customer_id, entered_at=at,
                                                    reason=reason or {}))
+
+
+def set_language_evidence(conn: Connection, customer_id: int, *, choice: str | None = None, chat: str | None = None,
+                          shopify_locale: str | None = None, phone_country: str | None = None,
+                          order_locale: str | None = None) -> None:
+    """Write the evidence a customer's language is decided from (docs/languages.md), as the flows and
+    Shopify imports would have stored it; `order_locale` becomes the storefront locale of their orders."""
+    conn.execute(sa.update(customers).where(customers.c.id == customer_id).values(
+        language_choice=choice, language_chat=chat, shopify_locale=shopify_locale, phone_country=phone_country))
+    if order_locale is not None:
+        conn.execute(sa.update(orders).where(orders.c.customer_id == customer_id).values(customer_locale=order_locale))
