@@ -25,6 +25,7 @@ from bot.runtime import Runtime
 from bot.whatsapp import simulate
 from bot.whatsapp.events import parse_payload
 from segments import importer
+from segments.language import language_counts
 
 PRODUCTS = [
     # id, title, type, vendor, price, tags
@@ -61,9 +62,24 @@ PERSONAS = {
     "chat_only": (3, (0, 0), (0, 0), 0, 0.0),
 }
 
-CHAT_LINES = ["hi!", "where is my order?", "thanks 🙏", "can I reorder the same as last time?",
-              "any recommendations for a gift?", "is there a sale this week?", "hola, dónde está mi pedido?",
-              "oi, tem promoção?", "mera order kahan hai?", "ok thanks", "do you ship to Canada?"]
+# What customers write, by the language of their phone's country (docs/languages.md): the demo's
+# customers chat in English, Spanish, Portuguese and Hindi, and get their answers in it.
+CHAT_LINES = {
+    "US": ["hi!", "where is my order?", "thanks 🙏", "can I reorder the same as last time?",
+           "any recommendations for a gift?", "is there a sale this week?", "ok thanks", "do you ship to Canada?"],
+    "BR": ["oi, tudo bem?", "cadê meu pedido?", "obrigado 🙏", "quero pedir o mesmo da última vez",
+           "oi, tem promoção?", "vocês têm alguma sugestão de presente?"],
+    "IN": ["namaste ji", "mera order kahan hai?", "dhanyavad bhai 🙏", "pichli baar wala hi mangwana hai",
+           "koi sale chal rahi hai kya?", "where is my order?"],
+    "ES": ["hola!", "¿dónde está mi pedido?", "muchas gracias 🙏", "quiero lo mismo que la última vez",
+           "¿hay rebajas esta semana?"],
+    "MX": ["hola, buenas tardes", "hola, dónde está mi pedido?", "gracias!", "¿me recomiendas algo para regalar?",
+           "¿tienen alguna promoción?"],
+}
+# The storefront language of their checkouts, as Shopify records it on the order.
+CHECKOUT_LOCALE = {"US": "en", "BR": "pt-BR", "IN": "en", "ES": "es", "MX": "es"}
+FOLLOW_UP = {"US": "hi, is my order on its way?", "BR": "oi, meu pedido já saiu?", "IN": "mera order kab aayega?",
+             "ES": "hola, ¿ya salió mi pedido?", "MX": "hola, ¿ya enviaron mi pedido?"}
 
 
 @dataclass(frozen=True)
@@ -74,11 +90,16 @@ class DemoSummary:
     messages: int
     segments: dict[str, int]
     sample_wa_ids: dict[str, str]
+    languages: dict[str, int]
 
 
 def _phone(rng: random.Random, index: int) -> tuple[str, str]:
     prefix, digits, region = PHONE_PLANS[index % len(PHONE_PLANS)]
     return prefix + "".join(str(rng.randrange(10)) for _ in range(digits - 1)) + str(index % 10), region
+
+
+def _region_of(wa_id: str) -> str:
+    return next(region for prefix, _, region in PHONE_PLANS if wa_id.startswith(prefix))
 
 
 def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], list[dict], list[tuple[str, str, str, datetime]]]:
@@ -133,6 +154,7 @@ def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], l
                     "total_price": f"{subtotal - discount:.2f}", "total_discounts": f"{discount:.2f}",
                     "discount_codes": [{"code": "SPRING15", "amount": f"{discount:.2f}"}] if discounted else [],
                     "customer": {"id": customer_id, "first_name": first, "last_name": last},
+                    "customer_locale": CHECKOUT_LOCALE[region],
                     "shipping_address": {"country_code": region, "city": "Springfield"},
                     "line_items": lines,
                     "fulfillments": [] if recent else [{
@@ -143,20 +165,23 @@ def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], l
             if persona != "former_vip" and (persona in ("vip", "loyal", "chat_only") or rng.random() < 0.5):
                 for m in range(rng.randint(1, 3)):
                     sent = now - timedelta(days=rng.uniform(2, 28), minutes=m)
-                    chat.append((wa_id, f"{first} {last}", rng.choice(CHAT_LINES), sent))
-    # Two customers wrote an hour ago: their window is open for free-form messages.
-    writers = list(dict.fromkeys((wa_id, name) for wa_id, name, _, _ in chat))[:2]
-    for wa_id, name in writers:
-        chat.append((wa_id, name, "hi, is my order on its way?", now - timedelta(hours=1)))
+                    chat.append((wa_id, f"{first} {last}", rng.choice(CHAT_LINES[region]), sent))
+    # A customer of each country wrote an hour ago: their window is open for free-form messages.
+    writers: dict[str, tuple[str, str]] = {}
+    for wa_id, name, _, _ in chat:
+        writers.setdefault(_region_of(wa_id), (wa_id, name))
+    for region, (wa_id, name) in writers.items():
+        chat.append((wa_id, name, FOLLOW_UP[region], now - timedelta(hours=1)))
     return products, customers, orders, chat
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """Without a wabot.toml of the user's own, the demo is Acme Home: cart links need a shop domain."""
+    """Without a wabot.toml of the user's own, the demo is Acme Home: cart links need a shop domain,
+    and its customers write in four languages."""
     if settings.config_path is not None:
         return settings
     store = StoreConfig(name="Acme Home", currency="USD", timezone="America/New_York",
-                        shop_domain="acme.myshopify.com", default_region="US")
+                        shop_domain="acme.myshopify.com", default_region="US", languages=("en", "es", "pt", "hi"))
     return replace(settings, file=settings.file.model_copy(update={"store": store}))
 
 
@@ -179,12 +204,13 @@ def seed(runtime: Runtime, now: datetime) -> DemoSummary:
     runtime.worker(clock=lambda: now).drain()
     with engine.begin() as conn:
         result = runtime.segment_engine.refresh(conn, now)
+        languages = language_counts(conn, settings.store.languages)
     samples = {}
     for persona_index, persona in enumerate(PERSONAS):
         offset = sum(PERSONAS[p][0] for p in list(PERSONAS)[:persona_index])
         samples[persona] = customers[offset]["phone"].lstrip("+")
     return DemoSummary(customers=len(customers), orders=len(orders), products=len(products), messages=len(chat),
-                       segments=dict(result.counts), sample_wa_ids=samples)
+                       segments=dict(result.counts), sample_wa_ids=samples, languages=languages)
 
 
 @click.command()
@@ -203,6 +229,7 @@ def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
         f"demo store seeded: {summary.products} products, {summary.customers} customers, {summary.orders} orders, "
         f"{summary.messages} chat messages ({describe_database(settings.database_url)})",
         f"segments: {in_segments}",
+        "languages: " + ", ".join(f"{code} {count}" for code, count in summary.languages.items()),
         "try: " + "; ".join(f"{persona} {wa_id}" for persona, wa_id in summary.sample_wa_ids.items()),
         f"agent console: http://{host}:{port}/agent" + ("" if settings.agent_tokens else
                                                         " (set WABOT_AGENT_TOKENS=name:token to sign in)"),
