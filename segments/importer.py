@@ -103,10 +103,10 @@ def import_file(engine: Engine, kind: str, path: Path, *, region: str, now: date
             except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:  # a shape no reader expected
                 bad(item.where, f"unreadable record: {exc.__class__.__name__}")
             if len(batch) >= batch_size:
-                _write_batch(conn, kind, batch, clock(), report, bad)
+                write_batch(conn, kind, batch, clock(), report, bad)
                 batch = []
         if batch:
-            _write_batch(conn, kind, batch, clock(), report, bad)
+            write_batch(conn, kind, batch, clock(), report, bad)
         if kind == "orders":
             with conn.begin():
                 store.flush_pending_stats(conn, clock())
@@ -114,8 +114,11 @@ def import_file(engine: Engine, kind: str, path: Path, *, region: str, now: date
     return report
 
 
-def _write_batch(conn: Connection, kind: str, batch: list[tuple[str, object]], now: datetime,
-                 report: ImportReport, bad: BadRow) -> None:
+def write_batch(conn: Connection, kind: str, batch: list[tuple[str, object]], now: datetime,
+                report: ImportReport, bad: BadRow) -> None:
+    """Write one batch of (where, record) pairs in its own transaction, counted in `report`; a batch
+    the database refuses is written record by record, the refused ones reported to `bad`. Shared by
+    file imports and `wabot shopify sync`."""
     try:
         with conn.begin():
             _account(report, write(conn, kind, [r for _, r in batch], now, defer_stats=True))

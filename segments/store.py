@@ -106,6 +106,8 @@ def _resolve(conn: Connection, people: Sequence[_Person], now: datetime, *, auth
                                           .where(c.wa_id.in_(chunk))):
                 found[row.wa_id] = row
                 created += 1
+                if row.shopify_customer_id:  # taken by this new row: not to be given to another below
+                    owners[row.shopify_customer_id] = row.id
 
     updates, moves = [], []
     for wa, person in by_wa.items():

@@ -380,3 +380,20 @@ def test_memory_stays_flat_as_the_file_grows(engine, tmp_path):
 
     small, large = peak_for(1000), peak_for(6000)
     assert large < small * 1.5, (small, large)
+
+
+def test_two_new_phones_of_one_shopify_customer_in_one_batch(engine):
+    """A Shopify customer who ordered with two phones: both WhatsApp customers are kept, the Shopify
+    id goes to one of them, and the batch is written at once (no unique-key failure)."""
+    from segments.shopify import order_from_json
+    bodies = orders_json([(1, "+14155550001", "2026-04-01T10:00:00Z", "10.00"),
+                          (2, "+14155550002", "2026-04-02T10:00:00Z", "12.00")])
+    for body in bodies:
+        body["customer"] = {"id": 880001, "first_name": "Ana"}
+    with engine.begin() as conn:
+        outcome = store.store_orders(conn, [order_from_json(body, "US") for body in bodies], NOW)
+        rows = conn.execute(sa.select(customers.c.wa_id, customers.c.shopify_customer_id)
+                            .order_by(customers.c.wa_id)).all()
+    assert outcome.customers_created == 2
+    assert [wa for wa, _ in rows] == ["14155550001", "14155550002"]
+    assert sorted(sid for _, sid in rows if sid) == [880001]

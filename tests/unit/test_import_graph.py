@@ -126,6 +126,7 @@ def test_core_imports_nothing_else_of_the_product():
     ("bot.pipeline", ("bot.web", "bot.cli")),
     ("bot.web", ("bot.cli", "bot.pipeline.sender", "bot.pipeline.worker", "bot.whatsapp.graph")),
     ("bot.runtime", ("bot.cli", "bot.web")),
+    ("bot.shopify", ("bot.web", "bot.cli", "bot.pipeline", "flows")),
 ])
 def test_arrows_that_must_never_exist(source, forbidden):
     assert _edges(source, forbidden) == []
@@ -134,7 +135,8 @@ def test_arrows_that_must_never_exist(source, forbidden):
 # segments.rules compiles a rule to a SQLAlchemy expression: it builds SQL, and runs none.
 @pytest.mark.parametrize("module, may_build_sql", [
     ("bot.whatsapp.window", False), ("bot.campaigns.planner", False), ("bot.campaigns.reorder", False),
-    ("bot.campaigns.pricing", False), ("segments.rules", True),
+    ("bot.campaigns.pricing", False), ("segments.rules", True), ("bot.core.languages", False),
+    ("bot.shopify.throttle", False), ("bot.shopify.jsonl", False), ("bot.shopify.records", False),
 ])
 def test_pure_modules_touch_no_database_network_flask_or_clock(module, may_build_sql):
     tree = ast.parse(MODULES[module].read_text())
