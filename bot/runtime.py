@@ -64,14 +64,21 @@ class Features:
         segment_engine = SegmentEngine(settings)  # [segments.*] rules, [segment_params]
         check_selectors(settings.file.reorder, str(settings.config_path or "wabot.toml"))  # [reorder.days]
         check_audiences(settings, segment_engine)  # [campaigns.*] segment or rule
-        return cls(router, replies, segment_engine, Campaigns(settings, SegmentAudiences(segment_engine)))
+        campaigns = Campaigns(settings, SegmentAudiences(segment_engine), router)
+        campaigns.check_buttons()  # [campaigns.*] buttons: what each tap leads to
+        return cls(router, replies, segment_engine, campaigns)
+
+    def warnings(self, settings: Settings) -> list[str]:
+        """Configuration that loads but will not do what its author meant: the settings' own
+        warnings, then the features' (a reply shadowed by a segment that contains its own)."""
+        return [*settings.warnings(), *self.replies.warnings]
 
 
 def check_configuration(settings: Settings) -> Features:
     """The start check of every process: the features built from the settings, and the warnings
     about configuration that loads but will not do what its author meant."""
     features = Features.build(settings)
-    for warning in settings.warnings():
+    for warning in features.warnings(settings):
         log.warning(warning)
     return features
 

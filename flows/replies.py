@@ -20,6 +20,7 @@ from bot.core import languages as langs
 from bot.core.errors import ConfigError
 from bot.core.text import placeholder_problem, placeholders_in
 from flows import reply_texts as texts
+from segments.rules import And, InSegment, RuleError, parse_rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.core.config import Settings
@@ -43,6 +44,11 @@ STEP_REPLIES = ("no_orders", "reorder_link", "reorder_unavailable", "recommend_p
                 "assistant_unavailable", "language_unavailable")
 
 REPLY_NAMES = INTENT_REPLIES + STEP_REPLIES
+
+# Built-in segments whose every member is also in another (docs/segments.md): a former VIP is
+# still a VIP, a sale shopper has two orders or more. Those that hold only for some parameters
+# are added by segment_supersets.
+ALWAYS_WITHIN = {"former_vip": ("vip",), "sale_shopper": ("repeat_buyer",)}
 
 @dataclass(frozen=True)
 class Rendered:
@@ -88,6 +94,43 @@ def known_segments(settings: "Settings") -> tuple[str, ...]:
     return BUILT_IN_SEGMENTS + tuple(name for name in settings.file.segments if name not in BUILT_IN_SEGMENTS)
 
 
+def segment_supersets(settings: "Settings") -> dict[str, frozenset[str]]:
+    """Segment -> the segments every one of its members is also in, as far as the definitions
+    say: the built-ins' (with the store's [segment_params]) and custom rules that are
+    `in_segment("x")` or a conjunction with it; transitively."""
+    params = settings.file.segment_params
+    within: dict[str, set[str]] = {name: set(names) for name, names in ALWAYS_WITHIN.items()}
+    if params.loyal_min_orders >= 2:
+        within.setdefault("loyal", set()).add("repeat_buyer")
+    if params.former_vip_days >= params.lapsed_days:
+        within.setdefault("former_vip", set()).add("lapsed")
+    if params.engaged_days >= 1:
+        within.setdefault("window_open", set()).add("chat_engaged")
+
+    def conjuncts(node) -> list:
+        return [leaf for part in node.operands for leaf in conjuncts(part)] if isinstance(node, And) else [node]
+
+    for name, custom in settings.file.segments.items():
+        try:
+            expression = parse_rule(custom.rule).expression
+        except RuleError:
+            continue  # refused at start by the segment engine, with its position
+        named = {leaf.name for leaf in conjuncts(expression) if isinstance(leaf, InSegment) and leaf.name != name}
+        if named:
+            within.setdefault(name, set()).update(named)
+    closed: dict[str, frozenset[str]] = {}
+    for name in within:
+        seen: set[str] = set()
+        todo = list(within[name])
+        while todo:
+            other = todo.pop()
+            if other not in seen and other != name:
+                seen.add(other)
+                todo.extend(within.get(other, ()))
+        closed[name] = frozenset(seen)
+    return closed
+
+
 class ReplyBook:
     def __init__(self, replies: Mapping[str, Any], store_name: str, languages: Sequence[str] = ("en",)):
         self.languages = tuple(languages)
@@ -107,6 +150,8 @@ class ReplyBook:
                 else:
                     self.tables[self.default_language].setdefault(intent, {})[key] = entry
         self.store_name = store_name
+        # Replies that can never be chosen, for the start warnings (bot/runtime.py); set by from_settings.
+        self.warnings: tuple[str, ...] = ()
         self._check_names()
         self._check_placeholders()
 
@@ -119,6 +164,7 @@ class ReplyBook:
         """
         book = cls(settings.file.replies, settings.store.name, settings.store.languages)
         book.check_segments(known_segments(settings))
+        book.warnings = tuple(book.shadowed(segment_supersets(settings)))
         return book
 
     def _entries(self) -> Iterable[tuple[str, str, dict[str, str]]]:
@@ -154,6 +200,22 @@ class ReplyBook:
                 if segment != "default" and segment not in known:
                     raise ConfigError(f"{self._where(code, self.default_language, intent)} names unknown "
                                       f"segment {segment!r}")
+
+    def shadowed(self, supersets: Mapping[str, Iterable[str]]) -> list[str]:
+        """Replies never chosen because a segment listed before theirs in segment_priority holds
+        every one of their customers and the same table has a reply for it: one line each, naming
+        the key. (Segments missing from segment_priority are Settings.warnings'.)"""
+        priority = list(dict.fromkeys(self.priority))
+        found = []
+        for code, intent, table in self._entries():
+            named = [segment for segment in priority if segment in table]
+            for index, segment in enumerate(named):
+                wider = next((s for s in named[:index] if s in set(supersets.get(segment, ()))), None)
+                if wider is not None:
+                    found.append(f"{self._where(code, self.default_language, intent)} {segment}: never chosen: every "
+                                 f"{segment} customer is also {wider}, listed before it in [replies] "
+                                 f"segment_priority (list {segment} first)")
+        return found
 
     def language_of(self, language: str | None) -> str:
         """`language` when the store answers in it, else the default."""

@@ -392,5 +392,12 @@ def message_for(offer: Offer, form: str, values: Mapping[str, object], store_nam
                        fallback=fallback)
 
 
-def campaign_buttons(name: str, titles: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    return tuple((f"campaign:{name}:{index}", title) for index, title in enumerate(titles))
+def button_id(campaign: str, intent: str, index: int) -> str:
+    """A campaign button's reply id: `<intent>:campaign:<campaign>:<index>`. The router routes a
+    tapped id by its first part; the rest keeps a message's ids distinct (bot/campaigns/buttons.py)."""
+    return f"{intent}:campaign:{campaign}:{index}"
+
+
+def campaign_buttons(name: str, buttons: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """(reply id, title) of a campaign's reply buttons, from their (title, intent)."""
+    return tuple((button_id(name, intent, index), title) for index, (title, intent) in enumerate(buttons))

@@ -20,7 +20,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.campaigns import listing
 from bot.campaigns.audience import AudienceRow, AudienceSource, load, load_ids, nobody, tier_state
+from bot.campaigns.buttons import Button, resolve_all
 from bot.campaigns.planner import (
     TIER_WINDOW,
     CampaignPlan,
@@ -39,12 +41,14 @@ from bot.campaigns.reorder import DuePrompt, Purchase, ReorderRules, choose_prom
 from bot.campaigns.stats import campaign_stats, choose_winner
 from bot.campaigns.tables import campaign_runs, campaign_sends, campaign_state
 from bot.conversation import outbox
+from bot.conversation.customers import display_name_sql
 from bot.core.config import CampaignConfig, CampaignVariant, Settings
 from bot.core.db import insert_ignoring_conflicts, upsert
 from bot.core.errors import ConfigError, UnknownCampaign, WabotError
 from bot.core.tables import customers
 from bot.core.tables import outbox as outbox_table
 from bot.whatsapp import messages
+from flows.nlu import IntentRouter
 from flows.replies import label
 from segments.engine import SegmentEngine, selector_match
 from segments.rules import parse_selector
@@ -65,6 +69,12 @@ PLANNING_LOCK = int.from_bytes(hashlib.blake2b(b"wabot:proactive", digest_size=8
 LANGUAGE_KEY = "language"
 MARKETING_LIMIT_CODE = 131049
 MARKETING_LIMIT_BACKOFF = timedelta(hours=24)
+# A preview names this many of the customers who would get a message, with the message each would get.
+SAMPLE_SIZE = 20
+# Outbox rows are built and queued in chunks of this many when the caller follows the progress.
+PROGRESS_CHUNK = 2000
+
+Progress = Callable[[int, int], None]  # (messages queued so far, messages to queue)
 
 
 class SegmentAudiences:
@@ -144,12 +154,16 @@ class Batch:
 
 
 class Campaigns:
-    def __init__(self, settings: Settings, audiences: AudienceSource):
+    def __init__(self, settings: Settings, audiences: AudienceSource, router: IntentRouter | None = None):
+        """`router` reads the titles of buttons that name no intent (bot/campaigns/buttons.py); the
+        process's router, else one built from [intents] when a campaign first needs it."""
         self.settings = settings
         self.audiences = audiences
         self.rate_card = RateCard.from_config(settings.file.rates)
         self.reorder_rules = ReorderRules(settings.file.reorder)
         self.languages = settings.store.languages
+        self._router = router
+        self._buttons: dict[str, tuple[Button, ...]] | None = None
 
     # ------------------------------------------------------------ configuration
 
@@ -159,6 +173,28 @@ class Campaigns:
             known = ", ".join(sorted(campaigns)) or "none are configured"
             raise UnknownCampaign(f"no campaign named {name!r} in wabot.toml (campaigns: {known})")
         return campaigns[name]
+
+    @property
+    def buttons(self) -> dict[str, tuple[Button, ...]]:
+        """Every campaign's reply buttons with the intent a tap leads to; ConfigError names a bad one."""
+        if self._buttons is None:
+            self._buttons = resolve_all(self.settings, lambda: self.router)
+        return self._buttons
+
+    @property
+    def router(self) -> IntentRouter:
+        if self._router is None:
+            self._router = IntentRouter.from_config(self.settings.file.intents)
+        return self._router
+
+    def check_buttons(self) -> dict[str, tuple[Button, ...]]:
+        """The start check of [campaigns.*] buttons: ConfigError names a button a tap cannot follow."""
+        self._buttons = None
+        return self.buttons
+
+    def reply_buttons(self, name: str) -> tuple[tuple[str, str], ...]:
+        """(reply id, title) of a campaign's buttons, as its free-form text carries them."""
+        return campaign_buttons(name, [(b.title, b.intent) for b in self.buttons.get(name, ())])
 
     @staticmethod
     def state(conn: Connection, name: str):
@@ -215,7 +251,7 @@ class Campaigns:
         tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
         result = plan([r.recipient for r in rows], campaign, self.settings.policy, now,
                       store_zone=self.settings.store.timezone, tier=tier)
-        buttons = campaign_buttons(name, config.buttons)
+        buttons = self.reply_buttons(name)
         cycle = now.isoformat()
         return Batch(name, "campaign", campaign, result, {r.recipient.customer_id: r for r in rows},
                      cycle=lambda d: cycle, buttons=lambda d: buttons, context=lambda d: {},
@@ -231,20 +267,62 @@ class Campaigns:
                 "held_back": batch.result.held_back, "estimated_cost": cost}
 
     def preview(self, conn: Connection, name: str, now: datetime) -> dict:
-        return self.report(self.plan_batch(conn, name, now))
+        """The run's report, plus `sample`: the first SAMPLE_SIZE customers who would get a message
+        (by customer id), each with the message they would get."""
+        batch = self.plan_batch(conn, name, now)
+        return {**self.report(batch), "sample": self.sample(conn, batch)}
+
+    def sample(self, conn: Connection, batch: Batch, size: int = SAMPLE_SIZE) -> list[dict]:
+        """`{"wa_id", "name", "form", "language", "text" (and "buttons") | "template"}` for the first
+        `size` sends of a planned batch: their messages filled as the run would fill them, their
+        names read in one query for just those customers."""
+        sends = batch.result.sends()[:size]
+        c = customers.c
+        names = {row[0]: row[1] for row in conn.execute(
+            sa.select(c.id, display_name_sql()).where(c.id.in_([d.customer_id for d in sends])))} if sends else {}
+        default = self.settings.store.default_language
+        found = []
+        for d in sends:
+            spec = self._spec(batch, d)
+            entry: dict = {"wa_id": d.wa_id, "name": names.get(d.customer_id), "form": spec.form,
+                           "language": d.language or default}
+            if spec.form == "template":
+                entry["template"] = {"name": spec.template_name, "language": spec.template_language,
+                                     "params": list(spec.template_params)}
+            else:
+                entry["text"] = spec.text
+                if spec.buttons:
+                    entry["buttons"] = [title for _, title in spec.buttons]
+            if batch.campaign.sample:
+                entry["variant"] = d.variant
+            found.append(entry)
+        return found
+
+    def _spec(self, batch: Batch, d: Decision) -> MessageSpec:
+        """The message of one send, filled for its customer."""
+        values = {**batch.rows[d.customer_id].values, **batch.extra_values, **batch.context(d)}
+        return message_for(batch.campaign.offers[d.variant], d.form, values, self.settings.store.name,
+                           batch.buttons(d), language=d.language,
+                           default_language=self.settings.store.default_language)
+
+    def overview(self, conn: Connection, now: datetime) -> list[dict]:
+        """Every configured campaign (and reorder prompts, when on): audience, schedule or trigger,
+        category, test, languages, buttons, last run and next scheduled time (bot/campaigns/listing.py)."""
+        return listing.overview(self.settings, self.buttons, conn, now)
 
     # ------------------------------------------------------------ running
 
     def run(self, conn: Connection, name: str, now: datetime, *, trigger: str = "manual",
-            dry_run: bool = False, promote: bool = False) -> dict:
-        """Plan the campaign at `now`; unless dry_run, record it and queue its messages."""
+            dry_run: bool = False, promote: bool = False, progress: Progress | None = None) -> dict:
+        """Plan the campaign at `now`; unless dry_run, record it and queue its messages
+        (`progress`: told how many are queued as they are)."""
         lock(conn)
         config = self.config(name)
         batch = self.plan_batch(conn, name, now, promote=promote)
         report = self.report(batch)
         if dry_run:
             return report
-        report.update(self.record(conn, batch, trigger, now))
+        report.update(self.record(conn, batch, trigger, now, progress=progress))
         if config.trigger == "enter":
             self._advance_entry_cursor(conn, name, config, now)
         log.info("campaign %s (%s, %s): %d queued, %d deferred, %d skipped", name, trigger, batch.campaign.group,
@@ -267,7 +345,8 @@ class Campaigns:
         return {name: self.run(conn, name, now, trigger="enter")
                 for name, config in self.settings.file.campaigns.items() if config.trigger == "enter"}
 
-    def record(self, conn: Connection, batch: Batch, trigger: str, now: datetime) -> dict:
+    def record(self, conn: Connection, batch: Batch, trigger: str, now: datetime, *,
+               progress: Progress | None = None) -> dict:
         """Write a planned batch: the run, its ledger rows and its outbox rows."""
         summary = batch.result.summary
         run_id = conn.execute(sa.insert(campaign_runs).values(
@@ -277,7 +356,7 @@ class Campaigns:
             skipped=summary["skipped"], estimated_cost=self.report(batch)["estimated_cost"],
         ).returning(campaign_runs.c.id)).scalar_one()
         sends = batch.result.sends()
-        queued = self._enqueue(conn, batch, sends, now)
+        queued = self._enqueue(conn, batch, sends, now, progress=progress)
         ledger = []
         for d in batch.result.decisions:
             if d.action == "skip":
@@ -300,20 +379,26 @@ class Campaigns:
     def _dedupe_key(batch: Batch, d: Decision) -> str:
         return f"{batch.kind}:{batch.name}:{d.customer_id}:{batch.cycle(d)}"
 
-    def _enqueue(self, conn: Connection, batch: Batch, sends: Iterable[Decision], now: datetime) -> dict[str, int]:
-        store_name = self.settings.store.name
-        rows = []
-        for d in sends:
-            values = {**batch.rows[d.customer_id].values, **batch.extra_values, **batch.context(d)}
-            spec = message_for(batch.campaign.offers[d.variant], d.form, values, store_name, batch.buttons(d),
-                               language=d.language, default_language=self.settings.store.default_language)
-            rows.append(outbox.outbox_row(
-                recipient=d.wa_id, customer_id=d.customer_id, message=graph_payload(spec), now=now,
-                kind=batch.kind, category=batch.campaign.category,
-                fallback=graph_payload(spec.fallback) if spec.fallback else None,
-                source=f"{batch.kind}:{batch.name}" if batch.kind == "campaign" else REORDER,
-                dedupe_key=self._dedupe_key(batch, d)))
-        return outbox.enqueue_many(conn, rows)
+    def _enqueue(self, conn: Connection, batch: Batch, sends: Sequence[Decision], now: datetime, *,
+                 progress: Progress | None = None) -> dict[str, int]:
+        """Queue the sends' messages: one multi-row insert, or chunks of PROGRESS_CHUNK when
+        someone follows the progress."""
+        chunk = PROGRESS_CHUNK if progress is not None else max(len(sends), 1)
+        queued: dict[str, int] = {}
+        for start in range(0, len(sends), chunk):
+            rows = []
+            for d in sends[start:start + chunk]:
+                spec = self._spec(batch, d)
+                rows.append(outbox.outbox_row(
+                    recipient=d.wa_id, customer_id=d.customer_id, message=graph_payload(spec), now=now,
+                    kind=batch.kind, category=batch.campaign.category,
+                    fallback=graph_payload(spec.fallback) if spec.fallback else None,
+                    source=f"{batch.kind}:{batch.name}" if batch.kind == "campaign" else REORDER,
+                    dedupe_key=self._dedupe_key(batch, d)))
+            queued.update(outbox.enqueue_many(conn, rows))
+            if progress is not None:
+                progress(min(start + chunk, len(sends)), len(sends))
+        return queued
 
     # ------------------------------------------------------------ deferred sends
 
@@ -370,7 +455,7 @@ class Campaigns:
             batch = Batch(name, REORDER if name == REORDER else "campaign", campaign, result, audience,
                           cycle=lambda d: by_customer[d.customer_id].cycle,
                           buttons=lambda d: self.reorder_button(_reorder_button_id(context[d.customer_id]), d.language)
-                          if name == REORDER else campaign_buttons(name, config.buttons),
+                          if name == REORDER else self.reply_buttons(name),
                           context=lambda d: context[d.customer_id],
                           extra_values={"discount_code": self.settings.discount_code(config)} if config else {})
             queued = self._enqueue(conn, batch, result.sends(), now)

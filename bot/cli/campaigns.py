@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from datetime import datetime
 
 import click
@@ -39,6 +41,93 @@ def _sent_by_run(engine, run_id: int | None) -> dict[str, int]:
             .where(campaign_sends.c.run_id == run_id).group_by(outbox.c.state)).all())
 
 
+def _stdin_is_terminal() -> bool:
+    """Whether someone can answer a question: `run` asks only then."""
+    return sys.stdin.isatty()
+
+
+def _stderr_is_terminal() -> bool:
+    """Whether someone watches: progress bars go to stderr only then (stdout may be JSON)."""
+    return sys.stderr.isatty()
+
+
+def _bar(length: int, label: str):
+    return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"), show_pos=True)
+
+
+class _QueueProgress:
+    """A bar over the messages a run queues, made when the run says how many there are."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self._bar = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = _bar(total, self.label)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _left_by_run(engine, run_id: int) -> int:
+    """How many of one run's messages have not left the outbox yet (queued or being sent)."""
+    counts = _sent_by_run(engine, run_id)
+    return counts.get("queued", 0) + counts.get("sending", 0)
+
+
+def _drain_watched(runtime: Runtime, now: datetime | None, run_id: int | None, total: int,
+                   poll: float = 0.2) -> None:
+    """Drain the outbox as `_drain` does; on a terminal, with a bar of the run's messages leaving it."""
+    if not (run_id is not None and total and _stderr_is_terminal()):
+        _drain(runtime, now)
+        return
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            _drain(runtime, now)
+        except BaseException as exc:  # handed to the command's thread, which reports it
+            failed.append(exc)
+
+    thread = threading.Thread(target=drain, name="wabot-campaign-drain", daemon=True)
+    thread.start()
+    gone = 0
+    with _bar(total, "sending") as bar:
+        while gone < total:
+            thread.join(poll)
+            now_gone = total - _left_by_run(runtime.engine, run_id)
+            bar.update(now_gone - gone)
+            gone = now_gone
+            if not thread.is_alive():
+                break  # what is left waits for a retry's backoff
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
+def _cost_of(data: dict) -> float:
+    cost = data["estimated_cost"]
+    return float(cost["total"] or 0) + float(cost.get("deferred_total") or 0)
+
+
+def _confirm_cost(name: str, data: dict) -> bool:
+    """Ask before spending money; the question and its summary go to stderr."""
+    cost = data["estimated_cost"]
+    deferred = f", and {cost['deferred_total']:.4f} for the deferred ones when they go" \
+        if cost.get("deferred_total") else ""
+    click.echo(f"{name}: {data['eligible']} message(s) would go now ({data['freeform']} free-form, "
+               f"{data['template']} template); estimated cost {cost['total']:.4f} {cost['currency']}{deferred}",
+               err=True)
+    return click.confirm("Send them?", default=False, err=True)
+
+
 def _states(counts: dict[str, int]) -> str:
     return ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "nothing"
 
@@ -66,6 +155,91 @@ def _show_plan(data: dict) -> None:
         click.echo(f"  {country}: {amount:.4f}")
 
 
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _message_of(entry: dict) -> str:
+    if entry["form"] == "template":
+        template = entry["template"]
+        return f"{template['name']} ({template['language']}): " + " | ".join(template["params"])
+    buttons = "".join(f" [{title}]" for title in entry.get("buttons", ()))
+    return (entry.get("text") or "") + buttons
+
+
+def _show_sample(data: dict) -> None:
+    sample = data.get("sample") or []
+    if not sample:
+        return
+    click.echo(f"sample: {len(sample)} of {data['eligible']} who would get a message now")
+    name_width = min(24, max(4, *(len(e["name"] or "-") for e in sample)))
+    wa_width = max(5, *(len(e["wa_id"] or "") for e in sample))
+    click.echo(f"  {'wa_id':{wa_width}}  {'name':{name_width}}  {'form':8}  {'lang':4}  message")
+    for e in sample:
+        click.echo(f"  {e['wa_id'] or '':{wa_width}}  {_clip(e['name'] or '-', name_width):{name_width}}  "
+                   f"{e['form']:8}  {e['language'] or '-':4}  {_clip(_message_of(e), 80)}")
+
+
+def _show_preview(data: dict) -> None:
+    _show_plan(data)
+    _show_sample(data)
+
+
+def _when(entry: dict) -> str:
+    if entry["kind"] == "reorder":
+        return "when due (hourly scan)"
+    if entry["schedule"]:
+        return f"cron {entry['schedule']}"
+    if entry["trigger"] == "enter":
+        return f"on entering {entry['segment']}"
+    return "by hand"
+
+
+def _audience(entry: dict) -> str:
+    if entry["kind"] == "reorder":
+        watch = entry["watch"]
+        parts = [f"{n} selector(s)" for n in [len(watch["days"])] if n]
+        parts += [f"default {watch['default_days']} d"] if watch["default_days"] else []
+        return "reorder: " + ", ".join(parts)
+    return f"segment {entry['segment']}" if entry["segment"] else f"rule {entry['rule']}"
+
+
+def _test(entry: dict) -> str:
+    if entry["test_fraction"] is None:
+        return "-"
+    text = f"{entry['test_fraction']:.0%} x {len(entry['variants'])}"
+    promoted = entry.get("promoted")
+    return text + (f", promoted v{promoted['variant']}" if promoted else "")
+
+
+def _last(entry: dict) -> str:
+    run = entry["last_run"]
+    if run is None:
+        return "never"
+    return f"{run['run_at'][:16].replace('T', ' ')} {run['trigger']}: {run['queued']} queued, {run['sent']} sent"
+
+
+def _show_list(rows: list[dict]) -> None:
+    if not rows:
+        click.echo("no campaigns in wabot.toml (see wabot.example.toml, [campaigns.*])")
+        return
+    table = [(e["name"], _clip(_audience(e), 36), _when(e), e["category"], _test(e),
+              " ".join(e["languages"]) or "-", _last(e),
+              (e["next_run_at"] or "-")[:16].replace("T", " ")) for e in rows]
+    head = ("name", "audience", "when", "category", "test", "languages", "last run", "next (UTC)")
+    widths = [max(len(head[i]), *(len(row[i]) for row in table)) for i in range(len(head))]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for e in rows:
+        taps = [f"[{b['title']}] -> {b['intent']}" + (" (by its title)" if b["source"] == "title" else
+                                                        " (the segment's flow)" if b["source"] == "segment" else "")
+                for b in e["buttons"]]
+        if taps:
+            click.echo(f"{e['name']} buttons: " + "; ".join(taps))
+
+
 # ---------------------------------------------------------------- wabot campaigns
 
 @click.group("campaigns")
@@ -73,30 +247,65 @@ def campaigns_group() -> None:
     """Campaigns from wabot.toml: preview, run, promote, stats."""
 
 
+@campaigns_group.command("list")
+@click.option("--now", type=NOW, default=None, help="Next scheduled times after this time (ISO 8601; default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def campaigns_list(now: datetime | None, as_json: bool) -> None:
+    """Every campaign in wabot.toml (and reorder prompts): audience, schedule, test, languages, last and next run."""
+    runtime = _runtime()
+    with db.reading(runtime.engine) as conn:
+        rows = runtime.campaigns.overview(conn, now or utcnow())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, sort_keys=True, default=str))
+    else:
+        _show_list(rows)
+
+
 @campaigns_group.command("preview")
 @click.argument("name")
 @click.option("--now", type=NOW, default=None, help="Plan at this time (ISO 8601; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def campaigns_preview(name: str, now: datetime | None, as_json: bool) -> None:
-    """Who would get what now, who is skipped and why, and what it would cost."""
+    """Who would get what now, who is skipped and why, what it would cost, and a sample of who gets which message."""
     runtime = _runtime()
     with db.reading(runtime.engine) as conn:
         data = runtime.campaigns.preview(conn, name, now or utcnow())
-    _echo(data, as_json, _show_plan)
+    _echo(data, as_json, _show_preview)
 
 
 @campaigns_group.command("run")
 @click.argument("name")
 @click.option("--now", type=NOW, default=None, help="Run at this time (ISO 8601; default: now).")
 @click.option("--dry-run", is_flag=True, help="Plan and report; record and send nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before spending money (a terminal is asked otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def campaigns_run(name: str, now: datetime | None, dry_run: bool, as_json: bool) -> None:
-    """Plan the campaign, queue its messages and send them (waits for the outbox to drain)."""
+@click.pass_context
+def campaigns_run(ctx: click.Context, name: str, now: datetime | None, dry_run: bool, yes: bool,
+                  as_json: bool) -> None:
+    """Plan the campaign, queue its messages and send them (waits for the outbox to drain).
+
+    On a terminal it shows its progress and, when the estimate costs money, asks first (`--yes` does
+    not ask); without one (a script, cron) it does not ask."""
     runtime = _runtime()
-    with runtime.engine.begin() as conn:
-        data = runtime.campaigns.run(conn, name, now or utcnow(), dry_run=dry_run)
+    at = now or utcnow()
+    if not (dry_run or yes) and _stdin_is_terminal():
+        # Planned once to ask, read-only (the run plans again: holding the planning lock while a
+        # person reads would stall the scheduler's runs).
+        with db.reading(runtime.engine) as conn:
+            planned = runtime.campaigns.preview(conn, name, at)
+        if _cost_of(planned) > 0 and not _confirm_cost(name, planned):
+            click.echo("nothing sent", err=True)
+            ctx.exit(1)
+    watch = not dry_run and _stderr_is_terminal()
+    queuing = _QueueProgress("queuing") if watch else None
+    try:
+        with runtime.engine.begin() as conn:
+            data = runtime.campaigns.run(conn, name, at, dry_run=dry_run, progress=queuing)
+    finally:
+        if queuing is not None:
+            queuing.close()
     if not dry_run:
-        _drain(runtime, now)
+        _drain_watched(runtime, now, data["run_id"], data["queued"])
         data["outbox"] = _sent_by_run(runtime.engine, data["run_id"])
 
     def human(d: dict) -> None:

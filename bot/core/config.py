@@ -202,6 +202,21 @@ def _day_of_week_names(field: str) -> str:
     return ",".join(_DAY_NAMES[day] for day in order if day in days)
 
 
+class CampaignButton(_Strict):
+    """A reply button on a campaign's free-form text: its title, and what a tap on it does.
+
+    `intent` names the flow a tap leads to (one the router knows and a flow answers: checked at
+    start by bot.campaigns.buttons). Without it, the intent the title names when read as a message
+    ("Reorder" -> reorder), else the campaign's segment's flow (docs/campaigns.md), never the fallback."""
+
+    title: str
+    intent: str | None = None
+
+
+MAX_CAMPAIGN_BUTTONS = 3  # WhatsApp's limit on reply buttons
+MAX_BUTTON_TITLE = 20
+
+
 def _valid_cron(expr: str) -> str:
     from apscheduler.triggers.cron import CronTrigger
 
@@ -223,7 +238,16 @@ class CampaignConfig(_Strict):
     seed: str | None = None  # of the test sample; the campaign's name when unset
     dedupe_days: int = Field(default=30, ge=0)
     discount_code: str = ""
-    buttons: tuple[str, ...] = ()  # reply-button titles added to the free-form text
+    # Reply buttons on the free-form text: a title ("Shop now") or { title, intent } (CampaignButton).
+    buttons: tuple[CampaignButton, ...] = ()
+
+    @field_validator("buttons", mode="before")
+    @classmethod
+    def _button_titles(cls, value: Any) -> Any:
+        """A plain title is a button without an intent."""
+        if isinstance(value, (list, tuple)):
+            return tuple({"title": item} if isinstance(item, str) else item for item in value)
+        return value
 
     @field_validator("schedule")
     @classmethod
@@ -252,11 +276,19 @@ class CampaignConfig(_Strict):
                 raise ValueError("variants need test_fraction: the test group is split among them")
         elif self.text is None and self.template is None:
             raise ValueError("nothing to send: give text, template, or variants")
-        if len(self.buttons) > 3:
-            raise ValueError("at most 3 reply buttons")
-        for title in self.buttons:
-            if not 0 < len(title) <= 20:
-                raise ValueError(f"button title {title!r} must be 1 to 20 characters")
+        if len(self.buttons) > MAX_CAMPAIGN_BUTTONS:
+            raise ValueError(f"at most {MAX_CAMPAIGN_BUTTONS} reply buttons")
+        titles: set[str] = set()
+        for index, button in enumerate(self.buttons):
+            if not (button.title.strip() and len(button.title) <= MAX_BUTTON_TITLE):
+                raise ValueError(f"buttons[{index}]: button title {button.title!r} must be 1 to "
+                                 f"{MAX_BUTTON_TITLE} characters")
+            if button.title.strip().casefold() in titles:
+                raise ValueError(f"buttons[{index}]: two buttons are titled {button.title!r}; WhatsApp wants "
+                                 "different titles")
+            titles.add(button.title.strip().casefold())
+            if button.intent is not None and not button.intent.strip():
+                raise ValueError(f"buttons[{index}]: intent is empty; leave it out to let the title decide")
         for index, variant in enumerate(self.message_variants):
             where = f"variants[{index}]" if self.variants else ""
             if variant.texts and variant.text is None:
@@ -512,8 +544,35 @@ class Settings:
         found = [f"[campaigns.{name}] uses {{discount_code}} but neither its discount_code nor [sale] discount_code "
                  "is set: it will be sent empty" for name, campaign in self.file.campaigns.items()
                  if campaign.uses_discount_code and not self.discount_code(campaign)]
+        found += [f"[campaigns.{name}] buttons: the campaign sends no free-form text, so its buttons are never shown "
+                  "(a template's buttons are its quick_replies)" for name, campaign in self.file.campaigns.items()
+                  if campaign.buttons and not any(v.text is not None for v in campaign.message_variants)]
         if not self.store.shop_domain.strip():
             found.append("[store] shop_domain is not set: reorder and recommendation replies cannot offer cart links")
+        return found + self._reply_warnings()
+
+    def _reply_warnings(self) -> list[str]:
+        """Replies that can never be chosen: a reply is chosen only for the segments listed in
+        [replies] segment_priority (flows/replies.py), so a variant for any other is dead text.
+        (A variant shadowed by a segment listed before it that contains it is the ReplyBook's
+        warning: it needs to know the segments' rules.)"""
+        replies = self.file.replies
+        priority = list(replies.get("segment_priority", ()))
+        found: list[str] = []
+        seen: set[str] = set()
+        for segment in priority:
+            if segment in seen:
+                found.append(f"[replies] segment_priority lists {segment!r} twice: only its first place counts")
+            seen.add(segment)
+        for intent, table in replies.items():
+            if intent == "segment_priority":
+                continue
+            entries = [(f"[replies.{intent}]", key) for key, entry in table.items() if not isinstance(entry, dict)]
+            entries += [(f"[replies.{intent}.{key}]", segment) for key, entry in table.items()
+                        if isinstance(entry, dict) for segment in entry]
+            found.extend(f"{where} {segment}: never chosen: {segment!r} is not in [replies] segment_priority "
+                         f"(add it there, or remove this reply)"
+                         for where, segment in entries if segment != "default" and segment not in seen)
         return found
 
     def with_app_secret(self, secret: str) -> "Settings":

@@ -292,6 +292,7 @@ def test_message_for_each_form():
         message_for(Offer(template=TEMPLATE), "freeform", {}, "Acme")
 
 
-def test_campaign_buttons_are_numbered_from_zero():
-    assert campaign_buttons("spring", ["Shop", "Later"]) == (("campaign:spring:0", "Shop"), ("campaign:spring:1", "Later"))
+def test_campaign_buttons_lead_to_their_intents_and_are_numbered_from_zero():
+    assert campaign_buttons("spring", [("Shop", "recommend"), ("Later", "recommend")]) == (
+        ("recommend:campaign:spring:0", "Shop"), ("recommend:campaign:spring:1", "Later"))
     assert campaign_buttons("spring", []) == ()
