@@ -2,7 +2,9 @@
 
 Each line typed is sent as a signed webhook payload; the bot's replies (recorded by the sandbox
 transport) are printed as they arrive. `/1`, `/2`, ... taps a button or list row of the last
-interactive message.
+interactive message. Other lines starting with `/` are commands of the chat itself, never sent:
+`/quit` and `/exit` end it, `/help` lists the commands, and any other is refused with one line
+(`//text` sends "/text").
 """
 from __future__ import annotations
 
@@ -47,6 +49,9 @@ class ChatClient:
 
     def say(self, line: str) -> None:
         tap = line.strip()
+        if tap.startswith("//"):  # an escaped slash: the text as typed, less one /
+            line = line.replace("//", "/", 1)
+            tap = line.strip()
         if tap.startswith("/") and tap[1:].isdigit() and self.last_choices:
             index = int(tap[1:]) - 1
             if 0 <= index < len(self.last_choices):
@@ -81,6 +86,24 @@ class ChatClient:
                 self.last_choices = choices
                 show("   " + "  ".join(f"/{i} {title}" for i, (_, title) in enumerate(choices, 1)))
         return len(arrived)
+
+
+QUIT_COMMANDS = ("/quit", "/exit")
+HELP = (
+    "/1, /2, ...     tap a button or list row of the bot's last message",
+    "/quit, /exit    end the chat (Ctrl-D too)",
+    "/help           this list",
+    "//text          send a message that starts with /",
+)
+
+
+def command_of(line: str) -> str | None:
+    """The chat command a typed line is, or None when it is a message to send (a tap `/1` is a
+    message: it goes to the server as a button reply)."""
+    text = line.strip()
+    if not text.startswith("/") or text.startswith("//") or text[1:].isdigit():
+        return None
+    return text.split()[0].lower()
 
 
 class Arrivals:
@@ -134,12 +157,25 @@ def run(client: ChatClient, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout,
 
     thread = threading.Thread(target=poller, daemon=True)
     thread.start()
-    out.write(f"Chatting as {client.wa_id} with {client.url}. Ctrl-D to quit.\n")
-    out.flush()
+    def note(text: str) -> None:
+        out.write(f"{text}\n")
+        out.flush()
+
+    note(f"Chatting as {client.wa_id} with {client.url}. /help lists the commands; /quit or Ctrl-D to quit.")
     try:
         for line in stdin:
             if stop.is_set():
                 break
+            command = command_of(line)
+            if command in QUIT_COMMANDS:
+                break
+            if command == "/help":
+                for entry in HELP:
+                    note(entry)
+                continue
+            if command is not None:
+                note(f"{command} is not a command of the chat: not sent (/help lists them; //text sends /text)")
+                continue
             if line.strip():
                 before = arrivals.count
                 client.say(line.rstrip("\n"))

@@ -34,6 +34,8 @@ class Context:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
+        self._features: Features | None = None
+        self._warned = False
         self._runtime: Runtime | None = None
 
     @property
@@ -48,13 +50,28 @@ class Context:
         if self._runtime is not None:
             raise RuntimeError("the runtime is built already")
         self._settings = settings
+        self._features = None
+
+    def features(self, *, warn: bool = False) -> Features:
+        """The configuration checked, without touching the database: commands check what they
+        were given (configuration, ports) before they change anything. `warn`: also log the
+        configuration's warnings (the long-running processes do), once."""
+        if self._features is None:
+            db.check_url(self.settings.database_url)
+            self._features = check_configuration(self.settings) if warn else Features.build(self.settings)
+            self._warned = warn
+        elif warn and not self._warned:  # checked quietly first (`serve` checks the port before it warns)
+            for warning in self._features.warnings(self.settings):
+                log.warning(warning)
+            self._warned = True
+        return self._features
 
     def runtime(self, *, warn: bool = False) -> Runtime:
         """The Runtime of this command, its configuration checked and its schema up to date.
         `warn`: also log the configuration's warnings (the long-running processes do)."""
         if self._runtime is None:
             settings = self.settings
-            features = check_configuration(settings) if warn else Features.build(settings)
+            features = self.features(warn=warn)
             runtime = Runtime.from_settings(settings, features=features)
             try:
                 db.upgrade(runtime.engine)

@@ -9,23 +9,31 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from bot.cli.context import Context, describe_database, pass_context
-from bot.cli.serving import run_server
+from bot.cli.serving import check_port, run_server
 from bot.conversation import intake
-from bot.core.config import Settings, StoreConfig
+from bot.core import db
+from bot.core.config import Settings, load_file_config
+from bot.core.errors import WabotError
+from bot.core.tables import customers, sandbox_messages
 from bot.core.times import utcnow
+from bot.pipeline.sandbox import StatusPlan
 from bot.runtime import Runtime
 from bot.whatsapp import simulate
 from bot.whatsapp.events import parse_payload
 from segments import importer
 from segments.language import language_counts
+from segments.tables import orders, segment_members
 
 PRODUCTS = [
     # id, title, type, vendor, price, tags
@@ -58,7 +66,7 @@ PERSONAS = {
     "sale_shopper": (4, (3, 6), (5, 90), 45, 0.9),
     "repeat": (9, (2, 4), (10, 150), 60, 0.2),
     "first_time": (8, (1, 1), (1, 60), 0, 0.25),
-    "lapsed": (5, (1, 4), (200, 400), 60, 0.2),
+    "lapsed": (8, (1, 4), (200, 400), 60, 0.2),
     "chat_only": (3, (0, 0), (0, 0), 0, 0.0),
 }
 
@@ -83,14 +91,32 @@ FOLLOW_UP = {"US": "hi, is my order on its way?", "BR": "oi, meu pedido já saiu
 
 
 @dataclass(frozen=True)
+class Hint:
+    """A customer to chat as: in `segment` after the refresh, and greeted as one (the first segment
+    of segment_priority they are in that the greeting names is this one), with a line to try."""
+
+    segment: str
+    wa_id: str
+    name: str
+    say: str
+
+
+@dataclass(frozen=True)
 class DemoSummary:
     customers: int
     orders: int
     products: int
     messages: int
     segments: dict[str, int]
-    sample_wa_ids: dict[str, str]
+    hints: tuple[Hint, ...]
     languages: dict[str, int]
+
+
+# What to say as a customer of each segment, to see what the segment changes.
+TRY_SAYING = {"former_vip": "hi", "vip": "hi, then: is there a sale?", "loyal": "hi, then: reorder",
+              "lapsed": "hi", "sale_shopper": "is there a sale?", "first_time_buyer": "where is my order?"}
+
+DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 
 
 def _phone(rng: random.Random, index: int) -> tuple[str, str]:
@@ -176,26 +202,93 @@ def build_store(now: datetime, seed: int = 7) -> tuple[list[dict], list[dict], l
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """Without a wabot.toml of the user's own, the demo is Acme Home: cart links need a shop domain,
-    and its customers write in four languages."""
+    """Without a wabot.toml of the user's own, the demo runs on its own configuration
+    (bot/cli/demo.toml): Acme Home, in four languages, with segment-aware replies, a campaign and
+    reorder rules. A configuration of the user's own is used as it is."""
     if settings.config_path is not None:
         return settings
-    store = StoreConfig(name="Acme Home", currency="USD", timezone="America/New_York",
-                        shop_domain="acme.myshopify.com", default_region="US", languages=("en", "es", "pt", "hi"))
-    return replace(settings, file=settings.file.model_copy(update={"store": store}))
+    return replace(settings, config_path=DEMO_CONFIG, file=load_file_config(DEMO_CONFIG))
 
 
-def seed(runtime: Runtime, now: datetime) -> DemoSummary:
+def console_tokens(settings: Settings) -> tuple[Settings, str, str]:
+    """The settings with an agent token and an admin token (random ones where WABOT_AGENT_TOKENS or
+    WABOT_ADMIN_TOKEN set none), and how to sign in to each console."""
+    if settings.agent_tokens:
+        agent = "sign in with a token of WABOT_AGENT_TOKENS"
+    else:
+        token = secrets.token_urlsafe(12)
+        settings, agent = replace(settings, agent_tokens={token: "demo"}), f"token {token}"
+    if settings.admin_token:
+        admin = "sign in with WABOT_ADMIN_TOKEN"
+    else:
+        token = secrets.token_urlsafe(12)
+        settings, admin = replace(settings, admin_token=token), f"token {token}"
+    return settings, agent, admin
+
+
+@dataclass(frozen=True)
+class Store:
+    products: list[dict]
+    customers: list[dict]
+    orders: list[dict]
+    chat: list[tuple[str, str, str, datetime]]
+
+    @property
+    def wa_ids(self) -> list[str]:
+        return [c["phone"].lstrip("+") for c in self.customers]
+
+
+def foreign_data(engine: Engine, store: Store) -> tuple[int, int]:
+    """(customers, orders) in the database that the demo did not seed. Customers who only chatted
+    in the sandbox (no order, no Shopify id, answered by the sandbox transport) are the demo's
+    visitors, not a store's: they do not count. Reads only."""
+    with db.reading(engine) as conn:
+        inspector = sa.inspect(conn)
+        if not inspector.has_table(customers.name):
+            return 0, 0
+        c = customers.c
+        key = sa.func.coalesce(c.wa_id, c.user_id, "")
+        from_a_store = [c.shopify_customer_id.is_not(None)]
+        if inspector.has_table(orders.name):
+            from_a_store.append(sa.exists().where(orders.c.customer_id == c.id))
+        if inspector.has_table(sandbox_messages.name):
+            from_a_store.append(~sa.exists().where(sandbox_messages.c.recipient == key))
+        outsiders = conn.execute(sa.select(sa.func.count()).select_from(customers).where(
+            key.not_in(store.wa_ids), sa.or_(*from_a_store))).scalar_one()
+        other_orders = conn.execute(sa.select(sa.func.count()).select_from(orders).where(
+            orders.c.id.not_in([o["id"] for o in store.orders]))).scalar_one() \
+            if inspector.has_table(orders.name) else 0
+    return outsiders, other_orders
+
+
+def refuse_foreign(database_url: str, store: Store) -> None:
+    """The demo's fake customers never go into a store's real data: WabotError unless the database
+    holds only what the demo seeds (and sandbox visitors)."""
+    engine = db.make_engine(database_url)
+    try:
+        outsiders, other_orders = foreign_data(engine, store)
+    finally:
+        engine.dispose()
+    if outsiders or other_orders:
+        held = " and ".join(part for part in (outsiders and f"{outsiders} customer{'s' * (outsiders != 1)}",
+                                              other_orders and f"{other_orders} order{'s' * (other_orders != 1)}")
+                            if part)
+        raise WabotError(f"the database ({describe_database(database_url)}) holds {held} the demo did not seed: "
+                         "point WABOT_DATABASE_URL at another database, or pass --force to seed it anyway")
+
+
+def seed(runtime: Runtime, now: datetime, store: Store | None = None) -> DemoSummary:
     engine, settings = runtime.engine, runtime.settings
-    products, customers, orders, chat = build_store(now)
+    store = store or Store(*build_store(now))
     region = settings.store.default_region
     with tempfile.TemporaryDirectory() as tmp:
-        for kind, records in (("products", products), ("customers", customers), ("orders", orders)):
+        for kind, records in (("products", store.products), ("customers", store.customers),
+                              ("orders", store.orders)):
             path = Path(tmp) / f"{kind}.jsonl"
             path.write_text("".join(json.dumps(r) + "\n" for r in records))
             importer.import_file(engine, kind, path, region=region, now=now)
     events = []
-    for n, (wa_id, name, text, sent_at) in enumerate(chat):
+    for n, (wa_id, name, text, sent_at) in enumerate(store.chat):
         payload = simulate.text_payload(wa_id, text, name=name, message_id=f"wamid.demo.{n}",
                                         timestamp=sent_at.timestamp())
         events.extend(parse_payload(payload))
@@ -205,40 +298,94 @@ def seed(runtime: Runtime, now: datetime) -> DemoSummary:
     with engine.begin() as conn:
         result = runtime.segment_engine.refresh(conn, now)
         languages = language_counts(conn, settings.store.languages)
-    samples = {}
-    for persona_index, persona in enumerate(PERSONAS):
-        offset = sum(PERSONAS[p][0] for p in list(PERSONAS)[:persona_index])
-        samples[persona] = customers[offset]["phone"].lstrip("+")
-    return DemoSummary(customers=len(customers), orders=len(orders), products=len(products), messages=len(chat),
-                       segments=dict(result.counts), sample_wa_ids=samples, languages=languages)
+    with db.reading(engine) as conn:
+        hints = segment_hints(conn, settings, store.wa_ids)
+    return DemoSummary(customers=len(store.customers), orders=len(store.orders), products=len(store.products),
+                       messages=len(store.chat), segments=dict(result.counts), hints=hints, languages=languages)
+
+
+def segment_hints(conn: Connection, settings: Settings, wa_ids: list[str]) -> tuple[Hint, ...]:
+    """For each segment the greeting names, in segment_priority's order, the first of the demo's
+    customers greeted as one, from the membership the refresh stored (else any member)."""
+    replies = settings.file.replies
+    priority = [name for name in replies.get("segment_priority", ()) if name in TRY_SAYING]
+    greeted = set(replies.get("greet", {}))
+    members: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    rows = conn.execute(sa.select(customers.c.wa_id, customers.c.first_name, customers.c.last_name,
+                                  segment_members.c.segment)
+                        .select_from(customers.join(segment_members, segment_members.c.customer_id == customers.c.id))
+                        .where(customers.c.wa_id.in_(wa_ids)))
+    for wa_id, first, last, segment in rows:
+        members.setdefault(wa_id, set()).add(segment)
+        names[wa_id] = " ".join(part for part in (first, last) if part)
+    order = [w for w in wa_ids if w in members]
+
+    def greeted_as(wa_id: str) -> str | None:
+        return next((name for name in priority if name in members[wa_id] and name in greeted), None)
+
+    hints, used = [], set()
+    for segment in priority:
+        wa_id = next((w for w in order if w not in used and greeted_as(w) == segment), None) or \
+            next((w for w in order if w not in used and segment in members[w]), None)
+        if wa_id is not None:
+            used.add(wa_id)
+            hints.append(Hint(segment, wa_id, names[wa_id], TRY_SAYING[segment]))
+    return tuple(hints)
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Seed the demo store only.")
+@click.option("--force", is_flag=True, help="Seed even a database that holds customers or orders the demo did not seed.")
+@click.option("--sandbox-statuses/--no-sandbox-statuses", default=True, show_default=True,
+              help="Simulate delivered and read statuses for what the sandbox sends (docs/sending.md).")
 @pass_context
-def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
-    """Seed a demo store (customers, orders, chat history) and run `serve`."""
+def demo(ctx: Context, host: str, port: int, no_serve: bool, force: bool, sandbox_statuses: bool) -> None:
+    """Seed a demo store (customers, orders, chat history) and run `serve`.
+
+    Without a wabot.toml of your own it runs on the demo's configuration (bot/cli/demo.toml):
+    segment-aware replies, a campaign and reorder rules. Everything given is checked before
+    anything is written: the configuration, the port, and that the database holds nothing but
+    the demo's own customers (--force to seed it anyway)."""
     configured = ctx.settings.config_path is not None
-    ctx.use_settings(demo_settings(ctx.settings))
-    settings = ctx.settings
-    summary = seed(ctx.runtime(warn=True), utcnow())
+    settings = demo_settings(ctx.settings)
+    if not no_serve:
+        settings, agent_signin, admin_signin = console_tokens(settings)
+    ctx.use_settings(settings)
+    ctx.features()  # the configuration, the port, the database: checked before anything is written
+    if not no_serve:
+        check_port(host, port)
+    now = utcnow()
+    store = Store(*build_store(now))
+    if not force:
+        refuse_foreign(settings.database_url, store)
+    summary = seed(ctx.runtime(warn=True), now, store)
+    url = f"http://{host}:{port}"
     in_segments = ", ".join(f"{name} {count}" for name, count in summary.segments.items() if count)
-    lines = (
+    width = max((len(h.segment) for h in summary.hints), default=0)
+    name_width = max((len(h.name) for h in summary.hints), default=0)
+    lines: tuple[str, ...] = (
         f"demo store seeded: {summary.products} products, {summary.customers} customers, {summary.orders} orders, "
         f"{summary.messages} chat messages ({describe_database(settings.database_url)})",
         f"segments: {in_segments}",
         "languages: " + ", ".join(f"{code} {count}" for code, count in summary.languages.items()),
-        "try: " + "; ".join(f"{persona} {wa_id}" for persona, wa_id in summary.sample_wa_ids.items()),
-        f"agent console: http://{host}:{port}/agent" + ("" if settings.agent_tokens else
-                                                        " (set WABOT_AGENT_TOKENS=name:token to sign in)"),
+        f"configuration: {settings.config_path}" + ("" if configured else " (the demo's own)"),
+        f"try: chat as a customer of each segment, in the sandbox page or with `wabot chat --as WA_ID --url {url}`:",
+        *(f"  {h.segment:<{width}}  {h.wa_id:<13}  {h.name:<{name_width}}  say: {h.say}" for h in summary.hints),
+        "  anyone: \"preferences\" to pick interests and a language",
     )
+    if not configured:
+        lines += (f"other commands on the demo's configuration: WABOT_CONFIG={settings.config_path} "
+                  "wabot campaigns preview we_miss_you",)
     if no_serve:
         if not configured:
-            lines += ("serve it with `wabot demo` (seeding is idempotent) to keep the demo's store settings: "
+            lines += ("serve it with `wabot demo` (seeding is idempotent) to keep the demo's configuration: "
                       "plain `wabot serve` uses ./wabot.toml or the built-in defaults",)
         for line in lines:
             click.echo(line)
         return
-    run_server(ctx, host, port, notes=lines)
+    lines += (f"agent console: {url}/agent ({agent_signin})",
+              f"admin console: {url}/admin ({admin_signin})")
+    run_server(ctx, host, port, notes=lines, sandbox_statuses=StatusPlan() if sandbox_statuses else None)

@@ -5,19 +5,24 @@ import click
 
 from bot.cli.context import Context, describe_database, pass_context, run_until_signalled
 from bot.cli.serving import run_server
+from bot.pipeline.sandbox import StatusPlan
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0: a free one, chosen at start.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="HTTP processes (default: the number of CPUs).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per HTTP process.")
+@click.option("--sandbox-statuses", is_flag=True,
+              help="With the sandbox transport: simulate delivered and read statuses for what is sent, "
+                   "as `wabot demo` does (docs/sending.md).")
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int | None, threads: int) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int | None, threads: int, sandbox_statuses: bool) -> None:
     """The whole product under one command: N HTTP processes and one process for the inbound
     worker, the outbox sender and the scheduler. Ctrl-C stops them all."""
-    run_server(ctx, host, port, threads, workers)
+    run_server(ctx, host, port, threads, workers, sandbox_statuses=StatusPlan() if sandbox_statuses else None)
 
 
 @click.command()

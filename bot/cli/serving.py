@@ -3,8 +3,10 @@ the development app secret, and the processes: N gunicorn HTTP workers and one b
 process (inbound worker, sender, scheduler), supervised together (bot/cli/supervisor.py)."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import socket
 import tempfile
 
 import click
@@ -13,7 +15,9 @@ from bot.cli.context import Context, describe_database, run_until_signalled
 from bot.cli.supervisor import Child, Supervisor
 from bot.core import devsecret
 from bot.core.config import Settings
+from bot.core.errors import WabotError
 from bot.pipeline import metrics
+from bot.pipeline.sandbox import StatusPlan, StatusSimulator
 from bot.runtime import Features, Runtime
 
 
@@ -29,23 +33,56 @@ def app_secret_notice(settings: Settings) -> tuple[Settings, str]:
 BACKGROUND_NICENESS = 0
 
 
+def check_port(host: str, port: int) -> int:
+    """Raise WabotError (one line) unless HOST:PORT can be listened on now: checked before anything
+    is started or written, so a busy port changes nothing. Port 0 is a free port, chosen here;
+    returns the port to serve on."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise WabotError(f"cannot listen on {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    with socket.socket(family, kind, proto) as probe:
+        # As gunicorn binds: a port left in TIME_WAIT is free, one another process listens on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise WabotError(f"port {port} is in use on {host}: stop what listens there, or choose "
+                                 "another with --port") from None
+            if exc.errno == errno.EACCES:
+                raise WabotError(f"port {port} needs privileges this user does not have: choose one above 1023 "
+                                 "with --port") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise WabotError(f"cannot listen on {host}: not an address of this machine") from None
+            raise WabotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        return probe.getsockname()[1]
+
+
 def default_workers() -> int:
     return os.cpu_count() or 1
 
 
 def run_server(ctx: Context, host: str, port: int, threads: int = 8, workers: int | None = None,
-               notes: tuple[str, ...] = ()) -> None:
-    """Serve until stopped. The configuration is checked and the schema upgraded here, before
-    any child starts; each child then builds its Runtime from the same checked features."""
+               notes: tuple[str, ...] = (), sandbox_statuses: StatusPlan | None = None) -> None:
+    """Serve until stopped. The configuration and the port are checked and the schema upgraded
+    here, before any child starts; each child then builds its Runtime from the same checked
+    features. `sandbox_statuses`: with the sandbox transport, simulate delivered and read
+    statuses for what is sent (bot/pipeline/sandbox.py)."""
     from bot.web.server import WabotServer
     from webhook import create_app
 
     workers = workers or default_workers()
+    ctx.features()  # a bad configuration first: one line naming the key (its warnings once the port is free)
+    port = check_port(host, port)
     runtime = ctx.runtime(warn=True)
     runtime.engine.dispose()  # no pooled connection crosses a fork
     features = runtime.features
     settings, secret_line = app_secret_notice(runtime.settings)
-    transport = "sandbox transport (messages are recorded, not sent)" if settings.sandbox else \
+    statuses = sandbox_statuses if settings.sandbox else None
+    simulated = "; delivered and read statuses simulated" if statuses else ""
+    transport = f"sandbox transport (messages are recorded, not sent{simulated})" if settings.sandbox else \
         f"Graph API {settings.graph_url}/{settings.graph_version}"
 
     def started() -> None:
@@ -71,7 +108,7 @@ def run_server(ctx: Context, host: str, port: int, threads: int = 8, workers: in
         # Acknowledging Meta's webhooks comes first: when the CPUs are short, the HTTP processes
         # get them and the background catches up after the burst (docs/performance.md).
         os.nice(BACKGROUND_NICENESS)
-        run_background(settings, features)
+        run_background(settings, features, statuses)
 
     try:
         status = Supervisor([Child("http", http, restart=False), Child("background", background, restart=True)]).run()
@@ -81,8 +118,21 @@ def run_server(ctx: Context, host: str, port: int, threads: int = 8, workers: in
         raise SystemExit(status)
 
 
-def run_background(settings: Settings, features: Features) -> None:
+def run_background(settings: Settings, features: Features, sandbox_statuses: StatusPlan | None = None) -> None:
     """The inbound worker, the sender and the scheduler (standing by unless it holds the lock),
-    until SIGTERM or SIGINT."""
+    and the simulated statuses when asked for, until SIGTERM or SIGINT."""
     runtime = Runtime.from_settings(settings, features=features)
-    run_until_signalled(lambda: runtime.start_background(scheduler=True), runtime.close, None)
+    simulator = StatusSimulator(runtime.engine, sandbox_statuses, on_stored=runtime.inbound_wake.set) \
+        if sandbox_statuses is not None and settings.sandbox else None
+
+    def start() -> None:
+        runtime.start_background(scheduler=True)
+        if simulator is not None:
+            simulator.start()
+
+    def stop() -> None:
+        if simulator is not None:
+            simulator.stop()
+        runtime.close()
+
+    run_until_signalled(start, stop, None)

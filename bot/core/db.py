@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,30 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# The URL schemes wabot runs on: SQLite (the standard library's driver) and PostgreSQL through
+# psycopg 3, the driver installed with the package. Anything else is refused before a driver is
+# imported, so a MySQL or psycopg2 URL is one line, not an ImportError's traceback.
+SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+SUPPORTED = "SQLite (sqlite:///wabot.db) or PostgreSQL (postgresql://user@host/db, driven by psycopg 3)"
+
+
+def check_url(url: str) -> None:
+    """Raise ConfigError, naming what is supported, for a URL of another database or driver. The
+    message names the URL's scheme only: the rest may hold a password."""
+    scheme, sep, _ = url.strip().partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        raise ConfigError(f"WABOT_DATABASE_URL is not a database URL; use {SUPPORTED}")
+    if scheme in SUPPORTED_SCHEMES:
+        return
+    backend, _, driver = scheme.partition("+")
+    if backend in ("postgresql", "postgres") and driver:
+        raise ConfigError(f"WABOT_DATABASE_URL: {scheme}:// names the {driver} driver, which wabot does not use; "
+                          f"write postgresql://... (psycopg 3, installed with wabot)")
+    raise ConfigError(f"WABOT_DATABASE_URL: {scheme}:// is not supported; use {SUPPORTED}")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    check_url(url)
     try:
         engine = sa.create_engine(normalise_url(url), **_engine_options(url), **kwargs)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
