@@ -15,15 +15,17 @@ from bot.core import devsecret, logmask
 from bot.core.config import Settings, load_settings
 from bot.runtime import Runtime
 from bot.web import errors, limits, openapi, security
+from bot.web.admin import admin_api, admin_console
 from bot.web.agents import agent_api
-from bot.web.campaigns import campaign_api
+from bot.web.campaigns import campaign_api, reorder_api
 from bot.web.group_commit import GROUP_COMMIT, GroupCommit
 from bot.web.sandbox import sandbox_api
 from bot.web.segments import segments_api
 from bot.web.shopify import shopify
 from bot.web.whatsapp import MAX_BODY_BYTES, ops, whatsapp
 
-BLUEPRINTS = (whatsapp, ops, sandbox_api, agent_api, shopify, segments_api, campaign_api)
+BLUEPRINTS = (whatsapp, ops, sandbox_api, agent_api, shopify, segments_api, campaign_api, reorder_api, admin_api,
+              admin_console)
 
 
 def _settings_from(config: Settings | Mapping[str, str] | None) -> Settings:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy.engine import Connection
 
-from bot.conversation import customers, handoff, inbox, outbox
+from bot.conversation import customers, directory, handoff, inbox, outbox
 from bot.conversation.customers import Customer
 from bot.core import db
 from bot.core.config import Settings, TemplateRef
@@ -96,7 +96,19 @@ def list_conversations():
     now = utcnow()
     with db.reading(_runtime().engine) as conn:
         entries = inbox.queue(conn, states, limit=limit)
-    return jsonify([entry.as_json(now) for entry in entries])
+        authors = directory.last_authors(conn, [e.customer_id for e in entries if e.last_message_direction == "out"])
+    return jsonify([{**entry.as_json(now), "last_message_by": _author(entry, authors.get(entry.customer_id))}
+                    for entry in entries])
+
+
+def _author(entry: inbox.QueueEntry, last_out: dict | None) -> dict | None:
+    """Who wrote the message the queue shows: the customer, the bot (a reply), an agent (by
+    name), a campaign or a reorder prompt."""
+    if entry.last_message_direction == "in":
+        return {"kind": "customer", "agent": None}
+    if entry.last_message_direction == "out" and last_out is not None:
+        return {"kind": "bot" if last_out["kind"] == "reply" else last_out["kind"], "agent": last_out["agent"]}
+    return None
 
 
 @agent_api.get("/api/conversations/<wa_id>")

@@ -13,11 +13,14 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from bot.web.admin import admin_api
 from bot.web.agents import agent_api
-from bot.web.campaigns import campaign_api
+from bot.web.campaigns import campaign_api, reorder_api
 from bot.web.segments import segments_api
 
-LIMITED = (agent_api, campaign_api, segments_api)
+# The APIs behind a token. The store owner's console page and its scripts (admin_console) are not
+# limited: they carry no token, and a browser loads them once.
+LIMITED = (agent_api, campaign_api, reorder_api, segments_api, admin_api)
 
 
 def token_key() -> str:

@@ -14,10 +14,15 @@ from flask import Blueprint, Flask, current_app, jsonify
 openapi = Blueprint("openapi", __name__)
 
 NOT_JSON = {"agent_api.console", "sandbox_api.sandbox_page", "ops.metrics", "static", "agent_api.static",
-            "sandbox_api.static", "whatsapp.verify_subscription", "openapi.spec"}
+            "sandbox_api.static", "whatsapp.verify_subscription", "openapi.spec", "admin_console.console",
+            "admin_console.static", "admin_console.plotly_js", "admin_console.plotly_stylesheet"}
 
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
          "required": ["error"]}
+CONFIRM = {"type": "object", "properties": {"confirm": {"type": "boolean", "enum": [True]}}, "required": ["confirm"],
+           "description": "it sends messages (and may cost money): without confirm true, 409"}
+RUN = {"name": "run", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
+       "description": "a run id; the latest run without it"}
 NOW = {"name": "now", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"},
        "description": "ISO 8601; without an offset, UTC"}
 
@@ -46,7 +51,28 @@ ROUTES: dict[str, tuple[str, str | None, list[dict], dict | None]] = {
     "segments_api.list_segments": ("Segments with their member counts", "adminToken", [], None),
     "segments_api.segment_members": ("A segment's members", "adminToken", [NOW], None),
     "campaign_api.preview": ("Who a campaign would reach now, and the cost", "adminToken", [NOW], None),
+    "segments_api.segment_history": ("A segment's size over time, and its latest entries and exits", "adminToken", [
+        {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 730}}], None),
     "campaign_api.stats": ("A campaign's results per group and variant", "adminToken", [], None),
+    "campaign_api.list_campaigns": ("Every campaign and reorder prompts, with schedule, audience and last run",
+                                    "adminToken", [], None),
+    "campaign_api.show_campaign": ("One campaign: configuration, last run, results and its A/B test", "adminToken",
+                                   [], None),
+    "campaign_api.run": ("Run a campaign now: queue its messages", "adminToken", [], CONFIRM),
+    "campaign_api.promote": ("Send a tested campaign's best variant to the rest of its audience", "adminToken", [],
+                             CONFIRM),
+    "campaign_api.run_progress": ("A run's messages: queued, sent, delivered, read, failed", "adminToken", [RUN],
+                                  None),
+    "reorder_api.show_reorder": ("Reorder prompts: rules, last run and results", "adminToken", [], None),
+    "reorder_api.preview_reorder": ("Which reorder prompts are due now, and the cost", "adminToken", [NOW], None),
+    "reorder_api.run_reorder": ("Send the reorder prompts that are due", "adminToken", [], CONFIRM),
+    "reorder_api.reorder_progress": ("A reorder run's messages: queued, sent, delivered, read", "adminToken", [RUN],
+                                     None),
+    "admin_api.search_customers": ("Customers whose number, name or email contains q", "adminToken", [
+        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "minLength": 2,
+                                                                   "maxLength": 100}}], None),
+    "admin_api.show_customer": ("One customer: conversation, orders, segments explained, attributes",
+                                "adminToken", [], None),
     "sandbox_api.recorded_messages": ("Messages the sandbox transport recorded (loopback only)", None, [
         {"name": "after", "in": "query", "schema": {"type": "integer"}},
         {"name": "wa_id", "in": "query", "schema": {"type": "string"}}], None),

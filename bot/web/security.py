@@ -1,7 +1,10 @@
 """What every answer carries, and who may reach the sandbox (docs/architecture.md, web).
 
-Pages load only our own scripts and styles (no inline code, no frames); the sandbox, which
-lets anyone speak as any customer, answers only requests from this machine.
+Pages load only our own scripts and styles (no inline code, no frames, no CDN); the sandbox, which
+lets anyone speak as any customer, answers only requests from this machine. The store owner's
+console draws its charts with plotly.js under the same policy: the script is served from the
+installed plotly package and the styles plotly.js would inject are served as a stylesheet
+(bot/web/admin.py), so neither 'unsafe-inline' nor 'unsafe-eval' is needed.
 """
 from __future__ import annotations
 

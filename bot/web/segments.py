@@ -1,6 +1,7 @@
 """Admin API for segments: GET /api/segments and GET /api/segments/<name>/members, with the same
-JSON as `wabot segments list --json` and `wabot segments members NAME --json`. Bearer
-WABOT_ADMIN_TOKEN; without it configured, every request is refused."""
+JSON as `wabot segments list --json` and `wabot segments members NAME --json`, and
+GET /api/segments/<name>/history, a segment's size over time for the store owner's console
+(segments/history.py). Bearer WABOT_ADMIN_TOKEN; without it configured, every request is refused."""
 from __future__ import annotations
 
 import hmac
@@ -9,12 +10,17 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from bot.core import db
+from bot.core.errors import WabotError
 from bot.core.times import utcnow
 from segments.engine import SegmentEngine
+from segments.history import size_history
 from segments.timeparse import parse_now
 from segments.views import members_json, segment_list
 
 segments_api = Blueprint("segments_api", __name__)
+
+HISTORY_DAYS = 30
+MAX_HISTORY_DAYS = 730
 
 
 def admin_authorised() -> bool:
@@ -58,3 +64,20 @@ def segment_members(name: str):
             yield from members_json(engine, conn, now, name)
 
     return Response(stream_with_context(body()), mimetype="application/json")
+
+
+@segments_api.get("/api/segments/<name>/history")
+def segment_history(name: str):
+    """The segment's definition and its size over the last `days` days (30 by default)."""
+    rt = current_app.extensions["wabot"]
+    engine: SegmentEngine = rt.segment_engine
+    definition = engine.definition(name)  # an UnknownSegment is a 404
+    raw = request.args.get("days") or str(HISTORY_DAYS)
+    if not (raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_HISTORY_DAYS):
+        raise WabotError(f"days must be a whole number from 1 to {MAX_HISTORY_DAYS}")
+    with db.reading(rt.engine) as conn:
+        counts = engine.stored_counts(conn)
+        history = size_history(conn, name, utcnow(), int(raw), rt.settings.store.timezone)
+    return jsonify({"name": definition.name, "description": definition.description, "rule": definition.rule,
+                    "builtin": definition.builtin is not None,
+                    "count": None if counts is None else counts.get(name, 0), **history})

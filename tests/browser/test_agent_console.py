@@ -1,5 +1,7 @@
 """The agent console in Debian's chromium: sign in with the token, claim a waiting conversation,
-reply (the reply reaches the fake Graph API), release; a screenshot is kept in test-artifacts/."""
+reply (the reply reaches the fake Graph API), release; the queue says who wrote the last message
+(the bot's words are the bot's, the agent's own are "You"); at 390 px wide nothing scrolls sideways
+and Send and Release are on screen. Screenshots: tests/browser/screens.py."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -7,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.whatsapp import simulate
+from tests.browser.screens import viewport_screenshot
 from tests.conftest import ROOT
 from tests.integration.test_conversations import TOML
 from tests.support.idle import wait_texts
@@ -60,6 +63,7 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
     page.get_by_label("Token").fill("tok-ana")
     page.keyboard.press("Enter")
 
+    expect(page.locator(".conv-item .last")).to_contain_text("Bot: ")  # the bot's handoff answer, not "You:"
     page.get_by_role("button", name="Lena Park").click()
     expect(page.get_by_role("heading", name="Lena Park")).to_be_visible()
     expect(page.get_by_role("log")).to_contain_text("my cushion cover is torn")
@@ -75,9 +79,9 @@ def test_an_agent_signs_in_claims_replies_and_releases(start_server, fake_graph,
     sent = wait_texts(fake_graph, engine, WA_ID, 2)
     assert sent[1] == "Hi Lena, I'm sorry about the cover! A replacement is on its way."
     expect(page.get_by_role("log")).to_contain_text("A replacement is on its way")
+    expect(page.locator(".conv-item .last")).to_contain_text("You: Hi Lena", timeout=10000)
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "agent-console.png"), full_page=True)
+    viewport_screenshot(page, "agent-console")
 
     page.get_by_role("button", name="Release").click()
     expect(page.get_by_role("status")).to_contain_text("the bot answers again")
@@ -136,4 +140,41 @@ def test_the_console_shows_the_customers_language_and_where_it_came_from(start_s
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Lena Park").click()
     expect(page.locator("#facts")).to_contain_text("Español (from their messages)")
+    assert errors == []
+
+
+def test_at_390_px_send_and_release_are_on_screen(start_server, fake_graph, engine, browser):
+    from playwright.sync_api import expect
+
+    with engine.begin() as conn:
+        customer_id = add_customer(conn, WA_ID, "Lena", last_name="Park")
+        add_segment(conn, customer_id, "vip", {"total_spent": 105.0, "vip_min_spent": 90.0})
+    server = start_server(fake_graph, toml=TOML, WABOT_AGENT_TOKENS="ana:tok-ana")
+    server.post(simulate.text_payload(WA_ID, "can I talk to a human? my cushion cover is torn"))
+    wait_texts(fake_graph, engine, WA_ID, 1)
+
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/agent")
+    page.get_by_label("Token").fill("tok-ana")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Lena Park").click()
+    expect(page.get_by_role("log")).to_contain_text("my cushion cover is torn")
+    page.get_by_role("button", name="Claim").click()
+    expect(page.get_by_role("status")).to_contain_text("You have this conversation")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for name in ("Claim", "Release", "Send"):
+        button = page.get_by_role("button", name=name, exact=True)
+        button.scroll_into_view_if_needed()
+        box = button.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
+        expect(button).to_be_in_viewport()
+    page.get_by_label("Reply").fill("On it, Lena!")
+    page.get_by_role("button", name="Send").click()
+    assert wait_texts(fake_graph, engine, WA_ID, 2)[1] == "On it, Lena!"
+    page.get_by_role("button", name="Release").click()
+    expect(page.get_by_role("status")).to_contain_text("the bot answers again")
+    page.evaluate("document.getElementById('conv').scrollIntoView({block: 'start'})")
+    viewport_screenshot(page, "agent-console-mobile")
     assert errors == []

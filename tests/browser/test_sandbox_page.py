@@ -8,6 +8,7 @@ import requests
 import sqlalchemy as sa
 
 from bot.core.tables import sandbox_messages
+from tests.browser.screens import viewport_screenshot
 from tests.support.browser import page, screenshot  # noqa: F401  (fixture)
 from tests.support.idle import wait_idle
 
@@ -29,7 +30,7 @@ def test_chat_as_a_new_customer(start_server, engine, page):  # noqa: F811
     with engine.connect() as conn:
         recorded = conn.execute(sa.select(sandbox_messages.c.recipient)).scalars().all()
     assert recorded == ["15550109999"]  # exactly one reply, recorded by the sandbox transport
-    screenshot(page, "sandbox")
+    screenshot(page, "sandbox-new-customer")
 
 
 def test_sandbox_is_not_served_with_a_real_transport(start_server, fake_graph, engine):
@@ -49,3 +50,33 @@ def test_sandbox_send_validates_its_input(start_server, engine):
     assert empty.status_code == 400
     snapshot = wait_idle(engine)
     assert snapshot.outbox_rows == 0  # nothing refused was answered
+
+
+def test_a_vip_chats_in_the_sandbox_and_gets_answers_of_their_own(start_server, engine, page):  # noqa: F811
+    """The picture of the sandbox in docs/: a VIP with an order on its way is greeted as one and told
+    where the order is."""
+    from datetime import datetime, timedelta, timezone
+
+    from playwright.sync_api import expect
+
+    from tests.integration.test_conversations import TOML
+    from tests.support.seed import add_customer, add_order, add_product, add_segment
+
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        lena = add_customer(conn, "15550003333", "Lena", last_name="Park", now=now)
+        add_product(conn, 1, "Linen cushion cover", [11])
+        add_order(conn, 9001, lena, [(1, 11, "Linen cushion cover", 2, "35.00")], name="#9001",
+                  created_at=now - timedelta(days=2), fulfillment_status="fulfilled",
+                  tracking_url="https://track.example/9001")
+        add_segment(conn, lena, "vip", {"total_spent": 70.0, "vip_min_spent": 60.0})
+    server = start_server(toml=TOML)  # no token: the sandbox transport
+    page.set_viewport_size({"width": 900, "height": 640})
+    page.goto(f"{server.url}/sandbox")
+    page.get_by_label("Customer").select_option("15550003333")
+    log = page.get_by_role("log")
+    for text, answer in [("hi", "Welcome back Lena! As one of our best customers"), ("where is my order?", "#9001")]:
+        page.get_by_label("Message").fill(text)
+        page.get_by_role("button", name="Send").click()
+        expect(log).to_contain_text(answer, timeout=10000)
+    viewport_screenshot(page, "sandbox")

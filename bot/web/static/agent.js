@@ -11,47 +11,10 @@
   let detail = null; // its last loaded detail
   let lastTranscriptKey = "";
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  async function api(method, path, body) {
-    const response = await fetch(path, {
-      method,
-      headers: Object.assign({ Authorization: `Bearer ${token}` }, body ? { "Content-Type": "application/json" } : {}),
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    let data = null;
-    try { data = await response.json(); } catch (_) { data = null; }
-    if (response.status === 401) { signOut("Your token was not accepted. Sign in again."); }
-    return { ok: response.ok, status: response.status, data };
-  }
+  const { el, ago, clock, chip, reasonText, bySegmentPriority, LANGUAGE_SOURCES, AUTHORS, bubble } = window.WabotConsole;
+  const api = window.WabotConsole.client(() => token, () => signOut("Your token was not accepted. Sign in again."));
 
   // ------------------------------------------------------------ time
-
-  function ago(iso) {
-    if (!iso) return "";
-    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-    if (seconds < 60) return "just now";
-    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-    if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
-    return `${Math.floor(seconds / 86400)} d ago`;
-  }
-
-  function clock(iso) {
-    return iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
-  }
 
   function countdown(iso) {
     if (!iso) return { open: false, text: "No message from this customer yet: templates only" };
@@ -101,22 +64,12 @@
 
   // ------------------------------------------------------------ the queue
 
-  const SEGMENT_LABELS = { vip: "VIP", former_vip: "Former VIP", aov_low: "AOV low", aov_mid: "AOV mid",
-                           aov_high: "AOV high" };
-  const SEGMENT_ORDER = ["vip", "former_vip", "loyal", "repeat_buyer", "sale_shopper", "first_time_buyer"];
-
-  function segmentLabel(segment) {
-    const words = segment.replace(/_/g, " ");
-    return SEGMENT_LABELS[segment] || words.charAt(0).toUpperCase() + words.slice(1);
-  }
-
-  function bySegmentPriority(a, b) {
-    const rank = (s) => { const i = SEGMENT_ORDER.indexOf(s); return i < 0 ? SEGMENT_ORDER.length : i; };
-    return rank(a.segment) - rank(b.segment) || a.segment.localeCompare(b.segment);
-  }
-
-  function chip(segment) {
-    return el("span", { class: `chip chip-${segment}` }, segmentLabel(segment));
+  // Who wrote the last message shown in the queue: the bot's words are the bot's, the agent's own are "You".
+  function byline(entry) {
+    if (entry.last_message_direction !== "out") return null;
+    const by = entry.last_message_by || { kind: "bot" };
+    const who = by.kind === "agent" ? (by.agent === agent ? "You" : by.agent || "Agent") : AUTHORS[by.kind] || "Bot";
+    return el("span", { class: "by" }, `${who}: `);
   }
 
   function queueItem(entry) {
@@ -134,7 +87,7 @@
         entry.state === "agent" ? el("span", { class: `chip ${mine ? "chip-mine" : "chip-other"}` },
           mine ? "yours" : `with ${entry.agent}`) : null,
         window.open ? null : el("span", { class: "chip chip-closed" }, "window closed")),
-      el("p", { class: "last" }, entry.last_message_direction === "out" ? "You: " : "", entry.last_message || ""),
+      el("p", { class: "last" }, byline(entry), entry.last_message || ""),
       el("p", { class: "muted small" },
         entry.state === "pending" ? `waiting since ${ago(entry.waiting_since)}` : `last agent activity ${ago(entry.waiting_since)}`));
     return el("li", { class: `conv-item${entry.wa_id === current ? " current" : ""}` }, button, meta);
@@ -178,28 +131,8 @@
     lastTranscriptKey = key;
     const log = $("transcript");
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    log.replaceChildren(...items.map((item) => {
-      const who = item.direction === "in" ? (detail ? detail.name : "Customer")
-        : item.kind === "agent" ? (item.agent || "Agent") : item.kind === "reply" ? "Bot" : item.kind;
-      const extra = item.direction === "in"
-        ? (item.intent ? `intent ${item.intent}` : "")
-        : [item.state, item.error].filter(Boolean).join(" · ");
-      return el("li", { class: `msg ${item.direction} kind-${item.kind || "customer"}` },
-        el("div", { class: "bubble" },
-          el("span", { class: "author" }, who),
-          el("p", { class: "text" }, item.text || ""),
-          el("span", { class: "when" }, clock(item.at), extra ? ` · ${extra}` : "")));
-    }));
+    log.replaceChildren(...items.map((item) => bubble(item, detail ? detail.name : "", agent)));
     if (atBottom || items.length < 30) log.scrollTop = log.scrollHeight;
-  }
-
-  // Where the customer's language came from (docs/languages.md), as an agent would say it.
-  const LANGUAGE_SOURCES = { choice: "chosen in chat", messages: "from their messages", locale: "from their Shopify locale",
-                             country: "from their phone's country", default: "the store's default" };
-
-  function reasonText(reason) {
-    if (!reason || typeof reason !== "object") return "";
-    return Object.entries(reason).map(([k, v]) => `${k.replace(/_/g, " ")}: ${Array.isArray(v) ? v.join(", ") : v}`).join("; ");
   }
 
   function money(value) {
