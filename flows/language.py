@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable
 
 from flows.nlu import normalise
@@ -133,21 +132,16 @@ def _lingua(text: str, candidates: tuple[str, ...], letters: int) -> Reading | N
     return Reading(best.language.iso_code_639_1.name.lower(), round(best.value, 2), "lingua")
 
 
-def warm(candidates: Iterable[str]) -> None:
-    """Load the models `read` may use for these candidates now, not on the first line that needs them."""
-    codes = tuple(sorted(c for c in dict.fromkeys(candidates) if c in _LINGUA_CODES))
-    if len(codes) >= 2:
-        _detector(codes).compute_language_confidence_values("warming the language models up")
-
-
 _lock = threading.Lock()
+_detectors: dict[tuple[str, ...], object] = {}
 
 
-@lru_cache(maxsize=8)
 def _detector(codes: tuple[str, ...]):
-    """One lingua detector per set of languages and process: its models load on first use (about
-    30 MB and 0.2 s per language)."""
-    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+    """One lingua detector per set of languages and process, built once even when asked for from
+    two threads at a time."""
     with _lock:
-        languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in codes]
-        return LanguageDetectorBuilder.from_languages(*languages).build()
+        if codes not in _detectors:
+            from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+            languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in codes]
+            _detectors[codes] = LanguageDetectorBuilder.from_languages(*languages).build()
+        return _detectors[codes]

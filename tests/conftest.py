@@ -32,11 +32,30 @@ TOKEN = DEFAULT_TOKEN
 PG_URL = os.environ.get("WABOT_TEST_DATABASE_URL")
 
 
+def fuzz_examples(count: int) -> int:
+    """Examples of a fuzz test that goes through the database: all of them on SQLite, a third on
+    PostgreSQL, where what differs (text and numbers it refuses) shows within a few hundred and each
+    example costs a round trip."""
+    return count if not PG_URL else max(100, count // 3)
+
+
 def pytest_configure(config):
     # When a property fails, hypothesis imports libcst to suggest an explicit example; libcst's
     # import warns (mypy_extensions.TypedDict), and with warnings as errors the whole run ended in
     # an INTERNALERROR that hid the failure and every test after it.
     config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
+
+def pytest_collection_modifyitems(config, items):
+    """CI runs the suite twice, on SQLite and on PostgreSQL; a test that exercises no database
+    behaviour (the browser pages, argument checks, the Shopify HTTP client) runs in the SQLite
+    pass only, which keeps the two passes within CI's time."""
+    if not PG_URL:
+        return
+    skip = pytest.mark.skip(reason="database-agnostic: runs in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("database_agnostic") or item.get_closest_marker("browser"):
+            item.add_marker(skip)
 
 
 def pytest_report_header(config):
@@ -167,8 +186,10 @@ def start_server(database_url: str, tmp_path: Path):
     started: list[ServerProcess] = []
 
     def start(graph: FakeGraph | None = None, toml: str | None = None, *, verbose: bool = False,
-              **extra: str) -> ServerProcess:
-        """`verbose`: `wabot -v serve`, debug logging into the server's log."""
+              workers: int = 1, **extra: str) -> ServerProcess:
+        """`verbose`: `wabot -v serve`, debug logging into the server's log. One HTTP process unless
+        `workers` says otherwise: the tests of several are in test_serve_processes.py and
+        test_scale.py, and each more costs every test its start-up."""
         env = make_env(database_url, tmp_path, graph, **extra)
         if toml is not None:
             path = tmp_path / "wabot.toml"
@@ -176,8 +197,8 @@ def start_server(database_url: str, tmp_path: Path):
             env["WABOT_CONFIG"] = str(path)
         port = free_port()
         log_path = tmp_path / f"serve-{port}.log"
-        process = start_process([*(["-v"] if verbose else []), "serve", "--port", str(port)], env, tmp_path,
-                                log_path)
+        process = start_process([*(["-v"] if verbose else []), "serve", "--port", str(port),
+                                 "--workers", str(workers)], env, tmp_path, log_path)
         server = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
         started.append(server)
         wait_healthy(server.url, process, log_path)

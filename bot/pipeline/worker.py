@@ -80,8 +80,11 @@ class InboundWorker:
                 if self.rasa is not None and self._for_rasa(item.event):
                     enqueued |= self._via_rasa(item, now)
                     continue
+                # Read before the transaction: the detector's models load on first use (about a
+                # second), which must not hold the database.
+                reading = self._language_of(item.event)
                 with self.engine.begin() as conn:
-                    enqueued |= self.process(conn, item.event, item.received_at, now)
+                    enqueued |= self.process(conn, item.event, item.received_at, now, reading=reading)
                     intake.complete(conn, item.id, self.owner, now)
             except RasaUnavailable as exc:
                 log.warning("inbound event %s: %s (attempt %s; retried later)", item.id, exc, item.attempts)
@@ -100,9 +103,6 @@ class InboundWorker:
         return len(claimed)
 
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None, idle_wait: float = 0.05) -> None:
-        # The language detector's models load once, before the first message rather than inside
-        # its transaction (about a second).
-        language.warm(self.readable_languages)
         while not stop.is_set():
             if wake is not None:
                 wake.clear()  # before the round, so a wake-up during it is not lost
@@ -120,10 +120,13 @@ class InboundWorker:
 
     # -- one event
 
-    def process(self, conn: Connection, event, received_at: datetime, now: datetime) -> bool:
-        """Apply one event; returns True when it queued something to send."""
+    def process(self, conn: Connection, event, received_at: datetime, now: datetime, *,
+                reading: language.Reading | None | bool = False) -> bool:
+        """Apply one event; returns True when it queued something to send. `reading`: the
+        language of a message's text, read by the caller (False: read it here)."""
         if isinstance(event, InboundMessage):
-            return self._message(conn, event, received_at, now)
+            return self._message(conn, event, received_at, now,
+                                 self._language_of(event) if reading is False else reading)
         if isinstance(event, StatusUpdate):
             self._status(conn, event, now)
         elif isinstance(event, MarketingPreference):
@@ -132,14 +135,19 @@ class InboundWorker:
             log.info("webhook field %s: %s", event.field_name, event.event or "-")
         return False
 
+    def _language_of(self, event) -> language.Reading | None:
+        """What the customer typed is evidence of their language (docs/languages.md); taps are not."""
+        if isinstance(event, InboundMessage) and event.type == "text":
+            return language.read(event.text, self.readable_languages)
+        return None
+
     def _record_inbound(self, conn: Connection, msg: InboundMessage, decision: IntentDecision | None,
-                        received_at: datetime, now: datetime) -> tuple[Customer, int, str | None, bool]:
+                        received_at: datetime, now: datetime,
+                        reading: language.Reading | None) -> tuple[Customer, int, str | None, bool]:
         """Store the customer's message: (customer, row id, how it was handled, newly stored)."""
         sent_at = effective_time(msg.timestamp, received_at) or received_at
         customer = customers.touch_inbound(conn, wa_id=msg.wa_id, user_id=msg.user_id,
                                            profile_name=msg.profile_name, sent_at=sent_at, now=now)
-        # What the customer typed is evidence of their language (docs/languages.md); taps are not.
-        reading = language.read(msg.text, self.readable_languages) if msg.type == "text" else None
         inserted = list(insert_ignoring_conflicts(conn, inbound_messages, [{
             "wa_message_id": msg.message_id, "customer_id": customer.id, "type": msg.type,
             "text": msg.text, "button_id": msg.reply_id[:256] if msg.reply_id else None,  # the column's size
@@ -156,12 +164,13 @@ class InboundWorker:
                            .where(inbound_messages.c.wa_message_id == msg.message_id)).one()
         return customer, row.id, row.handled, False
 
-    def _message(self, conn: Connection, msg: InboundMessage, received_at: datetime, now: datetime) -> bool:
+    def _message(self, conn: Connection, msg: InboundMessage, received_at: datetime, now: datetime,
+                 reading: language.Reading | None) -> bool:
         if not msg.sender:
             log.warning("message %s has no sender; stored only", msg.message_id)
             return False
         decision = self.router.route(msg.text, msg.reply_id, msg.type) if msg.wants_reply else None
-        customer, row_id, _, new = self._record_inbound(conn, msg, decision, received_at, now)
+        customer, row_id, _, new = self._record_inbound(conn, msg, decision, received_at, now, reading)
         if not new:
             return False  # the same message reached us under another event key; answered already
         if decision is None:
@@ -220,8 +229,9 @@ class InboundWorker:
         routed = self.router.route(msg.text, msg.reply_id, msg.type)
         # Stored with our router's intent (for asked()), marked as answered by Rasa.
         decision = IntentDecision(routed.intent, routed.confidence, "rasa", routed.matched)
+        reading = self._language_of(msg)  # outside the transaction, as in run_once
         with self.engine.begin() as conn:
-            customer, row_id, handled, _ = self._record_inbound(conn, msg, decision, item.received_at, now)
+            customer, row_id, handled, _ = self._record_inbound(conn, msg, decision, item.received_at, now, reading)
             if handled is None and handoff.get(conn, customer.id).bot_silent:
                 handled = "silent_handoff"
                 self._handled(conn, row_id, handled)

@@ -17,6 +17,8 @@ from tests.conftest import free_port, load_fixture, make_env, start_process
 from tests.support.idle import wait_idle
 from tests.support.seed import add_customer, add_order, add_product, add_segment
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 TOML = """
 [store]
 name = "Acme Home"

@@ -14,6 +14,8 @@ from bot.web.security import HEADERS
 from tests.conftest import ROOT
 from webhook import create_app
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 
 @pytest.fixture
 def app(settings_for, engine):

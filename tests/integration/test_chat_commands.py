@@ -15,6 +15,8 @@ from bot.core.tables import conversations, customers, inbound_messages
 from tests.conftest import ROOT, make_env
 from tests.support.idle import wait_idle
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 
 class RecordingBot(ChatClient):
     """Records what would be posted; answers every text with one reply."""

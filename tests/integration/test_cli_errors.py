@@ -17,6 +17,8 @@ from bot.core.tables import customers
 from tests.conftest import free_port, make_env
 from tests.support.cli import run_cli
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 BAD_URLS = {
     "mysql://root:secret@127.0.0.1/wabot": "mysql:// is not supported",
     "mysql+pymysql://root@127.0.0.1/wabot": "mysql+pymysql:// is not supported",

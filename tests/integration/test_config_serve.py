@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import make_env
+
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
 
 
 def test_serve_refuses_a_bad_configuration_with_one_line(database_url, tmp_path):

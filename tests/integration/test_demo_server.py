@@ -8,6 +8,7 @@ import subprocess
 import time
 import tomllib
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -19,6 +20,8 @@ from bot.whatsapp import simulate
 from tests.conftest import free_port, make_env, start_process, wait_healthy
 from tests.integration.test_demo import hints, run_demo
 from tests.support.cli import run_cli
+
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
 
 GREET = tomllib.loads(DEMO_CONFIG.read_text())["replies"]["greet"]
 

@@ -18,6 +18,8 @@ from flows.rasa_rest import RasaClient, RasaUnavailable
 from tests.support.fake_graph import FakeGraph, graph_error
 from tests.support.fake_rasa import FakeRasa
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 

@@ -7,6 +7,8 @@ import pytest
 from bot.whatsapp import graph, messages
 from tests.support.fake_graph import FakeGraph, graph_error
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 
 def test_http_transport_sends_the_documented_request():
     # A fake configured with its own version, phone number id and token: the transport must use them.

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bot.core.signing import meta_signature
 from bot.core.tables import customers, inbound_events, inbound_messages, outbox
 from bot.whatsapp import simulate
-from tests.conftest import APP_SECRET, fixture_paths
+from tests.conftest import APP_SECRET, fixture_paths, fuzz_examples
 from tests.support.mutate import paths, replace
 from webhook import create_app
 
@@ -165,7 +165,7 @@ def mutated_payloads(draw):
     return payload
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=fuzz_examples(1500), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(payload=mutated_payloads(), good_id=st.uuids())
 def test_mutated_real_payloads_never_5xx_and_keep_the_valid_message_beside(app, engine, payload, good_id):

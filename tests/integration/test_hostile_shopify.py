@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bot.core.tables import customers
 from segments.importer import import_file
 from segments.tables import orders, shopify_webhooks
-from tests.conftest import fixture_paths
+from tests.conftest import fixture_paths, fuzz_examples
 from tests.support.mutate import paths, replace
 from webhook import create_app
 
@@ -91,7 +91,7 @@ def mutated_orders(draw):
     return body
 
 
-@settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=fuzz_examples(1200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(body=mutated_orders())
 def test_mutated_orders_are_never_a_5xx(app, body):
@@ -134,7 +134,7 @@ cells = st.one_of(st.text(max_size=20), st.just("\x00"), st.just("=HYPERLINK(\"x
 CSV_FUZZ = {"cases": 0, "bad": 0}
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=fuzz_examples(500), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(rows=st.lists(st.fixed_dictionaries({column: cells for column in CSV_COLUMNS}), min_size=1, max_size=3),
        where=st.integers(0, 3))

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from bot.web import openapi
 from webhook import create_app
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 
 @pytest.fixture
 def app(settings_for, engine):

@@ -17,6 +17,8 @@ from tests.support.fake_rasa import FakeRasa
 from tests.support.idle import wait_idle, wait_texts
 from tests.support.seed import add_customer, add_order, add_product
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 TOML = """
 [store]
 name = "Acme Home"

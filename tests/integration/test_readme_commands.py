@@ -21,6 +21,7 @@ import requests
 from tests.conftest import ROOT, free_port
 
 README = (ROOT / "README.md").read_text()
+pytestmark = pytest.mark.database_agnostic  # the README's commands run on SQLite
 
 
 def command_under(heading: str) -> str:

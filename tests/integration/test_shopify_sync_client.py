@@ -26,6 +26,8 @@ from tests.support.fake_shopify import FakeShopify
 from tests.support.json_server import RESET
 from tests.support.storegen import NOW
 
+pytestmark = pytest.mark.database_agnostic  # conftest.py: runs in the SQLite pass only
+
 QUICK = Backoff(base=0.01, cap=0.05, jitter=False)
 
 
