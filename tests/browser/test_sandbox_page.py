@@ -80,3 +80,35 @@ def test_a_vip_chats_in_the_sandbox_and_gets_answers_of_their_own(start_server, 
         page.get_by_role("button", name="Send").click()
         expect(log).to_contain_text(answer, timeout=10000)
     viewport_screenshot(page, "sandbox")
+
+
+def test_the_demos_vip_and_first_time_buyer_get_different_greetings_in_the_sandbox(start_server, engine, page,  # noqa: F811
+                                                                                  database_url, tmp_path):
+    """The first run, as a newcomer sees it: `wabot demo` seeded, its sandbox page, "hi" as the VIP
+    and as the first-time buyer the demo names: two greetings of their own."""
+    from playwright.sync_api import expect
+
+    from bot.cli.demo import DEMO_CONFIG
+    from tests.integration.test_demo import hints, run_demo
+
+    seeded = run_demo(database_url, tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    by_segment = {h["segment"]: h for h in hints(seeded.stdout)}
+    server = start_server(toml=DEMO_CONFIG.read_text())
+    page.goto(f"{server.url}/sandbox")
+    greetings = {}
+    for segment in ("vip", "first_time_buyer"):
+        hint = by_segment[segment]
+        page.get_by_label("Customer").select_option(hint["wa_id"])
+        log = page.get_by_role("log")
+        before = log.inner_text()
+        page.get_by_label("Message").fill("hi")
+        page.get_by_role("button", name="Send").click()
+        first_name = hint["name"].split()[0]
+        expect(log).to_contain_text(first_name, timeout=15000)
+        expect(log).not_to_have_text(before, timeout=15000)
+        page.wait_for_timeout(500)  # the reply rendered in full
+        greetings[segment] = log.inner_text()[len(before):] if log.inner_text().startswith(before) else log.inner_text()
+    assert greetings["vip"] != greetings["first_time_buyer"]
+    assert "best customers" in greetings["vip"], greetings["vip"]
+    assert "first order" in greetings["first_time_buyer"], greetings["first_time_buyer"]
