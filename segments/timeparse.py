@@ -19,10 +19,14 @@ def parse_now(raw: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-class NowParam(click.ParamType):
-    """`--now` of the commands; a bad value is the one-line `wabot: error: --now: ...`."""
+class TimeParam(click.ParamType):
+    """A time option of the commands (`--now`, `--since`); a bad value is the one-line
+    `wabot: error: --now: ...`."""
 
     name = "TIME"
+
+    def __init__(self, option: str = "--now"):
+        self.option = option
 
     def convert(self, value, param, ctx):
         if isinstance(value, datetime):
@@ -30,7 +34,8 @@ class NowParam(click.ParamType):
         try:
             return parse_now(value)
         except ValueError as exc:
-            raise WabotError(f"--now: {exc}") from None
+            raise WabotError(f"{self.option}: {exc}") from None
 
 
-NOW = NowParam()
+NOW = TimeParam("--now")
+SINCE = TimeParam("--since")

@@ -13,19 +13,7 @@ from bot.core.errors import WabotError
 from bot.shopify.admin import AdminClient
 from bot.shopify.config import admin_config
 from bot.shopify.sync import Progress, SyncReport, check_access, sync
-from segments.timeparse import parse_now
-
-
-class SinceParam(click.ParamType):
-    name = "TIME"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_now(value)
-        except ValueError as exc:
-            raise WabotError(f"--since: {exc}") from None
+from segments.timeparse import SINCE
 
 
 class _Terminal:
@@ -100,7 +88,7 @@ def shopify_group() -> None:
 
 
 @shopify_group.command("sync")
-@click.option("--since", type=SinceParam(), default=None,
+@click.option("--since", type=SINCE, default=None,
               help="Only what changed at or after this time (ISO 8601), through paginated queries;"
                    " default: the whole history through bulk exports.")
 def shopify_sync(since: datetime | None) -> None:

@@ -118,26 +118,23 @@ def stats(name: str):
 
 @campaign_api.post("/<name>/run")
 def run(name: str):
-    runtime, campaigns = _campaigns()
-    campaigns.config(name)
-    refused = _confirmed()
-    if refused:
-        return refused
-    with runtime.engine.begin() as conn:
-        report = campaigns.run(conn, name, utcnow(), trigger="manual")
-    runtime.outbound_wake.set()
-    return jsonify(report)
+    return _confirmed_send(name, lambda campaigns, conn: campaigns.run(conn, name, utcnow(), trigger="manual"))
 
 
 @campaign_api.post("/<name>/promote")
 def promote(name: str):
+    return _confirmed_send(name, lambda campaigns, conn: campaigns.promote(conn, name, utcnow()))
+
+
+def _confirmed_send(name: str, send):
+    """A send the owner confirmed (`{"confirm": true}`), in one transaction; the sender is woken."""
     runtime, campaigns = _campaigns()
     campaigns.config(name)
     refused = _confirmed()
     if refused:
         return refused
     with runtime.engine.begin() as conn:
-        report = campaigns.promote(conn, name, utcnow())
+        report = send(campaigns, conn)
     runtime.outbound_wake.set()
     return jsonify(report)
 
