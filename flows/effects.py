@@ -67,7 +67,8 @@ def apply_events(conn: Connection, customer_id: int, events: Iterable[Mapping], 
             text = None if value is None else str(value)
             set_attribute(conn, customer_id, name, text, now)
             applied.attributes[name] = text
-        elif kind == "slot" and name == FALLBACK_STREAK_SLOT and isinstance(value, int):
+        elif kind == "slot" and name == FALLBACK_STREAK_SLOT and isinstance(value, int) \
+                and not isinstance(value, bool):
             applied.fallback_streak = value
             handoff.set_fallback_streak(conn, customer_id, value, now)
         elif kind == "pause":

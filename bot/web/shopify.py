@@ -68,7 +68,9 @@ def receive():
         delivery = "sha256:" + hashlib.sha256(raw).hexdigest()[:64]
     delivery = delivery[:128]
     now = utcnow()
-    resource_id = body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), int) else None
+    resource_id = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(resource_id, int) or isinstance(resource_id, bool):  # JSON's true is no id
+        resource_id = None
     if resource_id is not None and not 0 < resource_id < 2**63:
         resource_id = None
     with rt.engine.begin() as conn:

@@ -164,3 +164,12 @@ def test_csv_fuzz_figures(capsys):
     if CSV_FUZZ["cases"]:
         with capsys.disabled():
             print(f"\ncsv fuzz: {CSV_FUZZ['cases']} files, {CSV_FUZZ['bad']} bad rows reported, no traceback")
+
+
+@pytest.mark.parametrize("resource_id", [True, False, None, "820982911946154508", 1.5, -1, 2**63, [1]])
+def test_an_id_that_is_no_id_is_stored_without_one(app, engine, resource_id):
+    """`"id": true` is an int to Python, not to PostgreSQL: the delivery is kept, not a 503."""
+    response = deliver(app, json.dumps(order(id=resource_id)).encode())
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(shopify_webhooks.c.resource_id)).scalar_one() is None
