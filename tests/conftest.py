@@ -48,13 +48,16 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """CI runs the suite twice, on SQLite and on PostgreSQL; a test that exercises no database
-    behaviour (the browser pages, argument checks, the Shopify HTTP client) runs in the SQLite
-    pass only, which keeps the two passes within CI's time."""
+    behaviour (the unit tests, the browser pages, argument checks, the Shopify HTTP client) runs in
+    the SQLite pass only, which keeps the two passes within CI's time."""
     if not PG_URL:
         return
     skip = pytest.mark.skip(reason="database-agnostic: runs in the SQLite pass")
+    unit = ROOT / "tests" / "unit"
     for item in items:
-        if item.get_closest_marker("database_agnostic") or item.get_closest_marker("browser"):
+        # Unit tests take no database at all (none asks for a database fixture).
+        if (item.get_closest_marker("database_agnostic") or item.get_closest_marker("browser")
+                or unit in Path(item.fspath).parents):
             item.add_marker(skip)
 
 
