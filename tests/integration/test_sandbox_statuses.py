@@ -66,7 +66,7 @@ def _queue_messages(engine, count: int) -> list[str]:
     return wa_ids
 
 
-def _run_until_planned_done(simulator: StatusSimulator, runtime: Runtime, timeout: float = 10.0) -> None:
+def _run_until_planned_done(simulator: StatusSimulator, runtime: Runtime, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     simulator.run_once()
     while simulator.pending():
