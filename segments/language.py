@@ -56,22 +56,23 @@ def language_columns(languages: Sequence[str], *, choice: ColumnElement, chat: C
     return sa.type_coerce(language, sa.String), sa.type_coerce(source, sa.String)
 
 
+def of_customers(languages: Sequence[str]) -> tuple[ColumnElement, ColumnElement]:
+    """language_columns over the `customers` table itself."""
+    c = customers.c
+    return language_columns(languages, choice=c.language_choice, chat=c.language_chat,
+                            shopify_locale=c.shopify_locale, phone_country=c.phone_country, customer_id=c.id)
+
+
 def customer_language(conn: Connection, customer_id: int, languages: Sequence[str]) -> tuple[str, str]:
     """(language, where it came from) of one customer, as rules and audiences read it."""
-    c = customers
-    language, source = language_columns(languages, choice=c.c.language_choice, chat=c.c.language_chat,
-                                        shopify_locale=c.c.shopify_locale, phone_country=c.c.phone_country,
-                                        customer_id=c.c.id)
-    row = conn.execute(sa.select(language, source).where(c.c.id == customer_id)).first()
+    language, source = of_customers(languages)
+    row = conn.execute(sa.select(language, source).where(customers.c.id == customer_id)).first()
     return (row[0], row[1]) if row else (languages[0], langs.DEFAULT)
 
 
 def language_counts(conn: Connection, languages: Sequence[str]) -> dict[str, int]:
     """Customers per language, the store's languages in their order (none left out)."""
-    c = customers
-    language, _ = language_columns(languages, choice=c.c.language_choice, chat=c.c.language_chat,
-                                   shopify_locale=c.c.shopify_locale, phone_country=c.c.phone_country,
-                                   customer_id=c.c.id)
+    language, _ = of_customers(languages)
     inner = sa.select(language.label("language")).subquery("languages")
     found = dict(conn.execute(sa.select(inner.c.language, sa.func.count()).group_by(inner.c.language)).all())
     return {code: found.get(code, 0) for code in languages}

@@ -19,7 +19,7 @@ from bot.campaigns.planner import FREQUENCY_WINDOW, TIER_WINDOW, Recipient, Tier
 from bot.conversation.outbox import BUSINESS_INITIATED
 from bot.core.db import chunks
 from bot.core.tables import conversations, customers, outbox
-from segments.language import language_columns
+from segments.language import of_customers
 from segments.tables import orders
 
 # Outbox states of a message that went, or will go, to the customer.
@@ -72,11 +72,7 @@ def tier_state(conn: Connection, now: datetime, limit: int) -> TierState:
 
 def language_column(languages: Sequence[str]) -> sa.ColumnElement:
     """The language of each customer row, as rules and replies read it (`languages`: the store's)."""
-    c = customers.c
-    language, _source = language_columns(languages, choice=c.language_choice, chat=c.language_chat,
-                                         shopify_locale=c.shopify_locale, phone_country=c.phone_country,
-                                         customer_id=c.id)
-    return language
+    return of_customers(languages)[0]
 
 
 def load(conn: Connection, members: sa.Select, now: datetime, *, reached: sa.Select,

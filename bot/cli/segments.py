@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from bot.cli.context import current
 from bot.conversation import customers as customer_store
-from bot.core import db
+from bot.core import db, languages
 from bot.core.errors import NotFound, WabotError
 from bot.core.tables import customers
 from bot.core.times import utcnow
@@ -195,12 +195,6 @@ def segments_members(name: str, as_json: bool, as_csv: bool, now: datetime | Non
             click.echo(f"{count} member{'s' if count != 1 else ''} of {name} at {at.isoformat()}", err=True)
 
 
-# Where a customer's language came from (docs/languages.md), in words.
-LANGUAGE_SOURCES = {"choice": "chosen in chat", "messages": "from their messages",
-                    "locale": "from their Shopify locale", "country": "from their phone's country",
-                    "default": "the store's default"}
-
-
 @segments_group.command("explain")
 @click.argument("wa_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
@@ -224,7 +218,7 @@ def segments_explain(wa_id: str, as_json: bool, now: datetime | None) -> None:
         click.echo(json.dumps(payload, indent=2, default=str))
         return
     click.echo(f"{customer.wa_id} ({customer.name or 'no name'}) at {payload['now']}")
-    click.echo(f"  language: {attributes['language']} ({LANGUAGE_SOURCES[attributes['language_source']]})")
+    click.echo(f"  language: {attributes['language']} ({languages.SOURCE_WORDS[attributes['language_source']]})")
     if not explained:
         click.echo("  in no segment")
     for item in explained:

@@ -14,6 +14,9 @@ from typing import Sequence
 # Where a customer's language came from, in the order they count.
 CHOICE, MESSAGES, LOCALE, COUNTRY, DEFAULT = "choice", "messages", "locale", "country", "default"
 SOURCES = (CHOICE, MESSAGES, LOCALE, COUNTRY, DEFAULT)
+# The same in words, for `segments explain` (the consoles' copy is in bot/web/static/console.js).
+SOURCE_WORDS = {CHOICE: "chosen in chat", MESSAGES: "from their messages", LOCALE: "from their Shopify locale",
+                COUNTRY: "from their phone's country", DEFAULT: "the store's default"}
 
 # Languages with built-in replies and router vocabulary.
 BUILT_IN = ("en", "es", "pt", "hi", "id")
