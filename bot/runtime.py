@@ -15,6 +15,7 @@ from typing import Callable
 
 from sqlalchemy.engine import Engine
 
+from bot.automations.engine import Automations
 from bot.campaigns.reorder import check_selectors
 from bot.campaigns.runs import Campaigns, SegmentAudiences, check_audiences
 from bot.core import db
@@ -55,6 +56,7 @@ class Features:
     replies: ReplyBook
     segment_engine: SegmentEngine
     campaigns: Campaigns
+    automations: Automations
 
     @classmethod
     def build(cls, settings: Settings) -> "Features":
@@ -66,7 +68,7 @@ class Features:
         check_audiences(settings, segment_engine)  # [campaigns.*] segment or rule
         campaigns = Campaigns(settings, SegmentAudiences(segment_engine), router)
         campaigns.check_buttons()  # [campaigns.*] buttons: what each tap leads to
-        return cls(router, replies, segment_engine, campaigns)
+        return cls(router, replies, segment_engine, campaigns, Automations(settings, campaigns))
 
     def warnings(self, settings: Settings) -> list[str]:
         """Configuration that loads but will not do what its author meant: the settings' own
@@ -140,6 +142,10 @@ class Runtime:
         return self.features.campaigns
 
     @property
+    def automations(self) -> Automations:
+        return self.features.automations
+
+    @property
     def segment_engine(self) -> SegmentEngine:
         return self.features.segment_engine
 
@@ -160,7 +166,8 @@ class Runtime:
         options.update(overrides)
         return SchedulerService(self.settings, self.engine, campaigns=self.features.campaigns,
                                 segment_engine=self.features.segment_engine,
-                                releaser=self.handoff_releaser(), **options)
+                                releaser=self.handoff_releaser(), automations=self.features.automations,
+                                **options)
 
     def sender(self, concurrency: int | None = None, **overrides) -> Sender:
         concurrency = concurrency or concurrency_for(self.settings.rate_limit)

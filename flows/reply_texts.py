@@ -353,6 +353,8 @@ ORDER_STATUS: dict[str, dict[str, str]] = {
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "reorder_button": "Reorder",
+        "cod_confirm": "Confirm",
+        "cod_cancel": "Cancel",
         "choose": "Choose",
         "see_suggestions": "See suggestions",
         "bought_by": "Bought by {count} customers like you",
@@ -367,6 +369,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "es": {
         "reorder_button": "Pedir de nuevo",
+        "cod_confirm": "Confirmar",
+        "cod_cancel": "Cancelar",
         "choose": "Elegir",
         "see_suggestions": "Ver sugerencias",
         "bought_by": "Lo compraron {count} clientes como tú",
@@ -381,6 +385,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "pt": {
         "reorder_button": "Pedir de novo",
+        "cod_confirm": "Confirmar",
+        "cod_cancel": "Cancelar",
         "choose": "Escolher",
         "see_suggestions": "Ver sugestões",
         "bought_by": "Comprado por {count} clientes como você",
@@ -395,6 +401,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "hi": {
         "reorder_button": "दोबारा ऑर्डर करें",
+        "cod_confirm": "पुष्टि करें",
+        "cod_cancel": "रद्द करें",
         "choose": "चुनें",
         "see_suggestions": "सुझाव देखें",
         "bought_by": "आप जैसे {count} ग्राहकों ने ख़रीदा",
@@ -409,6 +417,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "id": {
         "reorder_button": "Pesan lagi",
+        "cod_confirm": "Konfirmasi",
+        "cod_cancel": "Batalkan",
         "choose": "Pilih",
         "see_suggestions": "Lihat rekomendasi",
         "bought_by": "Dibeli {count} pelanggan seperti Kakak",

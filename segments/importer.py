@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.core import safejson
 from bot.core.logmask import mask_text
 from bot.core.times import utcnow
-from segments import shopify, store
+from segments import checkouts, fulfillments, shopify, store
 from segments.shopify import RowError
 from segments.sources import Bad, Progress, Record, read_records
 from segments.sqlutil import bulk_page_cache
@@ -64,10 +64,22 @@ def parse(kind: str, record: Record, region: str):
 
 def write(conn: Connection, kind: str, records: Sequence, now: datetime, *, defer_stats: bool = False
           ) -> store.StoreOutcome:
+    """Write a batch of one kind: orders (with the fulfillments they carry, completing the
+    checkouts they name), customers, products, checkouts or fulfillments."""
     if kind == "orders":
-        return store.store_orders(conn, records, now, defer_stats=defer_stats)
+        outcome = store.store_orders(conn, records, now, defer_stats=defer_stats)
+        shipped = [f for r in records for f in r.fulfillments]
+        if shipped:
+            fulfillments.store_fulfillments(conn, shipped, now)
+        checkouts.complete_by_orders(conn, [r.checkout_token for r in records if r.checkout_token],
+                                     [r.checkout_id for r in records if r.checkout_id], now)
+        return outcome
     if kind == "customers":
         return store.store_customers(conn, records, now)
+    if kind == "checkouts":
+        return checkouts.store_checkouts(conn, records, now)
+    if kind == "fulfillments":
+        return fulfillments.store_fulfillments(conn, records, now)
     return store.store_products(conn, records, now)
 
 

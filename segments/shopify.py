@@ -73,6 +73,10 @@ class OrderRecord:
     order_status_url: str | None = None
     line_items: tuple[LineItemRecord, ...] = ()
     customer_locale: str | None = None  # the storefront language of the checkout ("pt-BR")
+    checkout_token: str | None = None  # the checkout this order completed
+    checkout_id: int | None = None
+    payment_gateways: tuple[str, ...] = ()  # payment_gateway_names: "Cash on Delivery (COD)", ...
+    fulfillments: tuple["FulfillmentRecord", ...] = ()  # as the order carries them
 
     @property
     def counted(self) -> bool:
@@ -82,6 +86,49 @@ class OrderRecord:
     @property
     def is_discounted(self) -> bool:
         return self.total_discounts > 0 or bool(self.discount_codes)
+
+
+@dataclass(frozen=True)
+class FulfillmentRecord:
+    id: int
+    order_id: int
+    status: str | None
+    shipment_status: str | None
+    tracking_company: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def has_tracking(self) -> bool:
+        return bool(self.tracking_number or self.tracking_url)
+
+
+@dataclass(frozen=True)
+class FulfillmentEventRecord:
+    """One step of a shipment (fulfillment_events/create): in_transit, out_for_delivery, delivered..."""
+
+    id: int
+    fulfillment_id: int
+    order_id: int
+    status: str | None
+    happened_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckoutRecord:
+    token: str
+    shopify_id: int | None
+    buyer: Buyer
+    abandoned_checkout_url: str | None
+    items: str | None  # "2 × Dog Food, Leash"
+    total_price: Decimal | None
+    currency: str | None
+    customer_locale: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -314,6 +361,10 @@ def order_from_json(obj: Any, region: str) -> OrderRecord:
         order_status_url=text(obj.get("order_status_url")),
         line_items=items,
         customer_locale=locale_tag(obj.get("customer_locale")),
+        checkout_token=text(obj.get("checkout_token"), 128),
+        checkout_id=parse_id(obj.get("checkout_id"), "checkout_id"),
+        payment_gateways=tuple(g for g in (text(name, 128) for name in _items(obj.get("payment_gateway_names"))) if g),
+        fulfillments=tuple(fulfillment_from_json(f, order_id) for f in fulfillments if f.get("id") is not None),
     )
 
 
@@ -532,4 +583,101 @@ def product_from_csv(rows: Sequence[Mapping[str, str]]) -> ProductRecord:
         product_type=text(head.get("type"), 256), vendor=text(head.get("vendor"), 256),
         tags=split_tags(head.get("tags")), status=status.lower() if status else None,
         updated_at=None, variants=tuple(variants), synthetic_id=True,
+    )
+
+
+# -- fulfillments and checkouts -----------------------------------------------------------------
+
+def fulfillment_from_json(obj: Any, order_id: int | None = None) -> FulfillmentRecord:
+    """A fulfillment: a fulfillments/* webhook body, or one of an order's `fulfillments`."""
+    if not isinstance(obj, dict):
+        raise RowError("not a fulfillment object")
+    urls = [u for u in _items(obj.get("tracking_urls")) if isinstance(u, str) and u.strip()]
+    numbers = [n for n in _items(obj.get("tracking_numbers")) if isinstance(n, (str, int)) and str(n).strip()]
+    return FulfillmentRecord(
+        id=parse_id(obj.get("id"), "fulfillment id", required=True),
+        order_id=parse_id(obj.get("order_id"), "order_id") or parse_id(order_id, "order_id", required=True),
+        status=text(obj.get("status"), 32),
+        shipment_status=text(obj.get("shipment_status"), 32),
+        tracking_company=text(obj.get("tracking_company"), 128),
+        tracking_number=text(obj.get("tracking_number") or (numbers[0] if numbers else None), 128),
+        tracking_url=_web_url(obj.get("tracking_url") or (urls[0] if urls else None)),
+        created_at=parse_time(obj.get("created_at"), "created_at"),
+        updated_at=parse_time(obj.get("updated_at"), "updated_at"),
+    )
+
+
+def fulfillment_event_from_json(obj: Any) -> FulfillmentEventRecord:
+    """A fulfillment_events/create body."""
+    if not isinstance(obj, dict):
+        raise RowError("not a fulfillment event object")
+    return FulfillmentEventRecord(
+        id=parse_id(obj.get("id"), "fulfillment event id", required=True),
+        fulfillment_id=parse_id(obj.get("fulfillment_id"), "fulfillment_id", required=True),
+        order_id=parse_id(obj.get("order_id"), "order_id", required=True),
+        status=text(obj.get("status"), 32),
+        happened_at=parse_time(obj.get("happened_at") or obj.get("created_at"), "happened_at"),
+    )
+
+
+def _web_url(value: Any) -> str | None:
+    """A link we would put in a customer's message: http(s) only, 2,000 characters at most."""
+    url = text(value)
+    if url is None or len(url) > 2000 or not re.match(r"^https?://[^\s]+$", url, re.IGNORECASE):
+        return None
+    return url
+
+
+def checkout_items(line_items: Iterable[Any], limit: int = 3) -> str | None:
+    """What a message names of a cart: "2 × Dog Food, Leash and 3 more"."""
+    named = []
+    for item in line_items:
+        if not isinstance(item, dict):
+            continue
+        title = text(item.get("title") or item.get("presentment_title") or item.get("name"), 120)
+        if not title:
+            continue
+        quantity = parse_quantity(item.get("quantity"))
+        named.append(f"{quantity} × {title}" if quantity > 1 else title)
+    if not named:
+        return None
+    shown = ", ".join(named[:limit])
+    return shown + (f" (+{len(named) - limit})" if len(named) > limit else "")
+
+
+def checkout_from_json(obj: Any, region: str) -> CheckoutRecord:
+    """A Shopify checkout (a checkouts/create|update webhook body, or an abandoned checkout of the
+    Admin API made into that shape by bot/shopify/records.py)."""
+    if not isinstance(obj, dict):
+        raise RowError("not a checkout object")
+    token = text(obj.get("token"), 128)
+    if token is None:
+        raise RowError("no checkout token")
+    customer = _mapping(obj.get("customer"))
+    billing = _mapping(obj.get("billing_address"))
+    shipping = _mapping(obj.get("shipping_address"))
+    phone = _first_phone((obj.get("phone"), obj.get("sms_marketing_phone"), customer.get("phone"),
+                          shipping.get("phone"), billing.get("phone")), region)
+    first, last = text(customer.get("first_name"), 128), text(customer.get("last_name"), 128)
+    if not (first or last):
+        for address in (shipping, billing):
+            first, last = text(address.get("first_name"), 128), text(address.get("last_name"), 128)
+            if first or last:
+                break
+    buyer = Buyer(phone=phone, shopify_customer_id=parse_id(customer.get("id"), "customer id"),
+                  first_name=first, last_name=last, email=text(obj.get("email") or customer.get("email"), 256),
+                  locale=locale_tag(customer.get("locale")))
+    created = parse_time(obj.get("created_at"), "created_at", required=True)
+    return CheckoutRecord(
+        token=token,
+        shopify_id=parse_id(obj.get("id"), "checkout id"),
+        buyer=buyer,
+        abandoned_checkout_url=_web_url(obj.get("abandoned_checkout_url")),
+        items=checkout_items(_items(obj.get("line_items"))),
+        total_price=parse_money(obj.get("total_price"), "total_price"),
+        currency=text(obj.get("presentment_currency") or obj.get("currency"), 8),
+        customer_locale=locale_tag(obj.get("customer_locale")),
+        created_at=created,
+        updated_at=parse_time(obj.get("updated_at"), "updated_at") or created,
+        completed_at=parse_time(obj.get("completed_at"), "completed_at"),
     )

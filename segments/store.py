@@ -164,6 +164,8 @@ def _order_row(record: OrderRecord, customer_id: int | None, now: datetime) -> d
         "tracking_company": record.tracking_company, "tracking_number": record.tracking_number,
         "tracking_url": record.tracking_url, "order_status_url": record.order_status_url,
         "customer_locale": record.customer_locale, "source_updated_at": record.updated_at, "ingested_at": now,
+        "checkout_token": record.checkout_token, "checkout_id": record.checkout_id,
+        "payment_gateways": ",".join(record.payment_gateways) or None,
     }
 
 

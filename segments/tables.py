@@ -73,10 +73,59 @@ orders = sa.Table(
     sa.Column("customer_locale", sa.String(16)),  # the storefront language the order was placed in
     sa.Column("source_updated_at", UTCDateTime()),  # Shopify's updated_at: older updates are ignored
     sa.Column("ingested_at", UTCDateTime(), nullable=False),
+    # The checkout the order completed (an abandoned checkout with this token or id is recovered).
+    sa.Column("checkout_token", sa.String(128)),
+    sa.Column("checkout_id", sa.BigInteger),
+    sa.Column("payment_gateways", sa.Text),  # Shopify's payment_gateway_names, comma-separated
     # Covering index for the per-customer aggregates: counted orders by customer and time.
     sa.Index("ix_orders_aggregate", "counted", "customer_id", "created_at", "total_price", "is_discounted"),
     sa.Index("ix_orders_customer_created", "customer_id", "created_at"),
     sa.Index("ix_orders_phone", "phone"),
+    sa.Index("ix_orders_checkout_token", "checkout_token"),
+)
+
+# Checkouts from checkouts/create|update webhooks and `shopify sync`: the abandoned-checkout
+# automation reads them (docs/automations.md). Keyed by Shopify's checkout token.
+checkouts = sa.Table(
+    "checkouts",
+    metadata,
+    sa.Column("token", sa.String(128), primary_key=True),
+    sa.Column("shopify_id", sa.BigInteger),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="SET NULL")),
+    sa.Column("phone", sa.String(32)),  # E.164 digits, no "+"
+    sa.Column("email", sa.String(256)),
+    sa.Column("abandoned_checkout_url", sa.Text),
+    sa.Column("items", sa.Text),  # "2 × Dog Food, Leash": what the message names
+    sa.Column("total_price", Money),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("customer_locale", sa.String(16)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("source_updated_at", UTCDateTime(), nullable=False),  # the sequence counts from here
+    sa.Column("completed_at", UTCDateTime()),
+    # The sequence stopped for good: ordered | replied | opted_out (with when).
+    sa.Column("stopped_reason", sa.String(16)),
+    sa.Column("stopped_at", UTCDateTime()),
+    sa.Column("ingested_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_checkouts_open", "completed_at", "stopped_reason", "source_updated_at"),
+    sa.Index("ix_checkouts_customer_id", "customer_id"),
+)
+
+# Fulfillments of orders (fulfillments/* webhooks, fulfillment_events/create and the orders'
+# own fulfillments): what the order updates and "where is my order?" read.
+fulfillments = sa.Table(
+    "fulfillments",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # Shopify fulfillment id
+    sa.Column("order_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("status", sa.String(32)),  # success | cancelled | error | failure | pending | open
+    sa.Column("shipment_status", sa.String(32)),  # in_transit | out_for_delivery | delivered | ...
+    sa.Column("tracking_company", sa.String(128)),
+    sa.Column("tracking_number", sa.String(128)),
+    sa.Column("tracking_url", sa.Text),
+    sa.Column("created_at", UTCDateTime()),
+    sa.Column("delivered_at", UTCDateTime()),
+    sa.Column("source_updated_at", UTCDateTime()),
+    sa.Column("ingested_at", UTCDateTime(), nullable=False),
 )
 
 line_items = sa.Table(

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.automations import offers as automation_offers
 from bot.campaigns import listing
 from bot.campaigns.audience import AudienceRow, AudienceSource, load, load_ids, nobody, tier_state
 from bot.campaigns.buttons import Button, resolve_all
@@ -346,8 +347,10 @@ class Campaigns:
                 for name, config in self.settings.file.campaigns.items() if config.trigger == "enter"}
 
     def record(self, conn: Connection, batch: Batch, trigger: str, now: datetime, *,
-               progress: Progress | None = None) -> dict:
-        """Write a planned batch: the run, its ledger rows and its outbox rows."""
+               progress: Progress | None = None, keep_skips: bool = False) -> dict:
+        """Write a planned batch: the run, its ledger rows and its outbox rows. With `keep_skips`
+        a skip is kept in the ledger too (status skipped), so that its cycle is done: an
+        automation's step is decided once (bot/automations/engine.py)."""
         summary = batch.result.summary
         run_id = conn.execute(sa.insert(campaign_runs).values(
             campaign=batch.name, kind=batch.kind, trigger=trigger, send_group=batch.campaign.group, run_at=now,
@@ -359,13 +362,14 @@ class Campaigns:
         queued = self._enqueue(conn, batch, sends, now, progress=progress)
         ledger = []
         for d in batch.result.decisions:
-            if d.action == "skip":
+            if d.action == "skip" and not keep_skips:
                 continue
             key = self._dedupe_key(batch, d)
+            status = {"send": "queued", "defer": "deferred", "skip": "skipped"}[d.action]
             ledger.append({
                 "campaign": batch.name, "kind": batch.kind, "run_id": run_id, "customer_id": d.customer_id,
                 "recipient": d.wa_id, "cycle": batch.cycle(d), "send_group": d.group, "variant": d.variant,
-                "category": batch.campaign.category, "status": "queued" if d.action == "send" else "deferred",
+                "category": batch.campaign.category, "status": status,
                 "reason": d.reason, "form": d.form, "outbox_id": queued.get(key), "planned_at": now,
                 "due_at": d.send_at if d.action == "defer" else None,
                 "queued_at": now if d.action == "send" else None,
@@ -393,7 +397,7 @@ class Campaigns:
                     recipient=d.wa_id, customer_id=d.customer_id, message=graph_payload(spec), now=now,
                     kind=batch.kind, category=batch.campaign.category,
                     fallback=graph_payload(spec.fallback) if spec.fallback else None,
-                    source=f"{batch.kind}:{batch.name}" if batch.kind == "campaign" else REORDER,
+                    source=_source(batch),
                     dedupe_key=self._dedupe_key(batch, d)))
             queued.update(outbox.enqueue_many(conn, rows))
             if progress is not None:
@@ -413,6 +417,10 @@ class Campaigns:
         return {name: self._replan(conn, name, rows, now) for name, rows in by_campaign.items()}
 
     def _offers_for(self, name: str) -> tuple[str, tuple[Offer, ...], CampaignConfig | None] | None:
+        automation = automation_offers.automation_of(name)
+        if automation is not None:
+            found = automation_offers.offers(self.settings, automation)
+            return None if found is None else (automation_offers.category_of(automation), found, None)
         if name == REORDER:
             reorder = self.settings.file.reorder
             if not reorder.enabled:
@@ -452,12 +460,14 @@ class Campaigns:
             tier = _after(tier, result, now)
             by_customer = {r.customer_id: r for r in present}
             context = {r.customer_id: fill_context(r.context) for r in present}
-            batch = Batch(name, REORDER if name == REORDER else "campaign", campaign, result, audience,
+            automation = automation_offers.automation_of(name)
+            batch = Batch(name, _kind_of(name), campaign, result, audience,
                           cycle=lambda d: by_customer[d.customer_id].cycle,
-                          buttons=lambda d: self.reorder_button(_reorder_button_id(context[d.customer_id]), d.language)
-                          if name == REORDER else self.reply_buttons(name),
+                          buttons=lambda d: self._replan_buttons(name, context[d.customer_id], d.language),
                           context=lambda d: context[d.customer_id],
-                          extra_values={"discount_code": self.settings.discount_code(config)} if config else {})
+                          extra_values={"discount_code": self.settings.discount_code(config)} if config else
+                          {"discount_code": automation_offers.discount_code(self.settings, automation)}
+                          if automation else {})
             queued = self._enqueue(conn, batch, result.sends(), now)
             for d in result.decisions:
                 row = by_customer[d.customer_id]
@@ -484,6 +494,15 @@ class Campaigns:
                 context=sa.bindparam("_context", type_=campaign_sends.c.context.type)),
                 updates)
         return dict(counts)
+
+    def _replan_buttons(self, name: str, context: Mapping[str, object], language: str | None
+                        ) -> Sequence[tuple[str, str]]:
+        automation = automation_offers.automation_of(name)
+        if automation is not None:
+            return automation_offers.buttons(automation, context, language or self.settings.store.default_language)
+        if name == REORDER:
+            return self.reorder_button(_reorder_button_id(context), language)
+        return self.reply_buttons(name)
 
     # ------------------------------------------------------------ promotion
 
@@ -586,6 +605,19 @@ class Campaigns:
         if state is not None and state.promotion:
             result["promotion"] = {**state.promotion, "promoted_at": state.promoted_at.isoformat()}
         return result
+
+
+def _kind_of(name: str) -> str:
+    if name == REORDER:
+        return REORDER
+    return automation_offers.KIND if automation_offers.automation_of(name) else "campaign"
+
+
+def _source(batch: Batch) -> str:
+    """The outbox's `source` of a batch's messages: campaign:<name>, reorder, automation:<name>."""
+    if batch.kind == "campaign":
+        return f"campaign:{batch.name}"
+    return batch.name if batch.kind == automation_offers.KIND else REORDER
 
 
 def _buckets(rows: list) -> dict[tuple[str, int], list]:

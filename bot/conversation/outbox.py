@@ -21,7 +21,7 @@ from bot.whatsapp.events import STATUS_RANK, StatusUpdate, effective_time
 log = logging.getLogger(__name__)
 
 DELIVERY_STATES = ("sent", "delivered", "read")
-BUSINESS_INITIATED = ("campaign", "reorder")  # kinds of message we start, not answers
+BUSINESS_INITIATED = ("campaign", "reorder", "automation")  # kinds of message we start, not answers
 OPEN_STATES = ("queued", "sending")
 # `unknown`: a sender died after handing the message to the Graph API and before it heard back.
 STATES = ("queued", "sending", "sent", "delivered", "read", "failed", "cancelled", "unknown")

@@ -355,6 +355,143 @@ class ReorderConfig(_Strict):
         return bool(self.days or self.default_days) and (self.text is not None or self.template is not None)
 
 
+# Placeholders of the store automations (docs/automations.md).
+CHECKOUT_PLACEHOLDERS = ("first_name", "store_name", "discount_code", "checkout_url", "checkout_items")
+ORDER_PLACEHOLDERS = ("first_name", "store_name", "order_name", "order_total", "tracking_url", "tracking_number",
+                      "carrier")
+MAX_CHECKOUT_STEPS = 3
+
+
+class AutomationMessage(_Strict):
+    """What one automation sends: free-form text inside the window, the template outside it."""
+
+    text: str | None = None
+    texts: dict[str, str] = {}  # the free-form text in other languages of the store (docs/languages.md)
+    template: TemplateRef | None = None
+
+    def check(self, allowed: tuple[str, ...], category: str) -> None:
+        if self.texts and self.text is None:
+            raise ValueError("texts translate text: give text (the default language's) as well")
+        if self.text is None and self.template is None:
+            raise ValueError("nothing to send: give text, template or both")
+        if self.text is not None:
+            _check_placeholders(self.text, allowed, "text")
+        for code, text in self.texts.items():
+            _check_placeholders(text, allowed, f"texts.{code}")
+        if self.template is not None:
+            self.template.check_placeholders(allowed, "template")
+            if self.template.category not in (None, category):
+                raise ValueError(f"template.category {self.template.category!r}: this automation sends "
+                                 f"{category} messages")
+
+    def languages_named(self) -> set[str]:
+        return set(self.texts)
+
+
+class AbandonedCheckoutConfig(_Strict):
+    """[automations.abandoned_checkout]: up to three steps, each `after_minutes[k]` after the
+    checkout's last update; `texts[k]` and `templates[k]` are step k's message (marketing)."""
+
+    after_minutes: tuple[int, ...] = (30, 1440)
+    # A step's text: a string (the default language's) or a table {en = "...", es = "..."}.
+    texts: tuple[str | dict[str, str], ...] = ()
+    templates: tuple[TemplateRef, ...] = ()
+    discount_code: str = ""
+
+    @model_validator(mode="after")
+    def _steps(self) -> "AbandonedCheckoutConfig":
+        steps = len(self.after_minutes)
+        if not 1 <= steps <= MAX_CHECKOUT_STEPS:
+            raise ValueError(f"after_minutes: give 1 to {MAX_CHECKOUT_STEPS} steps")
+        if any(m <= 0 for m in self.after_minutes):
+            raise ValueError("after_minutes: each step comes a positive number of minutes after the checkout")
+        if list(self.after_minutes) != sorted(set(self.after_minutes)):
+            raise ValueError("after_minutes: the steps must come later and later (e.g. [30, 1440])")
+        for name, given in (("texts", self.texts), ("templates", self.templates)):
+            if given and len(given) != steps:
+                raise ValueError(f"{name}: one per step ({steps}, as after_minutes has), or none")
+        if not (self.texts or self.templates):
+            raise ValueError("nothing to send: give texts, templates or both (one per step)")
+        for index, step in enumerate(self.texts):
+            if isinstance(step, dict):
+                if not step:
+                    raise ValueError(f"texts[{index}]: an empty table")
+                for code, text in step.items():
+                    _check_placeholders(text, CHECKOUT_PLACEHOLDERS, f"texts[{index}].{code}")
+            else:
+                _check_placeholders(step, CHECKOUT_PLACEHOLDERS, f"texts[{index}]")
+        for index, template in enumerate(self.templates):
+            template.check_placeholders(CHECKOUT_PLACEHOLDERS, f"templates[{index}]")
+            if template.category not in (None, "marketing"):
+                raise ValueError(f"templates[{index}].category: abandoned-checkout messages are marketing")
+        return self
+
+    def step(self, index: int, default_language: str) -> AutomationMessage:
+        """Step `index`'s message as a campaign-like offer: text (the default language's) and texts."""
+        text, texts = None, {}
+        if self.texts:
+            raw = self.texts[index]
+            if isinstance(raw, str):
+                text = raw
+            else:
+                texts = {code: t for code, t in raw.items() if code != default_language}
+                text = raw.get(default_language)
+        return AutomationMessage(text=text, texts=texts if text is not None else {},
+                                 template=self.templates[index] if self.templates else None)
+
+    def languages_named(self) -> set[str]:
+        return {code for step in self.texts if isinstance(step, dict) for code in step}
+
+
+class CodConfirmationConfig(AutomationMessage):
+    """[automations.cod_confirmation]: asked once per cash-on-delivery order; the answer tags it."""
+
+    confirm_tag: str = "cod-confirmed"
+    cancel_tag: str = "cod-cancelled"
+    # Without an answer this long after the question, one reminder (the same message); 0: none.
+    reminder_after_minutes: int = Field(default=720, ge=0)
+    # A payment gateway whose name contains one of these (case-insensitive) is cash on delivery.
+    gateways: tuple[str, ...] = ("cash on delivery", "cod")
+
+    @field_validator("confirm_tag", "cancel_tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        value = value.strip()
+        if not value or len(value) > 40 or "," in value:
+            raise ValueError(f"{value!r}: a Shopify tag of 1 to 40 characters, without commas")
+        return value
+
+
+class AutomationsConfig(_Strict):
+    """[automations.*]: each runs only when its table is present (docs/automations.md)."""
+
+    abandoned_checkout: AbandonedCheckoutConfig | None = None
+    order_confirmed: AutomationMessage | None = None
+    order_shipped: AutomationMessage | None = None
+    order_delivered: AutomationMessage | None = None
+    cod_confirmation: CodConfirmationConfig | None = None
+
+    @model_validator(mode="after")
+    def _messages(self) -> "AutomationsConfig":
+        for name in ("order_confirmed", "order_shipped", "order_delivered", "cod_confirmation"):
+            message = getattr(self, name)
+            if message is not None:
+                try:
+                    message.check(ORDER_PLACEHOLDERS, "utility")
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        return self
+
+    def configured(self) -> list[str]:
+        return [name for name in AUTOMATIONS if getattr(self, name) is not None]
+
+    def languages_named(self) -> dict[str, set[str]]:
+        return {name: getattr(self, name).languages_named() for name in self.configured()}
+
+
+AUTOMATIONS = ("abandoned_checkout", "order_confirmed", "order_shipped", "order_delivered", "cod_confirmation")
+
+
 class PolicyConfig(_Strict):
     consent: Literal["opt_in", "any"] = "opt_in"
     max_marketing_per_7d: int = Field(default=2, ge=0)
@@ -465,6 +602,7 @@ class FileConfig(_Strict):
     api: ApiConfig = ApiConfig()
     intents: dict[str, Any] = {}  # its meaning is checked by flows.nlu at start (bot/runtime.py)
     rates: RatesConfig = RatesConfig()
+    automations: AutomationsConfig = AutomationsConfig()
 
     @field_validator("replies")
     @classmethod
@@ -498,6 +636,7 @@ class FileConfig(_Strict):
                                      f"({', '.join(store)})")
         owners = [(f"[campaigns.{n}]", c.languages_named()) for n, c in self.campaigns.items()]
         owners.append(("[reorder]", set(self.reorder.texts)))
+        owners += [(f"[automations.{n}]", named) for n, named in self.automations.languages_named().items()]
         for where, named in owners:
             for code in sorted(named - set(store)):
                 raise ValueError(f"{where} texts.{code}: {code!r} is not one of [store] languages ({', '.join(store)})")

@@ -37,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Connection, Engine
 
+from bot.automations.engine import Automations
 from bot.campaigns.runs import Campaigns
 from bot.campaigns.tables import apscheduler_jobs, scheduled_runs
 from bot.core.config import Settings, crontab_for_apscheduler
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 UTC = timezone.utc
 SEGMENTS_JOB = "segments:refresh"
 DEFERRED_JOB = "campaigns:deferred"
+AUTOMATIONS_JOB = "automations:due"
 REORDER_JOB = "reorder:scan"
 HANDOFF_JOB = "handoff:release"
 MAX_ATTEMPTS = 3
@@ -74,7 +76,7 @@ def every(minutes: int) -> IntervalTrigger:
 
 
 def job_specs(settings: Settings, campaigns: Campaigns, segment_engine: SegmentEngine,
-              releaser: HandoffReleaser) -> list[JobSpec]:
+              releaser: HandoffReleaser, automations: Automations | None = None) -> list[JobSpec]:
     """The jobs this configuration needs, in the order `tick` runs them."""
 
     def refresh(conn: Connection, now: datetime) -> dict:
@@ -86,6 +88,9 @@ def job_specs(settings: Settings, campaigns: Campaigns, segment_engine: SegmentE
     # Conversations whose agent went silent go back to the bot (bot.conversation.handoff.release_timed_out),
     # and a customer left waiting is told so.
     specs.append(JobSpec(HANDOFF_JOB, every(1), True, releaser.release))
+    if automations is not None and automations.configured:
+        # Abandoned-checkout steps and COD reminders, every minute (docs/automations.md).
+        specs.append(JobSpec(AUTOMATIONS_JOB, every(1), True, automations.run_due))
     specs.append(JobSpec(DEFERRED_JOB, every(1), True, campaigns.run_deferred))
     zone = settings.store.timezone
     for name, config in settings.file.campaigns.items():
@@ -145,11 +150,12 @@ class StoredJobs(BaseScheduler):
 class SchedulerService:
     def __init__(self, settings: Settings, engine: Engine, *, campaigns: Campaigns, segment_engine: SegmentEngine,
                  releaser: HandoffReleaser, clock: Callable[[], datetime] = utcnow,
-                 on_enqueued: Callable[[], None] | None = None):
+                 on_enqueued: Callable[[], None] | None = None, automations: Automations | None = None):
         self.settings = settings
         self.engine = engine
         self.campaigns = campaigns
-        self.specs = {spec.id: spec for spec in job_specs(settings, campaigns, segment_engine, releaser)}
+        self.specs = {spec.id: spec for spec in job_specs(settings, campaigns, segment_engine, releaser,
+                                                                   automations)}
         self.clock = clock
         self.on_enqueued = on_enqueued or (lambda: None)
         self.owner = f"scheduler-{uuid.uuid4().hex[:12]}"

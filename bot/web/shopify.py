@@ -1,4 +1,4 @@
-"""POST /shopify/webhooks: Shopify's order, customer and product webhooks.
+"""POST /shopify/webhooks: Shopify's order, customer, product, checkout and fulfillment webhooks.
 
 Verify (HMAC over the raw body), deduplicate (the delivery id, durably), apply, acknowledge. The
 body is applied on the request path because that is one small transaction: an order is one
@@ -7,6 +7,10 @@ Shopify's 5-second limit, and the order is then visible at once to the flows ("w
 order?") without a second queue. Segment membership is not touched here: the customer is marked
 for the next refresh. A body we cannot apply is kept (with the error) and acknowledged, since
 Shopify would otherwise redeliver it for two days and then drop the subscription.
+
+An order update (confirmed, shipped, delivered, the cash-on-delivery question) is planned and
+queued in the same transaction (bot/automations/engine.py): a few more statements, no network;
+the sender sends it. A failure there is logged and costs the record nothing.
 """
 from __future__ import annotations
 
@@ -22,8 +26,18 @@ from bot.core.db import dialect_insert
 from bot.core.logmask import mask_text
 from bot.core.signing import shopify_signature_valid
 from bot.core.times import utcnow
+from segments.fulfillments import apply_event
 from segments.importer import write
-from segments.shopify import RowError, customer_from_json, order_from_json, product_from_json
+from segments.shopify import (
+    RowError,
+    checkout_from_json,
+    customer_from_json,
+    fulfillment_event_from_json,
+    fulfillment_from_json,
+    order_from_json,
+    product_from_json,
+)
+from segments.store import StoreOutcome
 from segments.tables import shopify_webhooks
 
 log = logging.getLogger(__name__)
@@ -34,6 +48,9 @@ TOPICS = {
     "orders/create": "orders", "orders/updated": "orders", "orders/cancelled": "orders", "orders/paid": "orders",
     "customers/create": "customers", "customers/update": "customers",
     "products/create": "products", "products/update": "products",
+    "checkouts/create": "checkouts", "checkouts/update": "checkouts",
+    "fulfillments/create": "fulfillments", "fulfillments/update": "fulfillments",
+    "fulfillment_events/create": "fulfillment_events",
 }
 
 
@@ -42,7 +59,37 @@ def _parse(kind: str, body: object, region: str):
         return order_from_json(body, region)
     if kind == "customers":
         return customer_from_json(body, region)
+    if kind == "checkouts":
+        return checkout_from_json(body, region)
+    if kind == "fulfillments":
+        return fulfillment_from_json(body)
+    if kind == "fulfillment_events":
+        return fulfillment_event_from_json(body)
     return product_from_json(body)
+
+
+def _apply(conn, kind: str, record, now):
+    if kind == "fulfillment_events":
+        return StoreOutcome(applied=1), apply_event(conn, record, now)
+    return write(conn, kind, [record], now), None
+
+
+def _automate(rt, conn, topic: str, kind: str, record, delivered: bool | None, now) -> None:
+    """The automations this delivery sets off, in a savepoint of their own: a failure is logged
+    and leaves the record applied."""
+    automations = rt.automations
+    if not automations.configured:
+        return
+    try:
+        with conn.begin_nested():
+            if topic == "orders/create":
+                automations.on_order_created(conn, record, now)
+            elif kind == "fulfillments":
+                automations.on_fulfillments(conn, [record], now)
+            elif kind == "fulfillment_events" and delivered:
+                automations.on_delivered(conn, [record.fulfillment_id], now)
+    except Exception:  # the record is kept whatever an automation does
+        log.exception("Shopify %s: automation failed", topic)
 
 
 @shopify.post("/shopify/webhooks")
@@ -81,7 +128,9 @@ def receive():
             try:
                 with conn.begin_nested():  # a record the database refuses must not cost the delivery's row
                     record = _parse(kind, body, rt.settings.store.default_region)
-                    outcome = write(conn, kind, [record], now)
+                    outcome, delivered = _apply(conn, kind, record, now)
+                if outcome.applied:
+                    _automate(rt, conn, topic, kind, record, delivered, now)
                 return jsonify(applied=outcome.applied, stale=outcome.stale)
             except (RowError, sa.exc.DataError, sa.exc.IntegrityError, ValueError, TypeError, ArithmeticError) as exc:
                 # Readable but not usable (a record without its date, a value the database refuses).
