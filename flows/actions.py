@@ -19,6 +19,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.automations import cod
 from bot.conversation import handoff
 from bot.core import languages as langs
 from flows.context import CustomerContext, FlowData, FlowServices
@@ -27,6 +28,7 @@ from flows.replies import Values, joined, label
 from segments import orders as store
 
 OPTED_OUT_SLOT = "opted_out"
+COD_ANSWER_SLOT = "cod_answer"
 LANGUAGE_SLOT = "language"
 INTEREST_SLOT = "interest"
 FALLBACK_STREAK_SLOT = "fallback_streak"
@@ -285,6 +287,38 @@ class ActionLanguage(WabotAction):
         return [SlotSet(LANGUAGE_SLOT, code)]
 
 
+class ActionCod(WabotAction):
+    """The answer to the cash-on-delivery question: a tap on Confirm or Cancel
+    (`cod:confirm:<order id>`), or a typed yes or no while an order waits for one. Recorded
+    through the cod_answer slot (flows/effects.py), which queues the order's tag in Shopify."""
+
+    action_name = "action_cod"
+
+    def act(self, turn: Turn) -> list[dict]:
+        customer, conn = turn.customer, turn.data.conn
+        settings = self.services.settings.file.automations.cod_confirmation
+        args = reply_args(turn.tracker, "cod")
+        latest = turn.tracker.latest_message or {}
+        metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
+        answer = args[0] if args and args[0] in cod.STATES else metadata.get("answer")
+        order = None
+        if customer.customer_id is not None and answer in cod.STATES:
+            if len(args) >= 2 and args[1].isdigit():
+                order = cod.of_order(conn, customer.customer_id, int(args[1]))
+            else:
+                order = cod.awaiting(conn, customer.customer_id)
+        if order is None or settings is None:
+            turn.say("cod_unknown")
+            return []
+        values = customer.values.with_values(last_order_name=order.order_name or f"#{order.order_id}")
+        turn.say("cod_confirmed" if answer == "confirm" else "cod_cancelled", (), values)
+        if order.state == cod.STATES[answer]:
+            return []  # the same answer again: already recorded
+        tag = settings.confirm_tag if answer == "confirm" else settings.cancel_tag
+        return [SlotSet(COD_ANSWER_SLOT, {"order_id": order.order_id, "answer": answer, "tag": tag,
+                                          "source": "button" if args else "reply"})]
+
+
 class ActionOptOut(WabotAction):
     """STOP: opted out at once, and told so (the confirmation is a service message, not marketing)."""
 
@@ -337,7 +371,7 @@ class ActionFallback(WabotAction):
 
 ACTIONS: tuple[type[WabotAction], ...] = (
     ActionGreet, ActionOrderStatus, ActionReorder, ActionRecommend, ActionSale, ActionPreferences,
-    ActionOptOut, ActionOptIn, ActionHandoff, ActionFallback, ActionLanguage,
+    ActionOptOut, ActionOptIn, ActionHandoff, ActionFallback, ActionLanguage, ActionCod,
 )
 
 # Which action answers which intent; intents without one are answered from their reply table.
@@ -353,6 +387,7 @@ INTENT_ACTIONS = {
     "start": "action_opt_in",
     "fallback": "action_fallback",
     "language": "action_language",
+    "cod": "action_cod",
 }
 
 

@@ -14,11 +14,19 @@ from typing import Iterable, Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.automations import cod
 from bot.conversation import customers, handoff
 from bot.core.db import insert_ignoring_conflicts, upsert
 from bot.core.phones import country_of
 from bot.core.tables import customers as customers_table
-from flows.actions import FALLBACK_STREAK_SLOT, INTEREST_SLOT, LANGUAGE_SLOT, OPTED_OUT_SLOT, ActionFallback
+from flows.actions import (
+    COD_ANSWER_SLOT,
+    FALLBACK_STREAK_SLOT,
+    INTEREST_SLOT,
+    LANGUAGE_SLOT,
+    OPTED_OUT_SLOT,
+    ActionFallback,
+)
 from segments.tables import customer_attributes
 
 # Slots whose values are answers the customer gave, stored as custom attributes for attr().
@@ -32,6 +40,7 @@ class Applied:
     attributes: dict[str, str | None] = field(default_factory=dict)
     fallback_streak: int | None = None
     language: str | None = None  # the customer's explicit choice
+    cod_answer: dict | None = None  # {"order_id", "answer", "tag", "source"} of a cash-on-delivery answer
 
 
 def ensure_customer(conn: Connection, key: str, now: datetime) -> int:
@@ -63,6 +72,11 @@ def apply_events(conn: Connection, customer_id: int, events: Iterable[Mapping], 
         elif kind == "slot" and name == LANGUAGE_SLOT and value:
             customers.set_language_choice(conn, customer_id, str(value)[:8], now)
             applied.language = str(value)[:8]
+        elif kind == "slot" and name == COD_ANSWER_SLOT and isinstance(value, dict) \
+                and isinstance(value.get("order_id"), int) and value.get("answer") in cod.STATES:
+            cod.record_answer(conn, customer_id, value["order_id"], value["answer"], str(value.get("tag") or ""),
+                              str(value.get("source") or "reply"), now)
+            applied.cod_answer = value
         elif kind == "slot" and name in ATTRIBUTE_SLOTS:
             text = None if value is None else str(value)
             set_attribute(conn, customer_id, name, text, now)

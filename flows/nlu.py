@@ -50,10 +50,11 @@ from bot.core.errors import ConfigError
 from flows import lexicon, real_words
 
 INTENTS = ("greet", "thanks", "order_status", "reorder", "recommend", "sale", "human", "stop", "start",
-           "fallback", "media", "preferences", "language")
+           "fallback", "media", "preferences", "language", "cod")
 # Intents the [intents] table may not add words to, and why.
 UNCONFIGURABLE = {"fallback": "it is what no keyword matched", "media": "it is decided by the message type",
-                  "language": "it is a language's name (bot.core.languages.NAMES)"}
+                  "language": "it is a language's name (bot.core.languages.NAMES)",
+                  "cod": "it is the answer to a cash-on-delivery question (flows/answers.py)"}
 CONFIGURABLE = tuple(i for i in INTENTS if i not in UNCONFIGURABLE)
 # Ties between equal scores covering as many words go to the intent earlier here.
 PRIORITY = ("human", "order_status", "reorder", "sale", "recommend", "preferences", "greet", "thanks", "fallback")

@@ -41,7 +41,7 @@ INTENT_REPLIES = ("greet", "thanks", "order_status", "reorder", "recommend", "sa
 # Replies that are steps of a flow rather than answers to an intent; configurable the same way.
 STEP_REPLIES = ("no_orders", "reorder_link", "reorder_unavailable", "recommend_popular", "recommend_cart",
                 "no_recommendations", "preferences_saved", "preferences_unavailable", "handoff_timeout",
-                "assistant_unavailable", "language_unavailable")
+                "assistant_unavailable", "language_unavailable", "cod_confirmed", "cod_cancelled", "cod_unknown")
 
 REPLY_NAMES = INTENT_REPLIES + STEP_REPLIES
 

@@ -81,6 +81,12 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                               "your message to our team and they'll answer here.",)},
         "language": {"default": ("Done, {first_name}! I'll write to you in English from now on.",)},
         "language_unavailable": {"default": ("Sorry, we can only chat in {languages} for now.",)},
+        "cod_confirmed": {"default": ("Thank you, {first_name}! Your order {last_order_name} is confirmed: "
+                                      "we'll ship it soon and you pay on delivery.",)},
+        "cod_cancelled": {"default": ("Done: your order {last_order_name} is cancelled and won't be shipped. "
+                                      "Write to us here if you change your mind.",)},
+        "cod_unknown": {"default": ("I couldn't find an order waiting for your confirmation, {first_name}. "
+                                    "Type HUMAN and our team will check.",)},
     },
     "es": {
         "greet": {"default": ("¡Hola, {first_name}! Te damos la bienvenida a {store_name}. "
@@ -134,6 +140,12 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                               "por aquí.",)},
         "language": {"default": ("¡Listo, {first_name}! De ahora en adelante te escribo en español.",)},
         "language_unavailable": {"default": ("Lo siento, por ahora solo podemos conversar en {languages}.",)},
+        "cod_confirmed": {"default": ("¡Gracias, {first_name}! Tu pedido {last_order_name} está confirmado: "
+                                      "lo enviamos pronto y pagas al recibirlo.",)},
+        "cod_cancelled": {"default": ("Listo: cancelamos tu pedido {last_order_name} y no se enviará. "
+                                      "Escríbenos por aquí si cambias de opinión.",)},
+        "cod_unknown": {"default": ("No encontré ningún pedido pendiente de confirmar, {first_name}. "
+                                    "Escribe HUMAN y nuestro equipo lo revisará.",)},
     },
     "pt": {
         "greet": {"default": ("Oi, {first_name}! Boas-vindas a {store_name}. Como podemos ajudar hoje?",)},
@@ -186,6 +198,12 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                               "vai responder por aqui.",)},
         "language": {"default": ("Pronto, {first_name}! A partir de agora vou falar com você em português.",)},
         "language_unavailable": {"default": ("Desculpe, por enquanto só conseguimos conversar em {languages}.",)},
+        "cod_confirmed": {"default": ("Obrigado, {first_name}! Seu pedido {last_order_name} está confirmado: "
+                                      "enviamos em breve e você paga na entrega.",)},
+        "cod_cancelled": {"default": ("Pronto: seu pedido {last_order_name} foi cancelado e não será "
+                                      "enviado. Fale com a gente aqui se mudar de ideia.",)},
+        "cod_unknown": {"default": ("Não encontrei nenhum pedido aguardando sua confirmação, {first_name}. "
+                                    "Digite HUMAN e nossa equipe vai verificar.",)},
     },
     "hi": {
         "greet": {"default": ("नमस्ते {first_name}! {store_name} में आपका स्वागत है। आज हम आपकी क्या मदद कर "
@@ -237,6 +255,12 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                               "देंगे।",)},
         "language": {"default": ("हो गया, {first_name}! अब से आपको हिन्दी में जवाब मिलेंगे।",)},
         "language_unavailable": {"default": ("माफ़ कीजिए, अभी हम सिर्फ़ {languages} में बात कर सकते हैं।",)},
+        "cod_confirmed": {"default": ("धन्यवाद {first_name}! आपका ऑर्डर {last_order_name} कन्फ़र्म हो गया "
+                                      "है: हम इसे जल्द भेजेंगे और आप डिलीवरी पर पेमेंट करेंगे।",)},
+        "cod_cancelled": {"default": ("ठीक है: आपका ऑर्डर {last_order_name} कैंसिल कर दिया गया है और भेजा "
+                                      "नहीं जाएगा। मन बदले तो यहीं लिखें।",)},
+        "cod_unknown": {"default": ("मुझे आपकी पुष्टि का इंतज़ार करता कोई ऑर्डर नहीं मिला, {first_name}। "
+                                    "HUMAN लिखें, हमारी टीम देख लेगी।",)},
     },
     "id": {
         "greet": {"default": ("Halo, Kak {first_name}! Selamat datang di {store_name}. Ada yang bisa kami bantu "
@@ -291,6 +315,12 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         "language": {"default": ("Siap, Kak {first_name}! Mulai sekarang kami balas pakai bahasa Indonesia ya.",)},
         "language_unavailable": {"default": ("Maaf, Kak, untuk saat ini kami baru bisa melayani dalam "
                                              "{languages}.",)},
+        "cod_confirmed": {"default": ("Terima kasih, Kak {first_name}! Pesanan {last_order_name} sudah "
+                                      "dikonfirmasi: segera kami kirim dan dibayar saat barang sampai.",)},
+        "cod_cancelled": {"default": ("Oke, pesanan {last_order_name} sudah dibatalkan dan tidak akan "
+                                      "dikirim. Kabari kami di sini kalau berubah pikiran ya.",)},
+        "cod_unknown": {"default": ("Maaf Kak {first_name}, kami tidak menemukan pesanan yang menunggu konfirmasi. Ketik "
+                                    "HUMAN dan tim kami akan mengecek.",)},
     },
 }
 
@@ -299,6 +329,8 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
 ORDER_STATUS: dict[str, dict[str, str]] = {
     "en": {
         "cancelled": "cancelled",
+        "delivered": "delivered",
+        "out for delivery": "out for delivery",
         "refunded": "refunded",
         "on its way": "on its way",
         "shipped": "shipped",
@@ -308,6 +340,8 @@ ORDER_STATUS: dict[str, dict[str, str]] = {
     },
     "es": {
         "cancelled": "fue cancelado",
+        "delivered": "ya fue entregado",
+        "out for delivery": "sale hoy a reparto",
         "refunded": "fue reembolsado",
         "on its way": "va en camino",
         "shipped": "ya fue enviado",
@@ -317,6 +351,8 @@ ORDER_STATUS: dict[str, dict[str, str]] = {
     },
     "pt": {
         "cancelled": "foi cancelado",
+        "delivered": "já foi entregue",
+        "out for delivery": "saiu para entrega hoje",
         "refunded": "foi reembolsado",
         "on its way": "está a caminho",
         "shipped": "já foi enviado",
@@ -326,6 +362,8 @@ ORDER_STATUS: dict[str, dict[str, str]] = {
     },
     "hi": {
         "cancelled": "कैंसिल हो गया है",
+        "delivered": "डिलीवर हो गया है",
+        "out for delivery": "आज डिलीवरी के लिए निकला है",
         "refunded": "रिफ़ंड हो गया है",
         "on its way": "रास्ते में है",
         "shipped": "शिप हो गया है",
@@ -335,6 +373,8 @@ ORDER_STATUS: dict[str, dict[str, str]] = {
     },
     "id": {
         "cancelled": "sudah dibatalkan",
+        "delivered": "sudah diterima",
+        "out for delivery": "sedang diantar kurir hari ini",
         "refunded": "dananya sudah dikembalikan",
         "on its way": "sedang dalam perjalanan",
         "shipped": "sudah dikirim",

@@ -36,6 +36,8 @@ def build_tracker(sender_id: str, text: str | None, decision: IntentDecision, re
     metadata = {"source": decision.source}
     if decision.intent == "language" and decision.matched:
         metadata["language"] = decision.matched  # the code the router read (flows/nlu.py)
+    if decision.intent == "cod" and decision.matched in ("confirm", "cancel"):
+        metadata["answer"] = decision.matched  # a typed yes or no (flows/answers.py)
     if reply_id:
         metadata["reply_id"] = reply_id
     latest = {

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from segments.tables import line_items, orders, products, variants
+from segments.tables import fulfillments, line_items, orders, products, variants
 
 VOIDED = ("voided", "refunded")
 
@@ -44,6 +44,9 @@ class OrderSummary:
     order_status_url: str | None
     counted: bool
     items: tuple[OrderItem, ...]
+    # From the newest shipment of the order (fulfillments): where it is, and when it arrived.
+    shipment_status: str | None = None
+    delivered_at: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -62,6 +65,10 @@ def order_status(order: OrderSummary) -> str:
         return "refunded"
     if order.financial_status == "voided":
         return "cancelled"
+    if order.delivered_at is not None:
+        return "delivered"
+    if (order.shipment_status or "").lower() == "out_for_delivery":
+        return "out for delivery"
     fulfilment = (order.fulfillment_status or "").lower()
     if fulfilment == "fulfilled":
         return "on its way" if order.tracking_url or order.tracking_number else "shipped"
@@ -117,16 +124,42 @@ def _variant_title(title: str | None) -> str | None:
     return None if not title or title == "Default Title" else title
 
 
+def _shipments(conn: Connection, order_ids: Sequence[int]) -> dict[int, sa.Row]:
+    """The newest shipment of each order that is not cancelled: its tracking wins over the order's."""
+    f = fulfillments.c
+    newest: dict[int, sa.Row] = {}
+    query = (sa.select(f.order_id, f.tracking_url, f.tracking_number, f.tracking_company, f.shipment_status,
+                       f.delivered_at)
+             .where(f.order_id.in_(order_ids), sa.func.coalesce(f.status, "") != "cancelled")
+             .order_by(f.order_id, sa.func.coalesce(f.created_at, f.ingested_at), f.id))
+    for row in conn.execute(query):
+        newest[row.order_id] = row
+    return newest
+
+
 def _summaries(conn: Connection, query) -> list[OrderSummary]:
     rows = conn.execute(query).mappings().all()
-    items = _items(conn, [r["id"] for r in rows]) if rows else {}
-    return [OrderSummary(
-        id=r["id"], name=r["name"] or f"#{r['id']}", created_at=r["created_at"], total_price=r["total_price"],
-        currency=r["currency"], financial_status=r["financial_status"], fulfillment_status=r["fulfillment_status"],
-        cancelled_at=r["cancelled_at"], tracking_url=r["tracking_url"], tracking_number=r["tracking_number"],
-        tracking_company=r["tracking_company"], order_status_url=r["order_status_url"], counted=bool(r["counted"]),
-        items=tuple(items.get(r["id"], ())),
-    ) for r in rows]
+    ids = [r["id"] for r in rows]
+    items = _items(conn, ids) if rows else {}
+    shipments = _shipments(conn, ids) if rows else {}
+    found = []
+    for r in rows:
+        shipped = shipments.get(r["id"])
+        tracking_url, number, company = r["tracking_url"], r["tracking_number"], r["tracking_company"]
+        if shipped is not None and (shipped.tracking_url or shipped.tracking_number):
+            tracking_url, number, company = shipped.tracking_url, shipped.tracking_number, shipped.tracking_company
+        found.append(OrderSummary(
+            id=r["id"], name=r["name"] or f"#{r['id']}", created_at=r["created_at"], total_price=r["total_price"],
+            currency=r["currency"], financial_status=r["financial_status"],
+            # A shipment the order's own row has not heard of yet (fulfillment webhooks come first).
+            fulfillment_status=r["fulfillment_status"] or ("fulfilled" if shipped is not None else None),
+            cancelled_at=r["cancelled_at"], tracking_url=tracking_url, tracking_number=number,
+            tracking_company=company, order_status_url=r["order_status_url"], counted=bool(r["counted"]),
+            items=tuple(items.get(r["id"], ())),
+            shipment_status=shipped.shipment_status if shipped else None,
+            delivered_at=shipped.delivered_at if shipped else None,
+        ))
+    return found
 
 
 def last_order(conn: Connection, customer_id: int, now: datetime, *, counted_only: bool = False) -> OrderSummary | None:

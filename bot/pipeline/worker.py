@@ -15,6 +15,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.automations import cod
 from bot.conversation import customers, handoff, intake, outbox
 from bot.conversation.customers import Customer, mask
 from bot.core import languages
@@ -27,6 +28,7 @@ from bot.core.times import utcnow
 from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate, effective_time
 from bot.whatsapp.window import window_open
 from flows import effects, language, runner
+from flows.answers import yes_or_no
 from flows.context import FlowServices, SegmentLookup, no_segments
 from flows.nlu import IntentDecision, IntentRouter
 from flows.rasa_rest import RasaClient, RasaUnavailable, message_for_rasa
@@ -40,6 +42,9 @@ _SET_HANDLED = (sa.update(inbound_messages).where(inbound_messages.c.id == sa.bi
 
 # Opting out or back in is honoured (and confirmed) even while a person holds the conversation.
 ALWAYS_ANSWERED = ("stop", "start")
+# What a yes or no never overrides while a cash-on-delivery question waits: opting out or in,
+# asking for a person, choosing a language, or a tap on one of our buttons.
+NOT_AN_ANSWER = ("stop", "start", "human", "language", "cod")
 
 
 class InboundWorker:
@@ -176,6 +181,7 @@ class InboundWorker:
         if decision is None:
             self._handled(conn, row_id, "no_reply")
             return False
+        decision = self._cod_answer(conn, customer, msg, decision)
 
         conversation = handoff.get(conn, customer.id)
         if conversation.bot_silent and decision.intent not in ALWAYS_ANSWERED:
@@ -190,6 +196,19 @@ class InboundWorker:
                              streak_before=conversation.fallback_streak)
         return self._reply(conn, customer, row_id, outcome.messages, now,
                            source=outcome.action or f"reply:{decision.intent}", intent=decision)
+
+    def _cod_answer(self, conn: Connection, customer: Customer, msg: InboundMessage,
+                    decision: IntentDecision) -> IntentDecision:
+        """A yes or a no (in any of the store's languages) while an order of the customer waits
+        for its cash-on-delivery confirmation is that answer (docs/automations.md)."""
+        if self.settings.file.automations.cod_confirmation is None or decision.intent in NOT_AN_ANSWER:
+            return decision
+        if decision.source == "button" and msg.reply_id and ":" in msg.reply_id:
+            return decision  # a tap on another of our buttons
+        answer = yes_or_no(msg.text, self.settings.store.languages)
+        if answer is None or cod.awaiting(conn, customer.id) is None:
+            return decision
+        return IntentDecision("cod", 1.0, "answer", answer)
 
     def _reply(self, conn: Connection, customer: Customer, row_id: int, messages: list[dict], now: datetime,
                *, source: str, intent: IntentDecision | None) -> bool:

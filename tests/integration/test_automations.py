@@ -354,3 +354,97 @@ def test_customers_without_a_phone_are_left_alone(app, engine):
     assert messages(engine) == []
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar() == 0
+
+
+def quick_reply_payload(payload: str, text: str, at: datetime) -> dict:
+    """A tap on a template's quick-reply button, as Meta delivers it (type "button")."""
+    envelope = simulate.text_payload(WA_ID, "x", timestamp=int(at.timestamp()))
+    message = envelope["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message.update(type="button", button={"payload": payload, "text": text})
+    return envelope
+
+
+def customer_sends(app, payload: dict, at: datetime) -> None:
+    raw = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    response = app.test_client().post("/webhook", data=raw, headers={
+        "X-Hub-Signature-256": signature, "Content-Type": "application/json"})
+    assert response.status_code == 200
+    app.extensions["wabot"].worker(clock=lambda: at).drain()
+
+
+def cod_row(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(cod_confirmations)).one()
+
+
+def replies(engine) -> list[str]:
+    with engine.connect() as conn:
+        return [r.preview for r in conn.execute(sa.select(outbox.c.preview).where(outbox.c.kind == "reply")
+                                                .order_by(outbox.c.id))]
+
+
+def test_a_tap_on_confirm_records_the_answer_and_queues_the_tag(app, engine):
+    deliver(app, "orders/create", cod_order())
+    customer_sends(app, quick_reply_payload("cod:confirm:9101", "Confirm", T0 + timedelta(minutes=2)),
+                   T0 + timedelta(minutes=2))
+    row = cod_row(engine)
+    assert (row.state, row.answer_source, row.tag, row.tag_state) == ("confirmed", "button", "cod-confirmed", "pending")
+    assert replies(engine)[-1].startswith("Thank you, Ana! Your order #9101 is confirmed")
+    # the same tap again: answered, nothing queued twice
+    customer_sends(app, quick_reply_payload("cod:confirm:9101", "Confirm", T0 + timedelta(minutes=3)),
+                   T0 + timedelta(minutes=3))
+    assert cod_row(engine).answered_at == row.answered_at
+    tick(app, T0 + timedelta(minutes=400))
+    assert len(messages(engine, "automation:cod_confirmation")) == 1  # answered: no reminder
+
+
+@pytest.mark.parametrize("text, state", [("sim", "confirmed"), ("Sí, confirmo", "confirmed"), ("yes", "confirmed"),
+                                         ("não, cancela", "cancelled"), ("batal", "cancelled")])
+def test_a_typed_yes_or_no_answers_a_waiting_question(settings_for, engine, text, state):
+    app = create_app(settings_for(toml=TOML.replace('name = "Acme"', 'name = "Acme"\nlanguages = ["en", "es", "pt", "id"]'),
+                                  WABOT_SHOPIFY_SECRET=SECRET))
+    try:
+        deliver(app, "orders/create", cod_order())
+        customer_says(app, text, T0 + timedelta(minutes=2))
+        row = cod_row(engine)
+        assert (row.state, row.answer_source) == (state, "reply")
+        assert row.tag == ("cod-confirmed" if state == "confirmed" else "cod-cancelled")
+    finally:
+        app.extensions["wabot"].close()
+
+
+def test_stop_still_opts_out_while_a_question_waits(app, engine):
+    deliver(app, "orders/create", cod_order())
+    customer_says(app, "STOP", T0 + timedelta(minutes=2))
+    assert cod_row(engine).state == "awaiting"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(customers.c.opted_out)).scalar() is True
+
+
+def test_a_yes_without_a_waiting_question_is_an_ordinary_message(app, engine):
+    customer_says(app, "yes", T0)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(cod_confirmations)).scalar() == 0
+    assert not replies(engine)[-1].startswith("I couldn't find")
+
+
+def test_a_tap_for_someone_elses_order_answers_nothing(app, engine):
+    deliver(app, "orders/create", cod_order())
+    customer_sends(app, quick_reply_payload("cod:confirm:424242", "Confirm", T0 + timedelta(minutes=2)),
+                   T0 + timedelta(minutes=2))
+    assert cod_row(engine).state == "awaiting"
+    assert replies(engine)[-1].startswith("I couldn't find an order waiting")
+
+
+def test_order_status_answers_from_the_fulfillments_tracking(app, engine):
+    deliver(app, "orders/create", order())
+    deliver(app, "fulfillments/create", fulfillment(tracking_url="https://track.example/NEW"))
+    customer_says(app, "where is my order?", T0 + timedelta(minutes=5))
+    assert replies(engine)[-1] == ("Your last order #9001 (2 × Dog Food) is on its way. "
+                                   "Track it here: https://track.example/NEW")
+    event = {"id": 57, "fulfillment_id": 801, "order_id": 9001, "status": "delivered", "happened_at": iso(T0)}
+    deliver(app, "fulfillment_events/create", event)
+    customer_says(app, "where is my order?", T0 + timedelta(minutes=6))
+    assert "is delivered" in replies(engine)[-1]

@@ -19,9 +19,9 @@ EXPECTED_LANGUAGES = ("en", "es", "pt", "hi", "id")
 NEW_REPLIES = ("language", "language_unavailable")
 ALLOWED = {"first_name", "store_name", "last_order_name", "last_order_items", "order_status", "tracking_url",
            "cart_url", "product_title", "discount_code"}
-STATUS_PHRASES = ("cancelled", "refunded", "on its way", "shipped", "partly shipped", "awaiting payment",
-                  "being prepared")
-TITLE_LABELS = ("reorder_button", "choose", "see_suggestions")  # button and list-button titles: <= 20
+STATUS_PHRASES = ("cancelled", "delivered", "out for delivery", "refunded", "on its way", "shipped", "partly shipped",
+                  "awaiting payment", "being prepared")
+TITLE_LABELS = ("reorder_button", "cod_confirm", "cod_cancel", "choose", "see_suggestions")  # button and list-button titles: <= 20
 SECTION_LABELS = ("languages_section", "interests_section")  # list section titles: <= 24
 DESCRIPTION_LABELS = ("bought_by", "bought_by_one", "favourite_of", "favourite_of_one")  # row descriptions: <= 72
 OTHERS = [lang for lang in EXPECTED_LANGUAGES if lang != "en"]
@@ -144,6 +144,10 @@ def test_order_status_has_every_phrase_of_segments_orders():
                     order = OrderSummary(1, "#1001", datetime(2024, 1, 1), Decimal("10"), "USD", financial, fulfilment,
                                          cancelled, tracking, None, None, None, True, ())
                     returned.add(order_status(order))
+    for shipment, delivered in (("out_for_delivery", None), ("delivered", datetime(2024, 1, 2))):
+        returned.add(order_status(OrderSummary(1, "#1001", datetime(2024, 1, 1), Decimal("10"), "USD", "paid",
+                                               "fulfilled", None, None, None, None, None, True, (),
+                                               shipment_status=shipment, delivered_at=delivered)))
     assert returned <= set(STATUS_PHRASES)
     assert returned == set(STATUS_PHRASES)
 
