@@ -40,31 +40,52 @@ def with_rates(counts: dict) -> dict:
     return counts
 
 
+def delivered_time() -> sa.ColumnElement:
+    """When a ledger row's message was delivered (a read receipt implies delivery)."""
+    return sa.func.coalesce(outbox.c.delivered_at, outbox.c.read_at)
+
+
+def replied_condition() -> sa.ColumnElement:
+    """The recipient of a ledger row wrote to us within 24 h of its delivery (of its sending
+    when no delivery status came)."""
+    return sa.exists().where(inbound_messages.c.customer_id == campaign_sends.c.customer_id,
+                             within(inbound_messages.c.sent_at, sa.func.coalesce(delivered_time(), outbox.c.sent_at),
+                                    REPLY_WINDOW))
+
+
+def conversion_join_condition() -> sa.ColumnElement:
+    """An order joined to a ledger row (with its outbox row) counts as its conversion: a counted
+    order by the same customer within 7 days after the message was sent."""
+    return sa.and_(orders.c.customer_id == campaign_sends.c.customer_id, orders.c.counted,
+                   within(orders.c.created_at, outbox.c.sent_at, CONVERSION_WINDOW))
+
+
+def outcome_counts() -> dict[str, sa.ColumnElement]:
+    """COUNTS as aggregate columns over campaign_sends LEFT JOIN outbox (on outbox_id)."""
+    s, o = campaign_sends.c, outbox.c
+    converted = sa.exists().where(conversion_join_condition())
+    sent = o.sent_at.is_not(None)
+    return {
+        "planned": _count(s.status == "queued"),
+        "sent": _count(sent),
+        "delivered": _count(delivered_time().is_not(None)),
+        "read": _count(o.read_at.is_not(None)),
+        "replied": _count(sa.and_(sent, replied_condition())),
+        "converted": _count(sa.and_(sent, converted)),
+        "failed": _count(o.state == "failed"),
+        "cancelled": _count(o.state == "cancelled"),
+        "pending": _count(o.state.in_(("queued", "sending"))),
+        "deferred": _count(s.status == "deferred"),
+        # a sender died with it in flight: maybe sent, never sent again (docs/sending.md)
+        "unknown": _count(o.state == "unknown"),
+    }
+
+
 def campaign_stats(conn: Connection, campaign: str) -> dict:
     """{"campaign", "groups": [{"group", "variant", counts..., "failed_by_code", "rates"}], "total"}."""
     s, o = campaign_sends.c, outbox.c
-    delivered_at = sa.func.coalesce(o.delivered_at, o.read_at)
-    replied = sa.exists().where(inbound_messages.c.customer_id == s.customer_id,
-                                within(inbound_messages.c.sent_at, sa.func.coalesce(delivered_at, o.sent_at), REPLY_WINDOW))
-    converted = sa.exists().where(orders.c.customer_id == s.customer_id, orders.c.counted,
-                                  within(orders.c.created_at, o.sent_at, CONVERSION_WINDOW))
-    sent = o.sent_at.is_not(None)
     query = (
-        sa.select(
-            s.send_group, s.variant,
-            _count(s.status == "queued").label("planned"),
-            _count(sent).label("sent"),
-            _count(delivered_at.is_not(None)).label("delivered"),
-            _count(o.read_at.is_not(None)).label("read"),
-            _count(sa.and_(sent, replied)).label("replied"),
-            _count(sa.and_(sent, converted)).label("converted"),
-            _count(o.state == "failed").label("failed"),
-            _count(o.state == "cancelled").label("cancelled"),
-            _count(o.state.in_(("queued", "sending"))).label("pending"),
-            _count(s.status == "deferred").label("deferred"),
-            # a sender died with it in flight: maybe sent, never sent again (docs/sending.md)
-            _count(o.state == "unknown").label("unknown"),
-        )
+        sa.select(s.send_group, s.variant, *(expr.label(name) for name, expr in outcome_counts().items()))
         .select_from(campaign_sends.outerjoin(outbox, o.id == s.outbox_id))
         .where(s.campaign == campaign)
         .group_by(s.send_group, s.variant)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import actions, campaigns, chat, demo, events, outbox, segments, serve, shopify
+from bot.cli import actions, automations, campaigns, chat, demo, events, outbox, segments, serve, shopify
 from bot.cli.context import Context, setup_logging
 from bot.core.errors import WabotError
 
@@ -19,7 +19,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 for command in (*serve.COMMANDS, demo.demo, chat.chat, actions.actions, *segments.COMMANDS, *campaigns.COMMANDS,
-                *events.COMMANDS, *outbox.COMMANDS, *shopify.COMMANDS):
+                *events.COMMANDS, *outbox.COMMANDS, *shopify.COMMANDS, *automations.COMMANDS):
     cli.add_command(command)
 
 

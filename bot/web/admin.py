@@ -2,7 +2,8 @@
 
 The page is a shell and a small script; everything it shows comes from the admin JSON API
 (Bearer WABOT_ADMIN_TOKEN): segments (bot/web/segments.py), campaigns and reorder prompts
-(bot/web/campaigns.py), and the customer search and explanation here. Charts are drawn by
+(bot/web/campaigns.py), and the customer search and explanation and the store automations'
+results (/api/automations) here. Charts are drawn by
 plotly.js, served from the installed `plotly` package (never a CDN, never a copy in this
 repository), gzipped once per process and cached by browsers for a year under a versioned URL.
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
+from bot.automations.stats import configured_stats
 from bot.conversation import customers, directory, inbox
 from bot.core import db
 from bot.core.errors import NotFound, WabotError
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 admin_console = Blueprint("admin_console", __name__, template_folder="templates", static_folder="static",
                           static_url_path="/admin/static")
-admin_api = Blueprint("admin_api", __name__, url_prefix="/api/customers")
+admin_api = Blueprint("admin_api", __name__, url_prefix="/api")
 
 YEAR = 365 * 24 * 3600
 SEARCH_LIMIT = 20
@@ -209,7 +211,7 @@ def _require_admin():
     return None
 
 
-@admin_api.get("")
+@admin_api.get("/customers")
 def search_customers():
     """Customers whose number, name or email contains `q`."""
     query = (request.args.get("q") or "").strip()
@@ -222,7 +224,7 @@ def search_customers():
     return jsonify({"query": query, "customers": found})
 
 
-@admin_api.get("/<key>")
+@admin_api.get("/customers/<key>")
 def show_customer(key: str):
     """One customer: the agent console's view of them (transcript, orders, language) and why they
     are in each segment at this moment, with every attribute the rules read."""
@@ -237,3 +239,14 @@ def show_customer(key: str):
         attributes = rt.segment_engine.attributes(conn, customer.id, now)
     return jsonify({"key": key, "customer": seen, "explain": explained, "attributes": attributes,
                     "now": now.isoformat()})
+
+
+# ---------------------------------------------------------------- store automations
+
+@admin_api.get("/automations")
+def automation_results():
+    """Each configured automation's results per step, as `wabot automations stats --json`."""
+    rt = current_app.extensions["wabot"]
+    with db.reading(rt.engine) as conn:
+        data = configured_stats(conn, rt.settings.file.automations, rt.settings.store.currency)
+    return jsonify(data)

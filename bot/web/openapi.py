@@ -73,6 +73,8 @@ ROUTES: dict[str, tuple[str, str | None, list[dict], dict | None]] = {
                                                                    "maxLength": 100}}], None),
     "admin_api.show_customer": ("One customer: conversation, orders, segments explained, attributes",
                                 "adminToken", [], None),
+    "admin_api.automation_results": ("The store automations' results per step: sent, delivered, read, replied, "
+                                     "converted, revenue", "adminToken", [], None),
     "sandbox_api.recorded_messages": ("Messages the sandbox transport recorded (loopback only)", None, [
         {"name": "after", "in": "query", "schema": {"type": "integer"}},
         {"name": "wa_id", "in": "query", "schema": {"type": "string"}}], None),

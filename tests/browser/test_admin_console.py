@@ -265,3 +265,100 @@ def test_at_390_px_nothing_scrolls_sideways_and_the_buttons_are_on_screen(start_
     page.evaluate("window.scrollTo(0, 0)")
     viewport_screenshot(page, "admin-console-mobile")
     assert problems == []
+
+
+# ---------------------------------------------------------------- store automations
+
+AUTOMATIONS_TOML = TOML + """
+[automations.abandoned_checkout]
+after_minutes = [30, 1440]
+texts = ["You left {checkout_items} in your cart: {checkout_url}", "Still thinking? {checkout_url}"]
+
+[automations.order_confirmed]
+template = { name = "order_confirmed", language = "en_US", body = ["{first_name}", "{order_name}"] }
+"""
+
+
+def add_automation_message(conn, customer_id: int, wa_id: str, step: int, sent_at, *, delivered: bool, read: bool):
+    """An abandoned-checkout message as the automations engine and the sender leave it."""
+    from bot.campaigns.tables import campaign_sends
+
+    box = conn.execute(sa.insert(outbox).values(
+        customer_id=customer_id, recipient=wa_id, kind="automation", category="marketing",
+        payload={"type": "text", "text": {"body": "Still thinking?"}}, source="automation:abandoned_checkout",
+        dedupe_key=f"seeded:automation:{wa_id}:{step}", state="sent", attempts=1, not_before=sent_at,
+        created_at=sent_at, sent_at=sent_at, delivered_at=sent_at + timedelta(minutes=1) if delivered else None,
+        read_at=sent_at + timedelta(minutes=2) if read else None).returning(outbox.c.id)).scalar_one()
+    conn.execute(sa.insert(campaign_sends).values(
+        campaign="automation:abandoned_checkout", kind="automation", customer_id=customer_id, recipient=wa_id,
+        cycle=f"checkout-{wa_id}", send_group="all", variant=step, category="marketing", status="queued",
+        form="freeform", outbox_id=box, planned_at=sent_at, queued_at=sent_at))
+
+
+def test_the_automations_section_shows_each_step_its_results_and_revenue(start_server, fake_graph, engine, shop,
+                                                                         browser):
+    from playwright.sync_api import expect
+
+    from bot.core.tables import inbound_messages
+
+    now = utcnow()
+    sent_at = now - timedelta(days=3)
+    with engine.begin() as conn:
+        add_automation_message(conn, shop["Lena"], PEOPLE[0][0], 0, sent_at, delivered=True, read=True)
+        add_automation_message(conn, shop["Omar"], PEOPLE[1][0], 1, sent_at, delivered=True, read=False)
+        conn.execute(sa.insert(inbound_messages).values(
+            wa_message_id="wamid.automation.reply", customer_id=shop["Lena"], type="text", text="is it still there?",
+            sent_at=sent_at + timedelta(hours=1), received_at=sent_at + timedelta(hours=1)))
+        add_order(conn, 7100, shop["Lena"], [(11, 111, "Linen cushion cover", 1, "36.00")],
+                  created_at=now - timedelta(days=2))
+    server = start_server(fake_graph, toml=AUTOMATIONS_TOML, WABOT_ADMIN_TOKEN=ADMIN)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    problems = watch_csp(page)
+    sign_in(page, server.url)
+    section = page.locator("#automations")
+    expect(section.get_by_role("heading", name="Automations")).to_be_visible()
+    expect(page.locator("#automations-empty")).to_be_hidden()
+
+    cart = page.locator("#automation-abandoned_checkout")
+    expect(cart.get_by_role("heading", name="Abandoned checkout")).to_be_visible()
+    first = cart.get_by_role("row", name=re.compile(r"^Step 1 after 30 min"))
+    cells = first.locator("td")
+    expect(cells).to_have_count(6)
+    expect(cells.nth(0)).to_have_text("1")  # sent
+    expect(cells.nth(1)).to_have_text("1 100.0%")  # delivered
+    expect(cells.nth(2)).to_have_text("1 100.0%")  # read
+    expect(cells.nth(3)).to_have_text("1 100.0%")  # replied
+    expect(cells.nth(4)).to_have_text("1 100.0%")  # converted
+    expect(cells.nth(5)).to_have_text(re.compile(r"36\.00"))  # revenue
+    second = cart.get_by_role("row", name=re.compile(r"^Step 2 after 1 day")).locator("td")
+    expect(second.nth(0)).to_have_text("1")
+    expect(second.nth(2)).to_have_text("0 0.0%")  # not read
+    expect(second.nth(5)).to_have_text(re.compile(r"0\.00"))
+    expect(cart.get_by_role("row", name=re.compile(r"^Total")).locator("td").nth(0)).to_have_text("2")
+    page.locator("#automation-abandoned_checkout-chart .main-svg").first.wait_for()
+    assert drawn(page, "#automation-abandoned_checkout-chart", ".bars .point path") >= 3
+
+    confirmed = page.locator("#automation-order_confirmed")
+    expect(confirmed.get_by_role("heading", name="Order confirmed")).to_be_visible()
+    expect(confirmed).to_contain_text("Nothing sent yet.")
+    expect(confirmed.get_by_role("row", name=re.compile(r"^Message")).locator("td").nth(0)).to_have_text("0")
+    page.evaluate("document.getElementById('automations').scrollIntoView({block: 'start'})")
+    viewport_screenshot(page, "admin-console-automations")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    time.sleep(0.5)  # charts re-laid out to the narrow width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert problems == []
+
+
+def test_without_automations_the_section_says_how_to_add_one(start_server, fake_graph, engine, shop, browser):
+    from playwright.sync_api import expect
+
+    server = start_server(fake_graph, toml=TOML, WABOT_ADMIN_TOKEN=ADMIN)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    problems = watch_csp(page)
+    sign_in(page, server.url)
+    expect(page.locator("#automations-empty")).to_be_visible()
+    expect(page.locator("#automations-empty")).to_contain_text("No automations are configured")
+    expect(page.locator("#automation-list article")).to_have_count(0)
+    assert problems == []

@@ -119,7 +119,7 @@ ROUTES = [("GET", "/api/campaigns"), ("GET", "/api/campaigns/flash"), ("POST", "
           ("POST", "/api/campaigns/tested/promote"), ("GET", "/api/campaigns/flash/progress"),
           ("GET", "/api/reorder"), ("GET", "/api/reorder/preview"), ("POST", "/api/reorder/run"),
           ("GET", "/api/reorder/progress"), ("GET", "/api/segments/vip/history"), ("GET", "/api/customers?q=ana"),
-          ("GET", "/api/customers/5511987000001")]
+          ("GET", "/api/customers/5511987000001"), ("GET", "/api/automations")]
 
 
 @pytest.mark.parametrize("method,path", ROUTES)
@@ -395,3 +395,64 @@ def test_the_admin_api_is_rate_limited_per_token_and_the_page_is_not(settings_fo
                 assert script.status_code == 200
     finally:
         app.extensions["wabot"].close()
+
+
+# ---------------------------------------------------------------- store automations
+
+AUTOMATIONS_TOML = TOML + """
+[automations.abandoned_checkout]
+after_minutes = [30, 1440]
+texts = ["You left {checkout_items}: {checkout_url}", "Still thinking? {checkout_url}"]
+
+[automations.order_shipped]
+template = { name = "order_shipped", language = "en_US", body = ["{order_name}", "{tracking_url}"] }
+"""
+
+
+def test_the_automations_results_per_step(settings_for, engine, store, fake_graph):
+    """GET /api/automations answers as `wabot automations stats --json`: each configured automation
+    with its steps, zeros where nothing went, the store's currency."""
+    from bot.automations.stats import configured_stats
+    from bot.campaigns.tables import campaign_sends
+
+    now = utcnow()
+    customer = store["5511987000001"]
+    with engine.begin() as conn:
+        box = conn.execute(sa.insert(outbox).values(
+            customer_id=customer, recipient="5511987000001", kind="automation", category="marketing",
+            payload={"type": "text", "text": {"body": "Still thinking?"}}, source="automation:abandoned_checkout",
+            state="sent", attempts=1, not_before=now - timedelta(days=1), created_at=now - timedelta(days=1),
+            sent_at=now - timedelta(days=1), delivered_at=now - timedelta(hours=23), read_at=now - timedelta(hours=22),
+        ).returning(outbox.c.id)).scalar_one()
+        conn.execute(sa.insert(campaign_sends).values(
+            campaign="automation:abandoned_checkout", kind="automation", customer_id=customer, recipient="5511987000001",
+            cycle="checkout-1", send_group="all", variant=1, category="marketing", status="queued", form="freeform",
+            outbox_id=box, planned_at=now - timedelta(days=1), queued_at=now - timedelta(days=1)))
+        add_order(conn, 8100, customer, [(1, 1, "Cushion", 1, "42.50")], created_at=now - timedelta(hours=2))
+    configured = settings_for(graph=fake_graph, toml=AUTOMATIONS_TOML, WABOT_ADMIN_TOKEN=ADMIN)
+    app = create_app(configured)
+    try:
+        assert app.test_client().get("/api/automations").status_code == 401
+        answer = get(app, "/api/automations")
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        data = answer.get_json()
+        with engine.connect() as conn:
+            assert data == json.loads(json.dumps(configured_stats(conn, configured.file.automations, "USD")))
+        assert data["currency"] == "USD"
+        cart, shipped = data["automations"]
+        assert cart["automation"] == "abandoned_checkout" and shipped["automation"] == "order_shipped"
+        assert [(s["name"], s["after_minutes"], s["sent"]) for s in cart["steps"]] == [("step 1", 30, 0),
+                                                                                        ("step 2", 1440, 1)]
+        second = cart["steps"][1]
+        assert (second["delivered"], second["read"], second["replied"], second["converted"], second["revenue"]) == \
+            (1, 1, 0, 1, "42.50")
+        assert cart["total"]["revenue"] == "42.50"
+        assert [(s["name"], s["sent"], s["revenue"]) for s in shipped["steps"]] == [("message", 0, "0.00")]
+    finally:
+        app.extensions["wabot"].close()
+
+
+def test_without_automations_the_list_is_empty(app, store):
+    answer = get(app, "/api/automations")
+    assert answer.status_code == 200
+    assert answer.get_json()["automations"] == []

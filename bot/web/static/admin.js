@@ -103,7 +103,7 @@
     $("sections").hidden = false;
     $("console").focus({ preventScroll: true });
     renderSegments(result.data);
-    await loadCampaigns();
+    await Promise.all([loadCampaigns(), loadAutomations()]);
   }
 
   $("sign-in-form").addEventListener("submit", (event) => {
@@ -699,6 +699,101 @@
     watchRun(c, rest.run_id);
     loadPreview(c);
   });
+
+  // ------------------------------------------------------------ store automations, per step
+
+  const AUTOMATIONS = {
+    abandoned_checkout: "Abandoned checkout", order_confirmed: "Order confirmed", order_shipped: "Order shipped",
+    order_delivered: "Order delivered", cod_confirmation: "Cash on delivery confirmation",
+  };
+  const STEP_NAMES = { question: "Question", reminder: "Reminder", message: "Message" };
+  const AUTOMATION_METRICS = [["sent", "Sent"], ["delivered", "Delivered"], ["read", "Read"], ["replied", "Replied"],
+                              ["converted", "Converted"]];
+
+  function duration(minutes) {
+    if (minutes % 1440 === 0) return `${minutes / 1440} ${minutes === 1440 ? "day" : "days"}`;
+    if (minutes % 60 === 0) return `${minutes / 60} h`;
+    return `${minutes} min`;
+  }
+
+  function stepName(step) {
+    return STEP_NAMES[step.name] || step.name.charAt(0).toUpperCase() + step.name.slice(1);
+  }
+
+  function stepTitle(step) {
+    return step.after_minutes ? `${stepName(step)} · after ${duration(step.after_minutes)}` : stepName(step);
+  }
+
+  function stepCell(step) {
+    return el("th", { scope: "row" }, stepName(step),
+      step.after_minutes ? el("span", { class: "muted small" }, ` after ${duration(step.after_minutes)}`) : null);
+  }
+
+  function automationRow(head, counts, currency, total) {
+    const cell = (key) => el("td", { class: "num" }, n(counts[key]), key !== "sent" && counts.sent
+      ? el("span", { class: "muted small" }, ` ${pct(counts.rates[key])}`) : null);
+    return el("tr", { class: total ? "total" : null }, head,
+      ...AUTOMATION_METRICS.map(([key]) => cell(key)),
+      el("td", { class: "num" }, money(Number(counts.revenue || 0), currency)));
+  }
+
+  function automationNote(a) {
+    const t = a.total;
+    if (!t.sent && !t.planned && !t.deferred) return "Nothing sent yet.";
+    const parts = [`${n(t.sent)} sent`];
+    if (t.failed) parts.push(`${n(t.failed)} failed`);
+    if (t.pending) parts.push(`${n(t.pending)} waiting to be sent`);
+    if (t.deferred) parts.push(`${n(t.deferred)} deferred (quiet hours or tier)`);
+    if (t.cancelled) parts.push(`${n(t.cancelled)} called off`);
+    return `${parts.join(", ")}; ${n(t.orders)} order${t.orders === 1 ? "" : "s"} followed.`;
+  }
+
+  function automationPanel(a, currency) {
+    const id = `automation-${a.automation}`;
+    const title = AUTOMATIONS[a.automation] || a.automation;
+    const rows = a.steps.map((step) => automationRow(stepCell(step), step, currency, false));
+    if (a.steps.length > 1) rows.push(automationRow(el("th", { scope: "row" }, "Total"), a.total, currency, true));
+    const head = el("tr", {}, el("th", { scope: "col" }, "Step"),
+      ...AUTOMATION_METRICS.map(([, label]) => el("th", { scope: "col", class: "num" }, label)),
+      el("th", { scope: "col", class: "num" }, "Revenue"));
+    return el("article", { class: "panel automation", id, "data-automation": a.automation, "aria-labelledby": `${id}-title` },
+      el("h3", { id: `${id}-title`, class: "title" }, title),
+      el("p", { class: "muted small" }, automationNote(a)),
+      a.total.sent ? el("div", { id: `${id}-chart`, class: "chart", role: "img", "aria-labelledby": `${id}-title` }) : null,
+      el("div", { class: "table-wrap" }, el("table", { class: "table" },
+        el("caption", { class: "visually-hidden" }, `${title}: results per step`),
+        el("thead", {}, head), el("tbody", {}, ...rows))));
+  }
+
+  function drawAutomation(a) {
+    const node = $(`automation-${a.automation}-chart`);
+    if (!node) return;
+    const title = AUTOMATIONS[a.automation] || a.automation;
+    plot(node, a.steps.map((step, i) => ({
+      type: "bar", name: stepTitle(step), x: AUTOMATION_METRICS.map(([, label]) => label),
+      y: AUTOMATION_METRICS.map(([key]) => step[key]), marker: { color: COLORS[i % COLORS.length] },
+      text: AUTOMATION_METRICS.map(([key]) => String(step[key])), textposition: "auto",
+      customdata: AUTOMATION_METRICS.map(([key]) => (key === "sent" ? "" : ` (${pct(step.rates[key])} of sent)`)),
+      hovertemplate: "%{fullData.name}, %{x}: %{y}%{customdata}<extra></extra>",
+    })), {
+      height: 260, barmode: "group", showlegend: a.steps.length > 1,
+      yaxis: { rangemode: "tozero", automargin: true, fixedrange: true }, xaxis: { fixedrange: true, automargin: true },
+      legend: { orientation: "h", x: 0, y: -0.2 },
+    }, `${title}: ${a.steps.map((s) => `${stepTitle(s)}: ${s.sent} sent, ${s.delivered} delivered, ${s.read} read, `
+      + `${s.replied} replied, ${s.converted} converted`).join("; ")}`);
+  }
+
+  async function loadAutomations() {
+    const status = $("automations-status");
+    const result = await api("GET", "/api/automations");
+    if (!result.ok) { status.textContent = C.errorText(result); status.className = "status error"; return; }
+    status.textContent = "";
+    status.className = "status";
+    const data = result.data;
+    $("automations-empty").hidden = data.automations.length > 0;
+    $("automation-list").replaceChildren(...data.automations.map((a) => automationPanel(a, data.currency)));
+    data.automations.forEach(drawAutomation);
+  }
 
   if (token) { signIn(token); } else { $("token").focus(); }
 })();
