@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
+from bot.automations import cod
 from bot.cli.context import current
 from bot.conversation import customers as customer_store
+from bot.conversation.inbox import cod_json
 from bot.core import db, languages
 from bot.core.errors import NotFound, WabotError
 from bot.core.tables import customers
@@ -212,8 +214,11 @@ def segments_explain(wa_id: str, as_json: bool, now: datetime | None) -> None:
         attributes = segments.attributes(conn, customer.id, at)
         shopify_id = conn.execute(sa.select(customers.c.shopify_customer_id)
                                   .where(customers.c.id == customer.id)).scalar()
+        answers = cod.of_customer(conn, customer.id)
     payload = {"wa_id": customer.wa_id, "customer_id": shopify_id, "name": customer.name,
-               "now": at.isoformat().replace("+00:00", "Z"), "segments": explained, "attributes": attributes}
+               "now": at.isoformat().replace("+00:00", "Z"), "segments": explained, "attributes": attributes,
+               "cash_on_delivery": [{"order_id": a.order_id, "order_name": a.order_name, **cod_json(a)}
+                                    for a in answers]}
     if as_json:
         click.echo(json.dumps(payload, indent=2, default=str))
         return
@@ -228,6 +233,20 @@ def segments_explain(wa_id: str, as_json: bool, now: datetime | None) -> None:
             click.echo(f"      rule: {item['reason']['rule']}")
         if values:
             click.echo(f"      {values}")
+    for answer in answers:  # the answers to the cash-on-delivery question (docs/automations.md)
+        name = answer.order_name or f"#{answer.order_id}"
+        if answer.state == "awaiting":
+            click.echo(f"  cash on delivery {name}: asked {_iso(answer.asked_at)}, no answer yet")
+        else:
+            tag = f", tag {answer.tag} ({TAG_STATES.get(answer.tag_state or '', answer.tag_state)})" if answer.tag else ""
+            click.echo(f"  cash on delivery {name}: {answer.state} {_iso(answer.answered_at)}{tag}")
+
+
+TAG_STATES = {"pending": "being added in Shopify", "done": "added in Shopify", "failed": "Shopify refused it"}
+
+
+def _iso(at: datetime | None) -> str:
+    return at.isoformat().replace("+00:00", "Z") if at else "-"
 
 
 COMMANDS = (orders_group, customers_group, products_group, segments_group)

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.automations import cod
 from bot.conversation import handoff
 from bot.conversation.customers import Customer, display_name
 from bot.core import languages as langs
@@ -184,7 +185,15 @@ def attributes(conn: Connection, customer: Customer, now: datetime) -> dict[str,
     }
 
 
-def order_json(order: store.OrderSummary) -> dict[str, Any]:
+def cod_json(answer: cod.CodOrder | None) -> dict[str, Any] | None:
+    """A cash-on-delivery order's confirmation: awaiting | confirmed | cancelled, and its tag."""
+    if answer is None:
+        return None
+    return {"state": answer.state, "asked_at": _iso(answer.asked_at), "answered_at": _iso(answer.answered_at),
+            "tag": answer.tag, "tag_state": answer.tag_state}
+
+
+def order_json(order: store.OrderSummary, answer: cod.CodOrder | None = None) -> dict[str, Any]:
     return {
         "id": order.id, "name": order.name, "created_at": _iso(order.created_at),
         "total_price": _money(order.total_price), "currency": order.currency, "status": order.status,
@@ -192,6 +201,7 @@ def order_json(order: store.OrderSummary) -> dict[str, Any]:
         "tracking_url": order.tracking_url or order.order_status_url, "counted": order.counted,
         "items": [{"title": i.title, "variant_title": i.variant_title, "quantity": i.quantity,
                    "price": _money(i.price)} for i in order.items],
+        "cod": cod_json(answer),
     }
 
 
@@ -208,6 +218,7 @@ def conversation(conn: Connection, customer: Customer, now: datetime, currency: 
     state = handoff.get(conn, customer.id)
     language, language_source = customer_language(conn, customer.id, languages)
     attrs = attributes(conn, customer, now)
+    answers = {a.order_id: a for a in cod.of_customer(conn, customer.id, limit=20)}
     names = conn.execute(sa.select(customers.c.wa_id, customers.c.first_name, customers.c.last_name,
                                    customers.c.profile_name).where(customers.c.id == customer.id)).one()
     return {
@@ -222,7 +233,7 @@ def conversation(conn: Connection, customer: Customer, now: datetime, currency: 
         "attributes": attrs, "aov": attrs["aov"], "currency": currency,
         "language": {"code": language, "name": langs.ENDONYMS[language],
                      "source": language_source},
-        "orders": [order_json(o) for o in store.order_history(conn, customer.id, now)],
+        "orders": [order_json(o, answers.get(o.id)) for o in store.order_history(conn, customer.id, now)],
         "transcript": transcript(conn, customer.id),
         "handoff_log": handoff_history(conn, customer.id),
     }

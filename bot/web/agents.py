@@ -142,6 +142,13 @@ def configured_templates(settings: Settings) -> list[dict[str, Any]]:
         for variant in campaign.variants:
             add(variant.template, f"campaign {name}", campaign.category)
     add(settings.file.reorder.template, "reorder", "marketing")  # reorder prompts are marketing
+    automations = settings.file.automations
+    if automations.abandoned_checkout is not None:
+        for template in automations.abandoned_checkout.templates:
+            add(template, "automation abandoned_checkout", "marketing")
+    for name in ("order_confirmed", "order_shipped", "order_delivered", "cod_confirmation"):
+        message = getattr(automations, name)
+        add(message.template if message else None, f"automation {name}", "utility")
     return sorted(found.values(), key=lambda t: (t["name"], t["language"]))
 
 

@@ -448,3 +448,28 @@ def test_order_status_answers_from_the_fulfillments_tracking(app, engine):
     deliver(app, "fulfillment_events/create", event)
     customer_says(app, "where is my order?", T0 + timedelta(minutes=6))
     assert "is delivered" in replies(engine)[-1]
+
+
+def test_the_answer_shows_in_segments_explain_and_the_agent_console(app, engine, database_url, tmp_path):
+    from bot.conversation import customers as customer_store
+    from bot.conversation.inbox import conversation
+    from tests.conftest import make_env
+    from tests.support.cli import run_cli
+
+    deliver(app, "orders/create", cod_order())
+    env = {**make_env(database_url, tmp_path), "WABOT_CONFIG": str(tmp_path / "wabot.toml")}
+    (tmp_path / "wabot.toml").write_text(TOML)
+    shown = run_cli(["segments", "explain", WA_ID], env=env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "cash on delivery #9101: asked" in shown.stdout and "no answer yet" in shown.stdout
+    customer_sends(app, quick_reply_payload("cod:cancel:9101", "Cancel", T0 + timedelta(minutes=2)),
+                   T0 + timedelta(minutes=2))
+    shown = run_cli(["segments", "explain", WA_ID, "--json"], env=env, cwd=tmp_path)
+    answer = json.loads(shown.stdout)["cash_on_delivery"][0]
+    assert (answer["order_name"], answer["state"], answer["tag"], answer["tag_state"]) == \
+        ("#9101", "cancelled", "cod-cancelled", "pending")
+    assert "cash on delivery #9101: cancelled" in run_cli(["segments", "explain", WA_ID], env=env, cwd=tmp_path).stdout
+    with engine.connect() as conn:
+        customer = customer_store.find(conn, WA_ID)
+        shown_to_agents = conversation(conn, customer, T0 + timedelta(minutes=3), "BRL", ("en",))
+    assert shown_to_agents["orders"][0]["cod"]["state"] == "cancelled"

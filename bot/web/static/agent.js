@@ -139,6 +139,13 @@
     return value === null || value === undefined ? "—" : `${value} ${detail ? detail.currency : ""}`;
   }
 
+  // A cash-on-delivery order's confirmation, as the customer answered it (docs/automations.md).
+  function codText(c) {
+    if (c.state === "awaiting") return `Cash on delivery: asked ${ago(c.asked_at)}, no answer yet`;
+    const tag = c.tag ? ` · tag ${c.tag} ${c.tag_state === "done" ? "added in Shopify" : c.tag_state === "failed" ? "could not be added" : "being added"}` : "";
+    return `Cash on delivery: ${c.state} by the customer ${ago(c.answered_at)}${tag}`;
+  }
+
   function renderProfile(d) {
     const a = d.attributes;
     const facts = [["Orders", a.orders_count], ["Total spent", money(a.total_spent)], ["AOV", money(d.aov)],
@@ -158,6 +165,7 @@
           el("span", { class: `badge status-${o.status.replace(/ /g, "-")}` }, o.status)),
         el("p", { class: "muted small" }, clock(o.created_at)),
         el("p", { class: "small" }, o.items.map((i) => `${i.quantity} × ${i.title}${i.variant_title ? ` (${i.variant_title})` : ""}`).join(", ")),
+        o.cod ? el("p", { class: "small cod" }, codText(o.cod)) : null,
         /^https?:\/\//i.test(o.tracking_url || "")
           ? el("a", { href: o.tracking_url, target: "_blank", rel: "noopener noreferrer" }, "Tracking") : null))
       : [el("li", { class: "muted" }, "No orders")]));
