@@ -20,6 +20,7 @@ from bot.campaigns.reorder import check_selectors
 from bot.campaigns.runs import Campaigns, SegmentAudiences, check_audiences
 from bot.core import db
 from bot.core.config import Settings
+from bot.core.errors import ConfigError
 from bot.pipeline.handoff_release import HandoffReleaser
 from bot.pipeline.leader import Leadership
 from bot.pipeline.metrics import Metrics
@@ -27,7 +28,10 @@ from bot.pipeline.ratelimit import SharedRateLimiter, rate_key
 from bot.pipeline.sandbox import SandboxTransport
 from bot.pipeline.scheduler import SchedulerService
 from bot.pipeline.sender import PACING, Sender, concurrency_for
+from bot.pipeline.tagger import ShopifyTagger
 from bot.pipeline.worker import InboundWorker
+from bot.shopify.admin import AdminClient
+from bot.shopify.config import admin_config
 from bot.whatsapp import graph
 from flows.checks import check_settings
 from flows.nlu import IntentRouter
@@ -189,6 +193,20 @@ class Runtime:
             self._closers.append(close_transport)
         return sender
 
+    def tagger(self) -> ShopifyTagger | None:
+        """The Shopify tagger, when cash-on-delivery confirmation is on and the Admin API is
+        configured (WABOT_SHOPIFY_SHOP and WABOT_SHOPIFY_TOKEN, docs/shopify.md)."""
+        if self.settings.file.automations.cod_confirmation is None:
+            return None
+        try:
+            config = admin_config(fallback_shop=self.settings.store.shop_domain)
+        except ConfigError as exc:
+            log.warning("cash-on-delivery answers will not be tagged in Shopify: %s", exc)
+            return None
+        client = AdminClient(config, attempts=2)  # the tagger's own backoff spaces the longer retries
+        self._closers.append(client.close)
+        return ShopifyTagger(self.engine, client)
+
     def start_background(self, *, inbound: bool = True, outbound: bool = True, scheduler: bool = False,
                          concurrency: int | None = None, inbound_threads: int | None = None) -> None:
         """Run the inbound worker and the sender on threads of this process (and, for `serve`,
@@ -209,6 +227,9 @@ class Runtime:
         if outbound:
             sender = self.sender(concurrency)
             self._spawn("wabot-sender", lambda: sender.run_forever(self._stop, wake=self.outbound_wake))
+            tagger = self.tagger()
+            if tagger is not None:  # cash-on-delivery answers become tags in Shopify (docs/automations.md)
+                self._spawn("wabot-shopify-tagger", lambda: tagger.run_forever(self._stop))
 
     def start_scheduler(self) -> Leadership:
         """The scheduler, standing by until this process holds the scheduler lock (bot/pipeline/leader.py)."""

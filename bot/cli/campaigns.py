@@ -410,6 +410,11 @@ def tick(now: datetime | None) -> None:
         click.echo(f"{job_id}: done")
     for job_id, error in failures.items():
         click.echo(f"{job_id}: failed: {error}", err=True)
+    tagger = runtime.tagger()
+    if tagger is not None:  # answers to the cash-on-delivery question, as tags in Shopify
+        tagged = tagger.run_once()
+        if any(tagged.values()):
+            click.echo("shopify tags: " + ", ".join(f"{n} {what}" for what, n in tagged.items() if n))
     _drain(runtime, now)
     with db.reading(runtime.engine) as conn:
         click.echo(f"outbox drained; {depth(conn)} message(s) still queued (waiting to retry or not due yet)")

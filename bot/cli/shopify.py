@@ -1,5 +1,6 @@
-"""`wabot shopify sync [--since T]`: the shop's products, customers and orders through the Admin
-API (bot/shopify/, docs/shopify.md); a progress display on a terminal, one summary line."""
+"""`wabot shopify sync [--since T]`: the shop's products, customers, orders and abandoned checkouts
+through the Admin API (bot/shopify/, docs/shopify.md); a progress display on a terminal, one
+summary line."""
 from __future__ import annotations
 
 import sys
@@ -59,7 +60,7 @@ class _Terminal:
 
 
 def summary(report: SyncReport, waited: float) -> str:
-    counts = ", ".join(f"{report.kinds[k].imported:,} {k}" for k in ("orders", "customers", "products")
+    counts = ", ".join(f"{report.kinds[k].imported:,} {k}" for k in ("orders", "customers", "products", "checkouts")
                        if k in report.kinds)
     notes = []
     stale = sum(r.stale for r in report.kinds.values())
@@ -92,8 +93,8 @@ def shopify_group() -> None:
               help="Only what changed at or after this time (ISO 8601), through paginated queries;"
                    " default: the whole history through bulk exports.")
 def shopify_sync(since: datetime | None) -> None:
-    """Pull the shop's products, customers and orders. Idempotent: syncing again, or receiving the
-    same orders by webhook or file import, changes nothing."""
+    """Pull the shop's products, customers, orders and abandoned checkouts. Idempotent: syncing
+    again, or receiving the same orders by webhook or file import, changes nothing."""
     context = current()
     settings = context.settings
     client = AdminClient(admin_config(fallback_shop=settings.store.shop_domain))

@@ -5,7 +5,8 @@ the `X-Shopify-Access-Token` header and returns its `data`: it waits before a qu
 bucket cannot hold yet (bot/shopify/throttle.py), waits and asks again after THROTTLED, retries
 429, 5xx and network failures with backoff (a Retry-After wins), and turns everything else into
 one-line errors (bot/shopify/errors.py). `AdminClient.download` streams a bulk operation's JSONL
-line by line, resuming where it broke. docs/shopify.md describes both.
+line by line, resuming where it broke. `AdminClient.tags_add` adds tags to an order (the one
+write). docs/shopify.md describes them.
 
 The token is sent per request, never kept in the session's headers: the export download goes to
 another host (Shopify's storage), and a redirect is never followed with it.
@@ -15,12 +16,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import requests
 
 from bot.core.retry import Backoff
-from bot.shopify import throttle
+from bot.shopify import queries, throttle
 from bot.shopify.config import AdminConfig
 from bot.shopify.errors import (
     QueryTooCostly,
@@ -138,7 +139,8 @@ class AdminClient:
                                    " check WABOT_SHOPIFY_TOKEN")
         if status == 403:
             raise ShopifyAuthError(f"Shopify denied access (HTTP 403) at {self.config.shop}: {_message(response)}"
-                                   " (the app needs the read_orders, read_customers and read_products scopes)")
+                                   " (the app needs the read_orders, read_customers and read_products scopes, and write_orders"
+                                   " to tag orders)")
         if status == 404:
             raise ShopifyAddressError(f"no Admin API at {where} (HTTP 404): check WABOT_SHOPIFY_SHOP and"
                                       " WABOT_SHOPIFY_API_VERSION")
@@ -161,6 +163,18 @@ class AdminClient:
         if not isinstance(payload, dict):
             raise ShopifyError(f"Shopify's answer from {where} is not a GraphQL answer")
         return payload
+
+    def tags_add(self, order_id: int, tags: Sequence[str]) -> None:
+        """Add `tags` to the order (GraphQL `tagsAdd` on gid://shopify/Order/ID; write_orders).
+        Tags the order already has stay as they are, so adding them again changes nothing.
+        ShopifyUserError for the mutation's userErrors, one line."""
+        order = int(order_id)
+        data = self.query("WabotTagsAdd", queries.TAGS_ADD,
+                          {"id": f"gid://shopify/Order/{order}", "tags": [str(tag) for tag in tags]})
+        payload = data.get("tagsAdd")
+        user_errors(payload, f"the tags of order {order}")
+        if not isinstance(payload, dict) or not isinstance(payload.get("node"), dict):
+            raise ShopifyUserError(f"Shopify refused the tags of order {order}: no such order")
 
     # -- throttling and retries -----------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The GraphQL wabot sends to the Admin API, in one place: what it reads of orders, customers and
-products, as a bulk query (the history) and as pages (`--since`, and orders re-read by id).
+products, as a bulk query (the history) and as pages (`--since`, and orders re-read by id); the
+abandoned checkouts, always as pages; and the one mutation that writes (`tagsAdd`).
 
 The selections name what segments/shopify.py reads from a REST object, in GraphQL's names
 (bot/shopify/records.py maps them back). Each kind has at most one nested connection (an order's
@@ -16,7 +17,7 @@ MONEY = "shopMoney { amount }"
 ADDRESS = "phone firstName lastName countryCodeV2 provinceCode province city"
 
 ORDER = f"""id name createdAt updatedAt cancelledAt displayFinancialStatus displayFulfillmentStatus
-email phone currencyCode customerLocale statusPageUrl discountCodes
+email phone currencyCode customerLocale statusPageUrl discountCodes paymentGatewayNames
 totalPriceSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }}
 customer {{ id firstName lastName locale defaultEmailAddress {{ emailAddress }} defaultPhoneNumber {{ phoneNumber }} }}
 billingAddress {{ {ADDRESS} }} shippingAddress {{ {ADDRESS} }}
@@ -31,6 +32,16 @@ defaultAddress { phone }"""
 
 PRODUCT = "id title handle productType vendor tags status updatedAt"
 VARIANT = "id title sku price updatedAt"
+
+# An abandoned checkout (read_orders). GraphQL has no `token`, `phone`, `email` or `customerLocale`
+# on it: records.py derives the token, and the phone comes from the customer or an address. The
+# presentment amount is what the buyer saw (REST's total_price with presentment_currency). A
+# message names three items and counts the rest, so 50 line items a checkout are plenty.
+CHECKOUT = """id createdAt updatedAt completedAt abandonedCheckoutUrl
+totalPriceSet { presentmentMoney { amount currencyCode } }
+customer { id firstName lastName locale defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } }
+shippingAddress { phone firstName lastName } billingAddress { phone firstName lastName }
+lineItems(first: 50) { nodes { title quantity } }"""
 
 
 @dataclass(frozen=True)
@@ -49,18 +60,24 @@ class Kind:
     selection: str
     children: Children | None
     first: int  # nodes of the first page; later pages are sized by what it cost
+    sort_key: str = "UPDATED_AT"  # abandonedCheckouts cannot sort by update time: by ID
 
     @property
     def typename(self) -> str:
-        return {"orders": "Order", "customers": "Customer", "products": "Product"}[self.name]
+        return {"orders": "Order", "customers": "Customer", "products": "Product",
+                "checkouts": "AbandonedCheckout"}[self.name]
 
 
 KINDS = {
     "orders": Kind("orders", "orders", ORDER, Children("lineItems", "LineItem", LINE_ITEM, 10, 100), 10),
     "customers": Kind("customers", "customers", CUSTOMER, None, 100),
     "products": Kind("products", "products", PRODUCT, Children("variants", "ProductVariant", VARIANT, 20, 100), 20),
+    "checkouts": Kind("checkouts", "abandonedCheckouts", CHECKOUT, None, 10, sort_key="ID"),
 }
 ORDER_OF_SYNC = ("products", "customers", "orders")  # the catalogue, then people, then what they bought
+# Read through pages whether or not `--since` is given, after the orders: far fewer than orders, not
+# worth a bulk operation of their own. A checkout that became an order has Shopify's completedAt.
+PAGED_KINDS = ("checkouts",)
 
 
 def _nested(children: Children, first: str | None) -> str:
@@ -84,7 +101,7 @@ def page_query(kind: Kind) -> str:
     nested = f" {_nested(kind.children, '$children')}" if kind.children else ""
     variables = "$first: Int!, $after: String, $query: String" + (", $children: Int!" if kind.children else "")
     return (f"query {page_operation(kind)}({variables}) {{ {kind.connection}(first: $first, after: $after,"
-            f" query: $query, sortKey: UPDATED_AT) {{ edges {{ node {{ {kind.selection}{nested} }} }}"
+            f" query: $query, sortKey: {kind.sort_key}) {{ edges {{ node {{ {kind.selection}{nested} }} }}"
             f" pageInfo {{ hasNextPage endCursor }} }} }}")
 
 
@@ -111,4 +128,9 @@ BULK_POLL = """query WabotBulkPoll($id: ID!) {
 }"""
 BULK_CANCEL = """mutation WabotBulkCancel($id: ID!) {
   bulkOperationCancel(id: $id) { bulkOperation { id status } userErrors { field message } }
+}"""
+
+# Adds tags to an order (write_orders); tags it already has stay, so asking twice is harmless.
+TAGS_ADD = """mutation WabotTagsAdd($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) { node { id } userErrors { field message } }
 }"""

@@ -13,9 +13,10 @@ bulk export) or as a connection (`{"edges": [{"node": ...}]}` of a page): both a
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from segments import shopify
-from segments.shopify import CustomerRecord, OrderRecord, ProductRecord, RowError
+from segments.shopify import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord, RowError
 
 # displayFulfillmentStatus -> REST's fulfillment_status, which is null until something shipped.
 FULFILLMENT = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "RESTOCKED": "restocked"}
@@ -94,6 +95,7 @@ def order_as_rest(node: Any) -> dict:
         financial_status=_enum(node.get("displayFinancialStatus")),
         fulfillment_status=FULFILLMENT.get(status) if isinstance(status, str) else None,
         email=node.get("email"), phone=node.get("phone"),
+        payment_gateway_names=[g for g in _list(node.get("paymentGatewayNames")) if isinstance(g, str)] or None,
         currency=node.get("currencyCode") or _currency(node.get("totalPriceSet")),
         customer_locale=node.get("customerLocale"), order_status_url=node.get("statusPageUrl"),
         total_price=_amount(node.get("totalPriceSet")), total_discounts=_amount(node.get("totalDiscountsSet")),
@@ -170,13 +172,72 @@ def product_from_graphql(node: Any, region: str = "") -> ProductRecord:
     return shopify.product_from_json(product_as_rest(node))
 
 
-AS_REST = {"orders": order_as_rest, "customers": customer_as_rest, "products": product_as_rest}
+# -- abandoned checkouts ------------------------------------------------------------------------
+
+# Path segments of a recovery URL that route to the new checkout rather than name the checkout:
+# `/<shop id>/checkouts/ac/<cart token>/recover?key=...`.
+_CHECKOUT_ROUTES = {"ac", "c", "cn", "co"}
+
+
+def checkout_token(node: dict) -> str | None:
+    """REST's checkout `token`, which GraphQL's AbandonedCheckout does not carry.
+
+    The recovery URL of a classic checkout names it: `.../<shop id>/checkouts/<token>/recover?key=...`,
+    and that segment (right after /checkouts/) is the token a checkouts/* webhook sends, so a
+    checkout read here and the same one by webhook are one row. The new checkout's URL
+    (`/checkouts/ac/<x>/recover`) names the cart's token instead, not the checkout's: there, and
+    when there is no URL, the token is "gid:<the checkout's numeric id>" (REST's checkout `id`,
+    kept as shopify_id; bot/shopify/sync.py reuses the token already stored for that id)."""
+    url = node.get("abandonedCheckoutUrl")
+    if isinstance(url, str):
+        try:
+            segments = [p for p in urlsplit(url.strip()).path.split("/") if p]
+        except ValueError:
+            segments = []
+        if "checkouts" in segments:
+            after = segments[segments.index("checkouts") + 1:]
+            if after and after[0] not in _CHECKOUT_ROUTES and after[0] != "recover" and len(after[0]) <= 128:
+                return after[0]
+    gid = node.get("id")
+    number = str(gid).rsplit("/", 1)[-1] if isinstance(gid, str) else ""
+    return f"gid:{number}" if number.isdigit() else None
+
+
+def checkout_as_rest(node: Any) -> dict:
+    if not isinstance(node, dict):
+        raise RowError("not a checkout object")
+    money = _map(_map(node.get("totalPriceSet")).get("presentmentMoney"))
+    customer = node.get("customer")
+    items = [_given(title=item.get("title"), quantity=item.get("quantity")) if isinstance(item, dict) else item
+             for item in nodes(node.get("lineItems"))]
+    return _given(
+        token=checkout_token(node), id=node.get("id"), created_at=node.get("createdAt"),
+        updated_at=node.get("updatedAt"), completed_at=node.get("completedAt"),
+        abandoned_checkout_url=node.get("abandonedCheckoutUrl"),
+        total_price=money.get("amount"), presentment_currency=money.get("currencyCode"),
+        email=_email(customer) if isinstance(customer, dict) else None,
+        customer=_given(id=customer.get("id"), first_name=customer.get("firstName"),
+                        last_name=customer.get("lastName"), email=_email(customer), phone=_phone(customer),
+                        locale=customer.get("locale")) if isinstance(customer, dict) else None,
+        shipping_address=_address(node.get("shippingAddress")) or None,
+        billing_address=_address(node.get("billingAddress")) or None,
+        line_items=items or None,
+    )
+
+
+def checkout_from_graphql(node: Any, region: str) -> CheckoutRecord:
+    return shopify.checkout_from_json(checkout_as_rest(node), region)
+
+
+AS_REST = {"orders": order_as_rest, "customers": customer_as_rest, "products": product_as_rest,
+           "checkouts": checkout_as_rest}
 FROM_REST = {"orders": shopify.order_from_json, "customers": shopify.customer_from_json,
-             "products": lambda rest, region: shopify.product_from_json(rest)}
+             "products": lambda rest, region: shopify.product_from_json(rest),
+             "checkouts": shopify.checkout_from_json}
 
 
 def as_rest(kind: str, node: Any) -> dict:
-    """The REST object of one node of `kind` (orders, customers, products), or RowError."""
+    """The REST object of one node of `kind` (orders, customers, products, checkouts), or RowError."""
     return AS_REST[kind](node)
 
 

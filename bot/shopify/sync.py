@@ -1,8 +1,10 @@
-"""`wabot shopify sync`: the shop's products, customers and orders into the store.
+"""`wabot shopify sync`: the shop's products, customers, orders and abandoned checkouts into the
+store.
 
 The history comes through one bulk operation per kind (bot/shopify/bulk.py), its export streamed
 line by line and reassembled (bot/shopify/jsonl.py); `since` reads the nodes changed since then
-through paginated queries instead (bot/shopify/pages.py). Either way each node becomes the record
+through paginated queries instead (bot/shopify/pages.py). Abandoned checkouts come last, always
+through pages (all of them, or those changed since). Either way each node becomes the record
 a webhook or a file import would make of it (bot/shopify/records.py) and is written by the
 importers' own batch writer, in transactions of `batch_size` records: an interrupted sync keeps
 what it finished, and since the store keeps the newest copy of an order (by `updated_at`), a
@@ -12,12 +14,14 @@ sync, a webhook and an import of the same order in any order leave the same row
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.core import safejson
@@ -31,13 +35,14 @@ from segments.importer import ImportReport
 from segments.shopify import RowError
 from segments.sources import Bad
 from segments.sqlutil import bulk_page_cache
+from segments.tables import checkouts
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Progress:
-    kind: str  # orders, customers, products
+    kind: str  # orders, customers, products, checkouts
     phase: str  # "exporting" (Shopify writes the file), "downloading" (bytes), "reading" (pages, nodes)
     done: int
     total: int | None = None
@@ -60,8 +65,8 @@ def sync(client: AdminClient, engine: Engine, *, region: str, since: datetime | 
          now: datetime | None = None, progress: Callable[[Progress], None] | None = None,
          on_bad: Callable[[str, str, str], None] | None = None, batch_size: int = 1000,
          poll_delays: Callable[[], Iterable[float]] | None = None, window: int = 1000) -> SyncReport:
-    """Products, then customers, then orders. `on_bad(kind, where, reason)` hears of each record
-    that could not be imported (the others are)."""
+    """Products, then customers, then orders, then abandoned checkouts. `on_bad(kind, where,
+    reason)` hears of each record that could not be imported (the others are)."""
     started = time.perf_counter()
     report = SyncReport(client.config.shop, "since" if since else "bulk")
     tell = progress or (lambda _event: None)
@@ -88,6 +93,13 @@ def sync(client: AdminClient, engine: Engine, *, region: str, since: datetime | 
                 for search in id_filters(assembler.refetch):
                     for node in pages(client, kind, search):
                         loader.add(node)
+    for name in queries.PAGED_KINDS:
+        kind = queries.KINDS[name]
+        report.kinds[name] = ImportReport(name)
+        with _Loader(engine, name, region, report.kinds[name], on_bad, now, batch_size) as loader:
+            search = since_filter(since) if since is not None else None
+            for node in pages(client, kind, search, lambda n, k=name: tell(Progress(k, "reading", n))):
+                loader.add(node)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -139,8 +151,26 @@ class _Loader:
 
     def _flush(self) -> None:
         if self._batch:
+            if self._kind == "checkouts":
+                self._batch = self._known_tokens(self._batch)
             importer.write_batch(self._conn, self._kind, self._batch, self._clock(), self._report, self.bad)
             self._batch = []
+
+    def _known_tokens(self, batch: list[tuple[str, object]]) -> list[tuple[str, object]]:
+        """A checkout whose token could not be read off its URL ("gid:<id>", records.checkout_token)
+        takes the token already stored for its id (a checkouts/* webhook's), so that one checkout
+        stays one row, and its abandoned-checkout sequence one sequence."""
+        ids = {r.shopify_id for _, r in batch if r.shopify_id and r.token.startswith("gid:")}
+        if not ids:
+            return batch
+        stored: dict[int, str] = {}
+        with self._conn.begin():
+            for shopify_id, token in self._conn.execute(sa.select(checkouts.c.shopify_id, checkouts.c.token)
+                                                        .where(checkouts.c.shopify_id.in_(sorted(ids)))):
+                if shopify_id not in stored or stored[shopify_id].startswith("gid:"):  # a webhook's token wins
+                    stored[shopify_id] = token
+        return [(where, dataclasses.replace(r, token=stored[r.shopify_id])
+                 if r.token.startswith("gid:") and r.shopify_id in stored else r) for where, r in batch]
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

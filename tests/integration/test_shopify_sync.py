@@ -159,8 +159,8 @@ def test_a_bulk_sync_is_the_same_store_as_importing_the_files(database_url, engi
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
     n_orders, n_customers = len(shop.orders), len(shop.customers)
-    assert "\n" not in line and line.startswith(f"synced {n_orders:,} orders, {n_customers:,} customers, 4 products"
-                                                " from fake-shop.myshopify.com (bulk export)"), line
+    assert "\n" not in line and line.startswith(f"synced {n_orders:,} orders, {n_customers:,} customers, 4 products,"
+                                                " 0 checkouts from fake-shop.myshopify.com (bulk export)"), line
     assert [r.operation for r in shop.requests].count("WabotBulkRun") == 3
     assert not shop.operations("WabotOrderPage")  # the history through bulk exports only
     synced = snapshot(engine)

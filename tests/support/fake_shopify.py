@@ -17,12 +17,15 @@ missing, as it would be.
 What it answers, by operation name: WabotShop, WabotBulkRun (one bulk query at a time; children
 on lines of their own after their parent when the query asks for groupObjects, else scattered),
 WabotBulkPoll (COMPLETED after `polls_before_done` polls), WabotBulkCancel, Wabot<Type>Page
-(paginated, `updated_at:>='T'` and `id:1 OR id:2` searches, sorted by update time) and
-Wabot<Type>Children. The export is served by the same server, with Range requests.
+(paginated, `updated_at:>='T'` and `id:1 OR id:2` searches, sorted by update time; abandoned
+checkouts, WabotAbandonedCheckoutPage, by id, as Shopify cannot sort them by update time),
+Wabot<Type>Children and WabotTagsAdd (tags recorded per order: `tags_of`, `tag_calls`). The
+export is served by the same server, with Range requests.
 
 Scripts for failures: `fail_next` (any HTTP answer, e.g. 429 with Retry-After, or 500),
-`throttle_next` (THROTTLED whatever the bucket holds), `download_faults` ("reset": the connection
-is reset; "truncate": half the file, cut inside a line; "500").
+`throttle_next` (THROTTLED whatever the bucket holds), `refuse_tags` (the next tagsAdd answer
+userErrors), `download_faults` ("reset": the connection is reset; "truncate": half the file, cut
+inside a line; "500").
 """
 from __future__ import annotations
 
@@ -45,10 +48,12 @@ INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wr
 SINGLE_QUERY_LIMIT = 1000
 
 # A simplified cost calculator: an object costs 1, a connection 2 plus `first` times its node.
-NODE_COST = {"Order": 10, "LineItem": 5, "Customer": 4, "Product": 1, "ProductVariant": 1}
+NODE_COST = {"Order": 10, "LineItem": 5, "Customer": 4, "Product": 1, "ProductVariant": 1, "AbandonedCheckout": 3,
+             "AbandonedCheckoutLineItem": 1}
 CHILDREN = {"Order": ("lineItems", "LineItem"), "Product": ("variants", "ProductVariant")}
-CONNECTIONS = {"orders": "Order", "customers": "Customer", "products": "Product"}
-FIXED_COST = {"WabotShop": 1, "WabotBulkRun": 10, "WabotBulkPoll": 1, "WabotBulkCancel": 10}
+CONNECTIONS = {"orders": "Order", "customers": "Customer", "products": "Product"}  # what a bulk query may read
+FIXED_COST = {"WabotShop": 1, "WabotBulkRun": 10, "WabotBulkPoll": 1, "WabotBulkCancel": 10, "WabotTagsAdd": 10}
+CHECKOUT_ITEMS = 50  # the `lineItems(first: 50)` of a checkout's selection, inline
 
 
 def gid(typename: str, value: Any) -> str | None:
@@ -108,6 +113,7 @@ def order_node(order: dict) -> tuple[dict, list[dict]]:
         "displayFulfillmentStatus": {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED",
                                      "restocked": "RESTOCKED"}.get(status, "UNFULFILLED"),
         "email": order.get("email") or order.get("contact_email"), "phone": order.get("phone"),
+        "paymentGatewayNames": [str(g) for g in order.get("payment_gateway_names") or []],
         "currencyCode": currency, "customerLocale": order.get("customer_locale"),
         "statusPageUrl": order.get("order_status_url"),
         "discountCodes": [d.get("code") for d in order.get("discount_codes") or []],
@@ -165,7 +171,39 @@ def product_node(product: dict) -> tuple[dict, list[dict]]:
     return node, variants
 
 
-CONVERT = {"Order": order_node, "Customer": customer_node, "Product": product_node}
+def checkout_node(checkout: dict) -> tuple[dict, list[dict]]:
+    """A REST checkout as GraphQL's AbandonedCheckout, which has no token, phone, email or locale of
+    its own (those of its customer and addresses are there), and its line items inline."""
+    currency = checkout.get("presentment_currency") or checkout.get("currency")
+    customer = checkout.get("customer")
+
+    def address(value: Any) -> dict | None:
+        if not isinstance(value, dict):
+            return None
+        return {"phone": value.get("phone"), "firstName": value.get("first_name"), "lastName": value.get("last_name")}
+
+    total = checkout.get("total_price")
+    node = {
+        "id": gid("AbandonedCheckout", checkout["id"]), "createdAt": _iso(checkout.get("created_at")),
+        "updatedAt": _iso(checkout.get("updated_at") or checkout.get("created_at")),
+        "completedAt": _iso(checkout.get("completed_at")), "abandonedCheckoutUrl": checkout.get("abandoned_checkout_url"),
+        "totalPriceSet": None if total is None else {
+            "shopMoney": {"amount": str(total), "currencyCode": checkout.get("currency") or currency},
+            "presentmentMoney": {"amount": str(total), "currencyCode": currency}},
+        "customer": None if not isinstance(customer, dict) else {
+            "id": gid("Customer", customer.get("id")), "firstName": customer.get("first_name"),
+            "lastName": customer.get("last_name"), "locale": customer.get("locale"),
+            "defaultEmailAddress": {"emailAddress": customer["email"]} if customer.get("email") else None,
+            "defaultPhoneNumber": {"phoneNumber": customer["phone"]} if customer.get("phone") else None},
+        "shippingAddress": address(checkout.get("shipping_address")),
+        "billingAddress": address(checkout.get("billing_address")),
+        "lineItems": {"nodes": [{"title": li.get("title"), "quantity": li.get("quantity")}
+                                for li in (checkout.get("line_items") or [])[:CHECKOUT_ITEMS]]},
+    }
+    return node, []
+
+
+CONVERT = {"Order": order_node, "Customer": customer_node, "Product": product_node, "AbandonedCheckout": checkout_node}
 
 
 def _words(document: str) -> frozenset[str]:
@@ -233,6 +271,9 @@ class FakeShopify:
     orders: dict[int, dict] = field(default_factory=dict)
     customers: dict[int, dict] = field(default_factory=dict)
     products: dict[int, dict] = field(default_factory=dict)
+    checkouts: dict[int, dict] = field(default_factory=dict)  # REST checkouts, by id
+    order_tags: dict[int, list[str]] = field(default_factory=dict)  # what tagsAdd added, by order id
+    tag_calls: dict[int, int] = field(default_factory=dict)  # tagsAdd calls that tagged, by order id
     requests: list[Recorded] = field(default_factory=list)
     downloads: list[dict] = field(default_factory=list)  # headers of each export request
     token_leaks: list[str] = field(default_factory=list)  # the token sent where it must not go
@@ -245,6 +286,7 @@ class FakeShopify:
         self._bucket = Bucket(self.maximum, self.restore_rate, self.maximum, time.monotonic())
         self._operations: dict[str, BulkOperation] = {}
         self._throttle_next = 0
+        self._tag_refusals: list[tuple[list[str] | None, str]] = []
         self._exports: dict[tuple[str, str, bool], tuple[str, int]] = {}  # made ahead by `prepare`
         self._server = JsonServer(self._answer)
 
@@ -266,10 +308,12 @@ class FakeShopify:
         return {"WABOT_SHOPIFY_SHOP": "fake-shop.myshopify.com", "WABOT_SHOPIFY_TOKEN": self.token,
                 "WABOT_SHOPIFY_API_URL": self.url, "WABOT_SHOPIFY_API_VERSION": DEFAULT_VERSION, **extra}
 
-    def load(self, orders: Iterable[dict] = (), customers: Iterable[dict] = (), products: Iterable[dict] = ()):
+    def load(self, orders: Iterable[dict] = (), customers: Iterable[dict] = (), products: Iterable[dict] = (),
+             checkouts: Iterable[dict] = ()):
         with self._lock:
             self._exports.clear()
-            for target, items in ((self.orders, orders), (self.customers, customers), (self.products, products)):
+            for target, items in ((self.orders, orders), (self.customers, customers), (self.products, products),
+                                  (self.checkouts, checkouts)):
                 for item in items:
                     target[int(item["id"])] = item
         return self
@@ -286,6 +330,17 @@ class FakeShopify:
 
     def throttle_next(self, times: int = 1) -> None:
         self._throttle_next += times
+
+    def refuse_tags(self, times: int = 1, message: str = "Tags are invalid", field: list[str] | None = None) -> None:
+        """The next `times` tagsAdd mutations answer these userErrors (HTTP 200) and tag nothing.
+        (A 5xx: `fail_next(503, times=N)`.)"""
+        with self._lock:
+            self._tag_refusals.extend([(field if field is not None else ["tags"], message)] * times)
+
+    def tags_of(self, order_id: int) -> list[str]:
+        """The order's tags: those it was loaded with, then what tagsAdd added, in that order."""
+        with self._lock:
+            return list(self.order_tags.get(order_id) or _tags((self.orders.get(order_id) or {}).get("tags")))
 
     def operations(self, name: str) -> list[Recorded]:
         return [r for r in self.requests if r.operation == name]
@@ -357,7 +412,7 @@ class FakeShopify:
     def _requested_cost(self, operation: str, variables: dict) -> float:
         if operation in FIXED_COST:
             return FIXED_COST[operation]
-        match = re.fullmatch(r"Wabot(Order|Customer|Product)(Page|Children)", operation)
+        match = re.fullmatch(r"Wabot(Order|Customer|Product|AbandonedCheckout)(Page|Children)", operation)
         if match is None:
             raise ValueError(f"the fake Shopify does not know the operation {operation!r}")
         typename, what = match.groups()
@@ -367,6 +422,8 @@ class FakeShopify:
         if what == "Children":
             return 3 + 2 + first * NODE_COST[CHILDREN[typename][1]]
         node = NODE_COST[typename]
+        if typename == "AbandonedCheckout":
+            node += 2 + CHECKOUT_ITEMS * NODE_COST["AbandonedCheckoutLineItem"]
         if typename in CHILDREN:
             children = variables.get("children")
             if not isinstance(children, int) or not 1 <= children <= 250:
@@ -389,14 +446,40 @@ class FakeShopify:
                 op.status = "CANCELED"
             return {"bulkOperationCancel": {"bulkOperation": op and {"id": op.id, "status": op.status},
                                             "userErrors": []}}, 10
+        if operation == "WabotTagsAdd":
+            return self._tags_add(variables), 10
         typename, what = re.fullmatch(r"Wabot(\w+?)(Page|Children)", operation).groups()
         words = _words(document)
         if what == "Page":
+            sort = re.search(r"sortKey:\s*(\w+)", document)
+            if typename == "AbandonedCheckout" and sort and sort.group(1) not in ("ID", "CREATED_AT", "CHECKOUT_ID"):
+                raise ValueError(f"Argument 'sortKey' on Field 'abandonedCheckouts' has an invalid value"
+                                 f" ({sort.group(1)}). Expected type 'AbandonedCheckoutSortKeys'.")
             return self._page(typename, variables, words)
         return self._children(typename, variables, words)
 
     def _source(self, typename: str) -> dict[int, dict]:
-        return {"Order": self.orders, "Customer": self.customers, "Product": self.products}[typename]
+        return {"Order": self.orders, "Customer": self.customers, "Product": self.products,
+                "AbandonedCheckout": self.checkouts}[typename]
+
+    def _tags_add(self, variables: dict) -> dict:
+        def refused(field: list[str] | None, message: str) -> dict:
+            return {"tagsAdd": {"node": None, "userErrors": [{"field": field, "message": message}]}}
+
+        if self._tag_refusals:
+            return refused(*self._tag_refusals.pop(0))
+        match = re.fullmatch(r"gid://shopify/Order/(\d+)", str(variables.get("id") or ""))
+        if match is None or int(match.group(1)) not in self.orders:
+            return refused(["id"], "Order does not exist")
+        tags = variables.get("tags")
+        if (not isinstance(tags, list) or not tags
+                or any(not isinstance(t, str) or not t.strip() or len(t) > 255 for t in tags)):
+            return refused(["tags"], "Tags are invalid")
+        order_id = int(match.group(1))
+        held = self.order_tags.setdefault(order_id, _tags(self.orders[order_id].get("tags")))
+        held.extend(t.strip() for t in tags if t.strip() not in held)  # a tag it has already stays once
+        self.tag_calls[order_id] = self.tag_calls.get(order_id, 0) + 1
+        return {"tagsAdd": {"node": {"id": match.group(0)}, "userErrors": []}}
 
     def _bulk_run(self, document: str, variables: dict) -> dict:
         query = variables.get("query")
@@ -496,14 +579,14 @@ class FakeShopify:
                 items = [i for i in items if int(i["id"]) in wanted]
             else:
                 raise ValueError(f"the fake Shopify does not understand the search {search!r}")
-        return sorted(items, key=_sort_key)
+        return sorted(items, key=_sorting(typename))
 
     def _page(self, typename: str, variables: dict, words: frozenset[str]) -> tuple[dict, float]:
         items = self._matching(typename, variables.get("query"))
-        after = variables.get("after")
+        after, key_of = variables.get("after"), _sorting(typename)
         if after:
             key = tuple(json.loads(base64.b64decode(after)))
-            items = [i for i in items if _sort_key(i) > key]
+            items = [i for i in items if key_of(i) > key]
         first = variables["first"]
         page, more = items[:first], len(items) > first
         edges, actual = [], 2.0
@@ -517,7 +600,9 @@ class FakeShopify:
                 node[name] = {"edges": [{"node": c} for c in shown],
                               "pageInfo": {"hasNextPage": len(children) > len(shown),
                                            "endCursor": _cursor(len(shown) - 1) if shown else None}}
-            edges.append({"cursor": _sort_cursor(item), "node": select(node, words)})
+            if typename == "AbandonedCheckout":
+                actual += 2 + len(node["lineItems"]["nodes"]) * NODE_COST["AbandonedCheckoutLineItem"]
+            edges.append({"cursor": _sort_cursor(key_of(item)), "node": select(node, words)})
         end = edges[-1]["cursor"] if edges else None
         connection = {"edges": edges, "pageInfo": {"hasNextPage": more, "endCursor": end}}
         return {select_name(typename): connection}, actual
@@ -548,7 +633,8 @@ class FakeShopify:
 
 
 def select_name(typename: str) -> str:
-    return {"Order": "orders", "Customer": "customers", "Product": "products"}[typename]
+    return {"Order": "orders", "Customer": "customers", "Product": "products",
+            "AbandonedCheckout": "abandonedCheckouts"}[typename]
 
 
 def _when(value: Any) -> datetime:
@@ -561,8 +647,17 @@ def _sort_key(item: dict) -> tuple[str, int]:
     return (_when(updated).isoformat() if updated else "", int(item["id"]))
 
 
-def _sort_cursor(item: dict) -> str:
-    return base64.b64encode(json.dumps(list(_sort_key(item))).encode()).decode()
+def _by_id(item: dict) -> tuple[int]:
+    return (int(item["id"]),)
+
+
+def _sorting(typename: str):
+    """Pages come by update time (sortKey: UPDATED_AT), abandoned checkouts by id (sortKey: ID)."""
+    return _by_id if typename == "AbandonedCheckout" else _sort_key
+
+
+def _sort_cursor(key: tuple) -> str:
+    return base64.b64encode(json.dumps(list(key)).encode()).decode()
 
 
 def _cursor(index: int) -> str:

@@ -139,6 +139,72 @@ def test_consent_and_tags_of_a_customer():
     assert records.customer_from_graphql({"id": "gid://shopify/Customer/5"}, "US").accepts_marketing is None
 
 
+# An abandoned checkout as GraphQL has it (shopify.dev's AbandonedCheckout: no token, phone, email
+# or locale of its own) and the checkouts/create body Shopify would send for it.
+GRAPHQL_CHECKOUT = {
+    "id": "gid://shopify/AbandonedCheckout/35550298931313", "createdAt": "2026-03-01T10:00:00Z",
+    "updatedAt": "2026-03-01T10:20:00Z", "completedAt": None,
+    "abandonedCheckoutUrl": "https://acme.myshopify.com/59026964593/checkouts/84ad78572dae52a8cbea7d55371afe89"
+                            "/recover?key=0385163be3875d3a2117e982d9cc3517&locale=pt-BR",
+    "totalPriceSet": {"presentmentMoney": {"amount": "266.0", "currencyCode": "BRL"}},
+    "customer": {"id": "gid://shopify/Customer/77", "firstName": "Ana", "lastName": "Lima", "locale": "pt-BR",
+                 "defaultEmailAddress": {"emailAddress": "ana@example.com"},
+                 "defaultPhoneNumber": {"phoneNumber": "+5511987654321"}},
+    "shippingAddress": {"phone": None, "firstName": "Ana", "lastName": "Lima"}, "billingAddress": None,
+    "lineItems": {"nodes": [{"title": "Dog Food", "quantity": 2}, {"title": "Leash", "quantity": 1}]},
+}
+REST_CHECKOUT = {
+    "id": 35550298931313, "token": "84ad78572dae52a8cbea7d55371afe89", "email": "ana@example.com",
+    "created_at": "2026-03-01T07:00:00-03:00", "updated_at": "2026-03-01T07:20:00-03:00", "completed_at": None,
+    "abandoned_checkout_url": GRAPHQL_CHECKOUT["abandonedCheckoutUrl"], "total_price": "266.00",
+    "presentment_currency": "BRL", "currency": "BRL",
+    "customer": {"id": 77, "first_name": "Ana", "last_name": "Lima", "email": "ana@example.com",
+                 "phone": "+5511987654321", "locale": "pt-BR"},
+    "shipping_address": {"first_name": "Ana", "last_name": "Lima", "phone": None},
+    "line_items": [{"title": "Dog Food", "quantity": 2, "price": "100.00"}, {"title": "Leash", "quantity": 1}],
+}
+
+
+def test_a_graphql_checkout_is_the_record_of_its_rest_twin():
+    record = records.checkout_from_graphql(GRAPHQL_CHECKOUT, "US")
+    assert record == shopify.checkout_from_json(REST_CHECKOUT, "US")
+    assert record.token == "84ad78572dae52a8cbea7d55371afe89" and record.shopify_id == 35550298931313
+    assert record.buyer.phone.wa_id == "5511987654321" and record.items == "2 × Dog Food, Leash"
+    assert record.total_price == Decimal("266.00") and record.currency == "BRL"
+
+
+def test_a_phone_on_an_address_only_is_the_checkouts_phone():
+    node = {**GRAPHQL_CHECKOUT, "customer": None, "shippingAddress": {"phone": "+5511912345678", "firstName": "Bia"}}
+    record = records.checkout_from_graphql(node, "US")
+    assert record.buyer.phone.wa_id == "5511912345678" and record.buyer.first_name == "Bia"
+
+
+@pytest.mark.parametrize("url, token", [
+    ("https://acme.myshopify.com/548380009/checkouts/b1946ac9249/recover?key=k", "b1946ac9249"),
+    ("https://acme.myshopify.com/checkouts/b1946ac9249", "b1946ac9249"),
+    # The new checkout's URL names the cart's token, which no checkouts/* webhook sends as the token.
+    ("https://acme.myshopify.com/59026964593/checkouts/ac/Z2NwLXVzLWVhc3Qx/recover?key=k&locale=en-US", "gid:42"),
+    ("https://acme.myshopify.com/checkouts/cn/Z2NwLXVzLWVhc3Qx", "gid:42"),
+    ("https://acme.myshopify.com/cart", "gid:42"), (None, "gid:42"), ("http://[::1", "gid:42"),
+])
+def test_the_checkout_token_is_read_off_the_url_or_is_the_id(url, token):
+    assert records.checkout_token({"id": "gid://shopify/AbandonedCheckout/42", "abandonedCheckoutUrl": url}) == token
+
+
+def test_a_checkout_without_url_or_id_has_no_token():
+    with pytest.raises(RowError, match="no checkout token"):
+        records.checkout_from_graphql({**GRAPHQL_CHECKOUT, "id": None, "abandonedCheckoutUrl": None}, "US")
+
+
+def test_every_shape_of_the_fakes_checkouts_maps_to_the_rest_record():
+    rest = {**REST_CHECKOUT, "completed_at": "2026-03-02T10:00:00Z",
+            "line_items": [{"title": f"Item {k}", "quantity": k} for k in range(1, 6)]}
+    node, _ = fake_shopify.checkout_node(rest)
+    words = fake_shopify._words(queries.page_query(queries.KINDS["checkouts"]))
+    assert records.checkout_from_graphql(fake_shopify.select(node, words), "US") == \
+        shopify.checkout_from_json(rest, "US")
+
+
 hostile = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                     st.text(max_size=30), st.just("\x00"), st.just("x" * 5000), st.just("1e1000000"),
                     st.just("gid://shopify/Order/"), st.just("gid://shopify/Order/99999999999999999999999"),
@@ -152,7 +218,8 @@ SAMPLES = {"orders": GRAPHQL_ORDER,
            "products": {"id": "gid://shopify/Product/301", "title": "Tea", "handle": "tea", "productType": "Tea",
                         "vendor": "Acme", "tags": ["green"], "status": "ACTIVE", "updatedAt": "2026-01-01T00:00:00Z",
                         "variants": [{"id": "gid://shopify/ProductVariant/3011", "title": "500 g", "sku": "TEA-500",
-                                      "price": "12.50", "updatedAt": "2026-01-01T00:00:00Z"}]}}
+                                      "price": "12.50", "updatedAt": "2026-01-01T00:00:00Z"}]},
+           "checkouts": GRAPHQL_CHECKOUT}
 
 
 @st.composite
@@ -173,4 +240,5 @@ def test_hostile_values_are_a_row_error_or_a_record(case):
     except RowError as exc:
         assert str(exc) and "\n" not in str(exc)
         return
-    assert isinstance(record, (shopify.OrderRecord, shopify.CustomerRecord, shopify.ProductRecord))
+    assert isinstance(record, (shopify.OrderRecord, shopify.CustomerRecord, shopify.ProductRecord,
+                               shopify.CheckoutRecord))
