@@ -41,8 +41,13 @@ quiet_hours = []
 [automations.abandoned_checkout]
 after_minutes = [30, 1440]
 texts = ["You left {checkout_items} in your cart: {checkout_url}", "Still thinking? {checkout_url}"]
-templates = [{ name = "cart_1", language = "en_US", body = ["{first_name}", "{checkout_url}"] }, { name = "cart_2", language = "en_US", body = ["{first_name}", "{discount_code}", "{checkout_url}"] }]
 discount_code = "COMEBACK10"
+[[automations.abandoned_checkout.templates]]
+name = "cart_1"
+body = ["{first_name}", "{checkout_url}"]
+[[automations.abandoned_checkout.templates]]
+name = "cart_2"
+body = ["{first_name}", "{discount_code}", "{checkout_url}"]
 
 [automations.order_confirmed]
 template = { name = "order_confirmed", language = "en_US", body = ["{first_name}", "{order_name}"] }
@@ -52,10 +57,13 @@ template = { name = "order_shipped", language = "en_US", body = ["{order_name}",
 [automations.order_delivered]
 template = { name = "order_delivered", language = "en_US", body = ["{first_name}", "{order_name}"] }
 [automations.cod_confirmation]
-template = { name = "cod_confirm", language = "en_US", body = ["{first_name}", "{order_name}", "{order_total}"], quick_replies = ["Confirm", "Cancel"] }
 confirm_tag = "cod-confirmed"
 cancel_tag = "cod-cancelled"
 reminder_after_minutes = 360
+[automations.cod_confirmation.template]
+name = "cod_confirm"
+body = ["{first_name}", "{order_name}", "{order_total}"]
+quick_replies = ["Confirm", "Cancel"]
 """
 
 

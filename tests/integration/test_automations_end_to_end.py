@@ -35,9 +35,12 @@ quiet_hours = []
 [automations.order_shipped]
 template = { name = "order_shipped", language = "en_US", body = ["{order_name}", "{tracking_url}"] }
 [automations.cod_confirmation]
-template = { name = "cod_confirm", language = "en_US", body = ["{first_name}", "{order_name}", "{order_total}"], quick_replies = ["Confirm", "Cancel"] }
 confirm_tag = "cod-confirmed"
 cancel_tag = "cod-cancelled"
+[automations.cod_confirmation.template]
+name = "cod_confirm"
+body = ["{first_name}", "{order_name}", "{order_total}"]
+quick_replies = ["Confirm", "Cancel"]
 """
 ORDER = {"id": 5501, "name": "#5501", "phone": "+91 98123 45678", "created_at": NOW.isoformat(),
          "updated_at": NOW.isoformat(), "total_price": "799.00", "currency": "INR", "financial_status": "pending",

@@ -133,3 +133,16 @@ def test_a_step_text_may_be_a_table_of_languages():
     assert step.text == "Your cart: {checkout_url}" and step.texts == {"pt": "Seu carrinho: {checkout_url}"}
     with pytest.raises(ConfigError, match="texts.de"):
         parse_file_config({"automations": {"abandoned_checkout": {"after_minutes": [30], "texts": [{"de": "x"}]}}})
+
+
+def test_the_contracts_example_parses():
+    import tomllib
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "fixtures" / "contract-automations.toml"
+    config = parse_file_config(tomllib.loads(path.read_text())).automations
+    assert config.configured() == ["abandoned_checkout", "order_confirmed", "order_shipped", "order_delivered",
+                                   "cod_confirmation"]
+    assert config.abandoned_checkout.after_minutes == (30, 1440)
+    assert config.cod_confirmation.template.quick_replies == ("Confirm", "Cancel")
+    assert (config.cod_confirmation.confirm_tag, config.cod_confirmation.cancel_tag) == ("cod-confirmed", "cod-cancelled")
