@@ -31,7 +31,7 @@ from bot.pipeline.sandbox import StatusPlan
 from bot.runtime import Runtime
 from bot.whatsapp import simulate
 from bot.whatsapp.events import parse_payload
-from segments import importer
+from segments import importer, shopify
 from segments.language import language_counts
 from segments.tables import orders, segment_members
 
@@ -110,6 +110,7 @@ class DemoSummary:
     segments: dict[str, int]
     hints: tuple[Hint, ...]
     languages: dict[str, int]
+    automations: tuple[str, ...] = ()  # what the store automations of the demo do, to watch
 
 
 # What to say as a customer of each segment, to see what the segment changes.
@@ -256,7 +257,7 @@ def foreign_data(engine: Engine, store: Store) -> tuple[int, int]:
         outsiders = conn.execute(sa.select(sa.func.count()).select_from(customers).where(
             key.not_in(store.wa_ids), sa.or_(*from_a_store))).scalar_one()
         other_orders = conn.execute(sa.select(sa.func.count()).select_from(orders).where(
-            orders.c.id.not_in([o["id"] for o in store.orders]))).scalar_one() \
+            orders.c.id.not_in([o["id"] for o in store.orders] + [COD_ORDER_ID]))).scalar_one() \
             if inspector.has_table(orders.name) else 0
     return outsiders, other_orders
 
@@ -277,6 +278,64 @@ def refuse_foreign(database_url: str, store: Store) -> None:
                          "point WABOT_DATABASE_URL at another database, or pass --force to seed it anyway")
 
 
+COD_ORDER_ID = 5_999_001
+CART_TOKEN = "demo-abandoned-cart"
+
+
+def _subscribed(store: Store) -> list[dict]:
+    return [c for c in store.customers if (c.get("email_marketing_consent") or {}).get("state") == "subscribed"]
+
+
+def automation_samples(store: Store, now: datetime) -> tuple[dict | None, dict | None]:
+    """An abandoned checkout of a subscribed US customer (its first reminder is due at the
+    scheduler's next pass) and a cash-on-delivery order of an Indian customer (asked at once),
+    for the demo's [automations.*] (docs/automations.md)."""
+    checkout = cod = None
+    us = [c for c in _subscribed(store) if c["phone"].startswith("+1")]
+    india = [c for c in store.customers if c["phone"].startswith("+91")]
+    if us:
+        c = us[0]
+        started = now - timedelta(minutes=45)
+        checkout = {"id": 7_000_001, "token": CART_TOKEN, "phone": c["phone"], "email": c["email"],
+                    "created_at": started.isoformat(), "updated_at": started.isoformat(), "completed_at": None,
+                    "currency": "USD", "total_price": "54.00",
+                    "abandoned_checkout_url": f"https://acme.myshopify.com/checkouts/{CART_TOKEN}/recover?key=demo",
+                    "customer": {"id": c["id"], "first_name": c["first_name"], "last_name": c["last_name"]},
+                    "line_items": [{"title": PRODUCTS[0][1], "quantity": 1}, {"title": PRODUCTS[1][1], "quantity": 2}]}
+    if india:
+        c = india[0]
+        pid, title, _type, vendor, price, _ = PRODUCTS[8]
+        cod = {"id": COD_ORDER_ID, "name": f"#{COD_ORDER_ID - 4_999_000}", "created_at": now.isoformat(),
+               "updated_at": now.isoformat(), "phone": c["phone"], "currency": "USD", "financial_status": "pending",
+               "payment_gateway_names": ["Cash on Delivery (COD)"], "total_price": price,
+               "customer": {"id": c["id"], "first_name": c["first_name"], "last_name": c["last_name"]},
+               "customer_locale": "en", "shipping_address": {"country_code": "IN", "city": "Pune"},
+               "line_items": [{"id": COD_ORDER_ID * 10, "product_id": pid, "variant_id": pid * 10 + 1, "title": title,
+                               "quantity": 1, "price": price, "sku": f"ACME-{pid}", "vendor": vendor}]}
+    return checkout, cod
+
+
+def seed_automations(runtime: Runtime, store: Store, now: datetime) -> tuple[str, ...]:
+    """The demo's abandoned checkout and cash-on-delivery order, through the webhooks' own code."""
+    if not runtime.automations.configured:
+        return ()
+    checkout, cod = automation_samples(store, now)
+    region = runtime.settings.store.default_region
+    lines = []
+    with runtime.engine.begin() as conn:
+        if checkout is not None and runtime.settings.file.automations.abandoned_checkout is not None:
+            importer.write(conn, "checkouts", [shopify.checkout_from_json(checkout, region)], now)
+            lines.append(f"  abandoned checkout: {checkout['phone'].lstrip('+')} ({checkout['customer']['first_name']})"
+                         " gets a cart reminder at the scheduler's first pass")
+        if cod is not None and runtime.settings.file.automations.cod_confirmation is not None:
+            record = shopify.order_from_json(cod, region)
+            importer.write(conn, "orders", [record], now)
+            runtime.automations.on_order_created(conn, record, now)
+            lines.append(f"  cash on delivery: {cod['phone'].lstrip('+')} ({cod['customer']['first_name']}) was asked"
+                         f" to confirm order {cod['name']}: answer \"yes\" or \"no\", or tap Confirm")
+    return tuple(lines)
+
+
 def seed(runtime: Runtime, now: datetime, store: Store | None = None) -> DemoSummary:
     engine, settings = runtime.engine, runtime.settings
     store = store or Store(*build_store(now))
@@ -295,13 +354,15 @@ def seed(runtime: Runtime, now: datetime, store: Store | None = None) -> DemoSum
     with engine.begin() as conn:
         intake.store(conn, events, now)
     runtime.worker(clock=lambda: now).drain()
+    automations = seed_automations(runtime, store, now)
     with engine.begin() as conn:
         result = runtime.segment_engine.refresh(conn, now)
         languages = language_counts(conn, settings.store.languages)
     with db.reading(engine) as conn:
         hints = segment_hints(conn, settings, store.wa_ids)
     return DemoSummary(customers=len(store.customers), orders=len(store.orders), products=len(store.products),
-                       messages=len(store.chat), segments=dict(result.counts), hints=hints, languages=languages)
+                       messages=len(store.chat), segments=dict(result.counts), hints=hints, languages=languages,
+                       automations=automations)
 
 
 def segment_hints(conn: Connection, settings: Settings, wa_ids: list[str]) -> tuple[Hint, ...]:
@@ -375,6 +436,7 @@ def demo(ctx: Context, host: str, port: int, no_serve: bool, force: bool, sandbo
         f"try: chat as a customer of each segment, in the sandbox page or with `wabot chat --as WA_ID --url {url}`:",
         *(f"  {h.segment:<{width}}  {h.wa_id:<13}  {h.name:<{name_width}}  say: {h.say}" for h in summary.hints),
         "  anyone: \"preferences\" to pick interests and a language",
+        *summary.automations,
     )
     if not configured:
         lines += (f"other commands on the demo's configuration: WABOT_CONFIG={settings.config_path} "

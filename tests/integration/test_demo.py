@@ -145,3 +145,23 @@ def test_visitors_who_only_chatted_in_the_sandbox_do_not_stop_a_second_seeding(e
         conn.execute(sa.delete(customers).where(customers.c.wa_id == "15550108888"))
     again = run_demo(database_url, tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+def test_the_demo_shows_its_automations(engine, database_url, tmp_path):
+    """An abandoned checkout whose first reminder the scheduler's first pass sends, and a
+    cash-on-delivery order asked at once; seeding again asks nothing twice."""
+    import sqlalchemy as sa
+
+    from bot.automations.tables import cod_confirmations
+    from bot.core.tables import outbox
+    from segments.tables import checkouts
+
+    for _ in range(2):
+        seeded = run_demo(database_url, tmp_path)
+        assert seeded.returncode == 0, seeded.stderr
+    assert "abandoned checkout:" in seeded.stdout and "cash on delivery:" in seeded.stdout
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(checkouts)).scalar() == 1
+        assert conn.execute(sa.select(cod_confirmations.c.state)).scalars().all() == ["awaiting"]
+        asked = conn.execute(sa.select(outbox.c.payload).where(outbox.c.source == "automation:cod_confirmation")).all()
+    assert len(asked) == 1 and asked[0].payload["type"] == "interactive"  # the window is open: text and buttons

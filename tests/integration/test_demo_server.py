@@ -95,7 +95,8 @@ def test_wabot_demo_serves_with_working_tokens_and_a_status_funnel(database_url,
         while True:
             with engine.connect() as conn:
                 rows = conn.execute(sa.select(outbox.c.wa_message_id, outbox.c.state)
-                                    .join(campaign_sends, campaign_sends.c.outbox_id == outbox.c.id)).all()
+                                    .join(campaign_sends, campaign_sends.c.outbox_id == outbox.c.id)
+                                    .where(campaign_sends.c.campaign == "we_miss_you")).all()
             sent = {m: state for m, state in rows if m is not None}
             planned = {m: ([s for s, _ in StatusPlan().statuses(m)] or ["sent"])[-1] for m in sent}
             if sent and len(sent) == len(rows) and sent == planned:
