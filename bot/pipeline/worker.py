@@ -228,14 +228,25 @@ class InboundWorker:
     # -- Rasa mode
 
     def _for_rasa(self, event) -> bool:
-        """Text and taps go to Rasa; media, STOP, START and a choice of language stay with us (opting
-        out is our duty, and the customer's language is our record)."""
+        """Text and taps go to Rasa; media, STOP, START, a choice of language and the answer to a
+        cash-on-delivery question stay with us (opting out is our duty, the customer's language is
+        our record, and the answer tags their order)."""
         if not isinstance(event, InboundMessage) or not event.sender or not event.wants_reply:
             return False
         if not (event.text or event.reply_id):
             return False
-        return self.router.route(event.text, event.reply_id, event.type).intent not in (
-            *ALWAYS_ANSWERED, "media", "language")
+        intent = self.router.route(event.text, event.reply_id, event.type).intent
+        if intent in (*ALWAYS_ANSWERED, "media", "language", "cod"):
+            return False
+        return not self._answers_cod_question(event, intent)
+
+    def _answers_cod_question(self, event: InboundMessage, intent: str) -> bool:
+        if self.settings.file.automations.cod_confirmation is None or intent in NOT_AN_ANSWER \
+                or yes_or_no(event.text, self.settings.store.languages) is None:
+            return False
+        with self.engine.connect() as conn:
+            customer = customers.find(conn, event.sender)
+            return customer is not None and cod.awaiting(conn, customer.id) is not None
 
     def _via_rasa(self, item: intake.ClaimedEvent, now: datetime) -> bool:
         """Store the message, ask Rasa outside any transaction (its actions write to our database

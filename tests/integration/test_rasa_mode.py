@@ -131,3 +131,27 @@ def test_rasa_down_for_good_gets_a_polite_answer_and_a_person(start_server, fake
         assert handoff.get(conn, buyer).state == handoff.PENDING
         assert conn.execute(sa.select(inbound_events.c.state, inbound_events.c.attempts)).one() == ("done", 5)
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("text", ["yes", None])
+def test_the_answer_to_a_cod_question_is_ours_even_with_rasa(start_server, fake_graph, engine, buyer, text):
+    """Rasa is unreachable here: the answer is recorded and confirmed by wabot, so it never asks Rasa."""
+    from datetime import datetime, timezone
+
+    from bot.automations.tables import cod_confirmations
+    from segments.tables import orders
+
+    toml = TOML + '\n[automations.cod_confirmation]\ntext = "Confirm {order_name}?"\n'
+    with engine.begin() as conn:
+        conn.execute(sa.insert(orders).values(id=777, name="#777", customer_id=buyer, created_at=datetime.now(timezone.utc),
+                                              total_price=10, ingested_at=datetime.now(timezone.utc)))
+        conn.execute(sa.insert(cod_confirmations).values(order_id=777, customer_id=buyer, order_name="#777",
+                                                         state="awaiting", asked_at=datetime.now(timezone.utc)))
+    server = start_server(fake_graph, toml=toml, WABOT_RASA_URL=f"http://127.0.0.1:{free_port()}")
+    if text:
+        server.post(simulate.text_payload(WA_ID, text))
+    else:
+        server.post(simulate.reply_payload(WA_ID, "cod:confirm:777", "Confirm"))
+    assert "is confirmed" in wait_texts(fake_graph, engine, WA_ID, 1)[0]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(cod_confirmations.c.state)).scalar() == "confirmed"
