@@ -283,7 +283,8 @@ def quiet_until(now: datetime, zone: ZoneInfo, hours: tuple[str, ...]) -> dateti
     t = now
     while quiet(t):
         t += timedelta(minutes=1)
-        assert t - now <= timedelta(days=1)
+        # A day of quiet hours is at most 25 real hours: the day the clocks go back has 25.
+        assert t - now <= timedelta(hours=25)
     return None if t == now else t
 
 
