@@ -51,7 +51,15 @@ from segments.attributes import (
 from segments.builtin import BUILTINS, PERCENTILE_THRESHOLDS, fixed_thresholds
 from segments.language import language_columns
 from segments.shopify import attribute_name
-from segments.sqlutil import bulk_page_cache, ensure_functions, iso_utc, json_bool, json_object, sample_point
+from segments.sqlutil import (
+    bulk_page_cache,
+    concat_text,
+    ensure_functions,
+    iso_utc,
+    json_bool,
+    json_object,
+    sample_point,
+)
 from segments.store import flush_pending_stats
 from segments.tables import (
     customer_attributes,
@@ -566,7 +574,10 @@ class SegmentEngine:
             for name in PERCENTILE_THRESHOLDS:  # recorded for the next partial refresh
                 ev.threshold(name)
 
-            changed_count, entered, exited = self._write_membership(conn, tables, ev, attrs, names, now)
+            if full and _nothing_stored(conn):
+                changed_count, entered, exited = self._write_first_membership(conn, ev, attrs, names, now, evaluated)
+            else:
+                changed_count, entered, exited = self._write_membership(conn, tables, ev, attrs, names, now)
             if full:
                 if pending_until is not None:
                     conn.execute(sa.delete(segment_pending).where(segment_pending.c.since <= pending_until))
@@ -585,20 +596,44 @@ class SegmentEngine:
                              changed=changed_count, counts=counts, entered=entered, exited=exited,
                              thresholds=thresholds, seconds=seconds)
 
-    def _write_membership(self, conn: Connection, tables: "_TempTables", ev: Evaluation, attrs: sa.Table,
-                          names: list[str], now: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
-        at = sa.literal(now, UTCDateTime())
-        # 1. One signature per customer: the segments they are in, and the facts behind the reasons.
+    def _signature(self, ev: Evaluation, attrs: sa.Table, names: list[str]) -> ColumnElement:
+        """One signature per customer: the segments they are in, and the facts behind the reasons."""
         parts = [sa.case((ev.condition(n), sa.literal_column(_sql_string(n + ";"))), else_=sa.literal_column("''"))
                  for n in names]
         facts = [attrs.c[k] for k in ("orders_count", "total_cents", "discounted_count", "last_order_at",
                                       "last_inbound_at", "last_read_at", "opted_out", "consent_at",
                                       "accepts_marketing", "ship_country")]
-        fingerprint = [sa.func.coalesce(sa.cast(f, sa.String), sa.literal_column("''")) for f in facts]
         pieces = parts + [sa.literal_column(_sql_string("|" + self.version + "|"))]
-        for piece in fingerprint:
-            pieces += [piece, sa.literal_column("'/'")]
-        signature = functools.reduce(operator.add, [sa.type_coerce(p, sa.String) for p in pieces])
+        for fact in facts:  # a NULL fact is an empty piece
+            pieces += [sa.cast(fact, sa.String), sa.literal_column("'/'")]
+        return concat_text(pieces)
+
+    def _write_first_membership(self, conn: Connection, ev: Evaluation, attrs: sa.Table, names: list[str],
+                                now: datetime, evaluated: int) -> tuple[int, dict[str, int], dict[str, int]]:
+        """The first refresh of a store (no membership and no signature stored): every membership is
+        an entry, so there is nothing to compare. Signatures, memberships and entry events go
+        straight into their tables, one INSERT ... SELECT each, and give the same rows (entry events
+        in the same order, by segment and customer) as `_write_membership` would (docs/performance.md)."""
+        at = sa.literal(now, UTCDateTime())
+        m = segment_members
+        conn.execute(sa.insert(segment_state).from_select(
+            ["customer_id", "signature"], sa.select(attrs.c.customer_id, self._signature(ev, attrs, names))))
+        for name in names:
+            conn.execute(sa.insert(m).from_select(
+                ["segment", "customer_id", "entered_at", "reason"],
+                sa.select(sa.literal_column(_sql_string(name)), attrs.c.customer_id, at, ev.reason_json(name))
+                .where(ev.condition(name))))
+        conn.execute(sa.insert(segment_events).from_select(
+            ["segment", "customer_id", "change", "at"],
+            sa.select(m.c.segment, m.c.customer_id, sa.literal("enter"), at).order_by(m.c.segment, m.c.customer_id)))
+        entered = dict(conn.execute(sa.select(m.c.segment, sa.func.count()).group_by(m.c.segment)).all())
+        return evaluated, entered, {}
+
+    def _write_membership(self, conn: Connection, tables: "_TempTables", ev: Evaluation, attrs: sa.Table,
+                          names: list[str], now: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
+        at = sa.literal(now, UTCDateTime())
+        # 1. One signature per customer: the segments they are in, and the facts behind the reasons.
+        signature = self._signature(ev, attrs, names)
         sig = tables.create(sa.Table(TEMP["sig"], sa.MetaData(),
                                      sa.Column("customer_id", sa.BigInteger, primary_key=True, autoincrement=False),
                                      sa.Column("signature", sa.Text, nullable=False),
@@ -663,6 +698,11 @@ class SegmentEngine:
                                                    .where(e.id > last_event).group_by(e.segment, e.change)):
             (entered if change == "enter" else exited)[segment] = count
         return changed_count, entered, exited
+
+
+def _nothing_stored(conn: Connection) -> bool:
+    """No membership and no signature stored: the next full refresh is a store's first."""
+    return all(conn.execute(sa.select(t.c.customer_id).limit(1)).first() is None for t in (segment_state, segment_members))
 
 
 class _TempTables:

@@ -2,6 +2,8 @@
 sample positions agree between SQL and Python; whole days between two times."""
 from __future__ import annotations
 
+import functools
+import operator
 import string
 from datetime import datetime, timezone
 
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.core.tables import UTCDateTime
 from segments.attributes import percentiles, percentiles_py
-from segments.sqlutil import ensure_functions, sample_point, sample_point_py, whole_days_between
+from segments.sqlutil import concat_text, ensure_functions, sample_point, sample_point_py, whole_days_between
 from tests.support import storegen
 
 values_lists = st.lists(st.integers(0, 500_000).map(lambda cents: cents / 100), min_size=1, max_size=60)
@@ -70,3 +72,30 @@ def test_whole_days(engine, start, end, days):
     with engine.connect() as conn:
         assert conn.execute(sa.select(whole_days_between(sa.literal(start, UTCDateTime()),
                                                          sa.literal(end, UTCDateTime())))).scalar() == days
+
+
+facts = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.text(st.characters(
+    blacklist_categories=("Cc", "Cs")), max_size=8), st.datetimes(timezones=st.just(timezone.utc)))
+
+
+def _literal(value) -> sa.ColumnElement:
+    if isinstance(value, datetime):
+        return sa.literal(value, UTCDateTime())
+    if isinstance(value, bool):
+        return sa.literal(value, sa.Boolean())
+    if isinstance(value, int):
+        return sa.literal(value, sa.BigInteger())
+    return sa.literal(value, sa.String())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(facts, min_size=1, max_size=120))  # past the 50 pieces of one call
+def test_concat_text_spells_pieces_as_the_concatenation_operator_did(engine, values):
+    """The refresh's signature (segments/engine.py) moved from `||` over COALESCE(CAST(..), '') to one
+    concat_text call: the same text for every kind of fact, so stored signatures stay valid."""
+    pieces = [sa.cast(_literal(v), sa.String) for v in values]
+    before = functools.reduce(operator.add, [sa.type_coerce(sa.func.coalesce(p, sa.literal_column("''")), sa.String)
+                                             for p in pieces])
+    with engine.connect() as conn:
+        old, new = conn.execute(sa.select(before, concat_text(pieces))).one()
+    assert new == old
