@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.automations.engine import Automations
 from bot.campaigns.reorder import check_selectors
-from bot.campaigns.runs import Campaigns, SegmentAudiences, check_audiences
+from bot.campaigns.runs import Campaigns, SegmentAudiences, check_audiences, check_coupon_codes
 from bot.core import db
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
@@ -70,6 +70,7 @@ class Features:
         segment_engine = SegmentEngine(settings)  # [segments.*] rules, [segment_params]
         check_selectors(settings.file.reorder, str(settings.config_path or "wabot.toml"))  # [reorder.days]
         check_audiences(settings, segment_engine)  # [campaigns.*] segment or rule
+        check_coupon_codes(settings)  # templates' copy-code buttons filled from discount_code
         campaigns = Campaigns(settings, SegmentAudiences(segment_engine), router)
         campaigns.check_buttons()  # [campaigns.*] buttons: what each tap leads to
         return cls(router, replies, segment_engine, campaigns, Automations(settings, campaigns))

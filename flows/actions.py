@@ -22,9 +22,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.automations import cod
 from bot.conversation import handoff
 from bot.core import languages as langs
+from bot.whatsapp import commerce, messages
 from flows.context import CustomerContext, FlowData, FlowServices
 from flows.nlu import language_named
 from flows.replies import Values, joined, label
+from segments import catalog
 from segments import orders as store
 
 OPTED_OUT_SLOT = "opted_out"
@@ -198,6 +200,8 @@ class ActionRecommend(WabotAction):
                  "description": _counted(language, "bought_by", s.co_buyers) if s.co_buyers
                  else _counted(language, "favourite_of", s.buyers)}
                 for s in found if s.variant_id and shop]
+        if self.services.settings.store.catalog_id and self._from_catalog(turn, found):
+            return []
         reply = "recommend" if found[0].co_buyers else "recommend_popular"
         values = customer.values.with_values(product_title=joined(language, [s.title for s in found]))
         rendered = self.services.replies.render(reply, customer.segments, values, language)
@@ -207,6 +211,75 @@ class ActionRecommend(WabotAction):
         if rows:
             extra.update(buttons=rows, list_button=label(language, "see_suggestions"))
         turn.dispatcher.utter_message(text=rendered.text, **extra)
+        return []
+
+    def _from_catalog(self, turn: Turn, found: Sequence[store.Suggestion]) -> bool:
+        """The suggestions as catalog products (docs/catalog.md): one product message, or a product
+        list in two sections (bought by customers like you, the store's favourites). Suggestions
+        whose retailer id cannot be spelled (no SKU for `{sku}`) are left out; False when none is left,
+        and the caller answers with the text list."""
+        store_config = self.services.settings.store
+        ids = commerce.RetailerIds(store_config.catalog_retailer_id)
+        known = catalog.variants_by_id(turn.data.conn, [s.variant_id for s in found if s.variant_id])
+        chosen: dict[str, store.Suggestion] = {}
+        for suggestion in found:
+            variant = known.get(suggestion.variant_id) if suggestion.variant_id else None
+            rid = ids.render(variant) if variant is not None else None
+            if rid is not None:
+                chosen.setdefault(rid, suggestion)
+        if not chosen:
+            return False
+        customer, language = turn.customer, turn.customer.language
+        first = next(iter(chosen.values()))
+        values = customer.values.with_values(product_title=joined(language, [s.title for s in chosen.values()]))
+        rendered = self.services.replies.render("recommend" if first.co_buyers else "recommend_popular",
+                                                customer.segments, values, language)
+        if rendered is None:
+            return True
+        body = messages.shorten(rendered.text, messages.MAX_BODY)
+        if len(chosen) == 1:
+            message = messages.product_message(store_config.catalog_id, next(iter(chosen)), body)
+        else:
+            sections = [(label(language, key), [rid for rid, s in chosen.items() if bool(s.co_buyers) == cross_sell])
+                        for key, cross_sell in (("like_you_section", True), ("favourites_section", False))]
+            message = messages.product_list_message(store_config.catalog_id, label(language, "catalog_header"), body,
+                                                    [(title, rids) for title, rids in sections if rids])
+        extra: dict[str, Any] = {"segment": rendered.segment} if rendered.segment else {}
+        turn.dispatcher.utter_message(json_message=message, **extra)
+        return True
+
+
+ORDER_METADATA = "order"  # where an `order` message's items ride in the tracker (flows/runner.py)
+
+
+class ActionCart(WabotAction):
+    """A cart sent from the catalog (an `order` message): answered with a Shopify cart link of its
+    items, each retailer id read back through [store] catalog_retailer_id; items that name nothing
+    of ours are named in the reply (docs/catalog.md)."""
+
+    action_name = "action_cart"
+
+    def act(self, turn: Turn) -> list[dict]:
+        store_config, language = self.services.settings.store, turn.customer.language
+        latest = turn.tracker.latest_message or {}
+        metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
+        order = metadata.get(ORDER_METADATA)
+        items = order.get("items") if isinstance(order, dict) else None
+        cart = commerce.read_cart(items if isinstance(items, list) else [])
+        ids = commerce.RetailerIds(store_config.catalog_retailer_id)
+        retailer_ids = [line.retailer_id for line in cart.lines]
+        known = catalog.variants_for(turn.data.conn, commerce.lookup_for(ids, retailer_ids))
+        mapped = commerce.resolve(ids, retailer_ids, known)
+        unknown = [line.retailer_id for line in cart.lines if line.retailer_id not in mapped] + list(cart.unreadable)
+        missing = joined(language, commerce.named(unknown, lambda count: label(language, "and_more", count=count)))
+        values = turn.customer.values.with_values(missing_items=missing)
+        if not store_config.shop_domain.strip():
+            turn.say("cart_unavailable", (), values)
+            return []
+        link = store.cart_url(store_config.shop_domain, [store.OrderItem("", None, line.quantity,
+                                                                         mapped[line.retailer_id], None, None)
+                                                         for line in cart.lines if line.retailer_id in mapped])
+        turn.say("cart_link" if link else "cart_unknown", (), values.with_values(cart_url=link))
         return []
 
 
@@ -371,7 +444,7 @@ class ActionFallback(WabotAction):
 
 ACTIONS: tuple[type[WabotAction], ...] = (
     ActionGreet, ActionOrderStatus, ActionReorder, ActionRecommend, ActionSale, ActionPreferences,
-    ActionOptOut, ActionOptIn, ActionHandoff, ActionFallback, ActionLanguage, ActionCod,
+    ActionOptOut, ActionOptIn, ActionHandoff, ActionFallback, ActionLanguage, ActionCod, ActionCart,
 )
 
 # Which action answers which intent; intents without one are answered from their reply table.
@@ -388,6 +461,7 @@ INTENT_ACTIONS = {
     "fallback": "action_fallback",
     "language": "action_language",
     "cod": "action_cod",
+    "cart": "action_cart",  # decided by the message type (an `order`), never by words or a tap
 }
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PLACEHOLDERS = ("first_name", "store_name", "last_order_name", "last_order_items", "order_status",
                 "tracking_url", "cart_url", "product_title", "discount_code",
+                "missing_items",  # a catalog cart's items we could not map (docs/catalog.md)
                 "languages")  # the store's languages, by their own names (for language_unavailable)
 
 # The built-in segments (docs/segments.md, built-in segments). Custom ones come from [segments.*].
@@ -41,7 +42,8 @@ INTENT_REPLIES = ("greet", "thanks", "order_status", "reorder", "recommend", "sa
 # Replies that are steps of a flow rather than answers to an intent; configurable the same way.
 STEP_REPLIES = ("no_orders", "reorder_link", "reorder_unavailable", "recommend_popular", "recommend_cart",
                 "no_recommendations", "preferences_saved", "preferences_unavailable", "handoff_timeout",
-                "assistant_unavailable", "language_unavailable", "cod_confirmed", "cod_cancelled", "cod_unknown")
+                "assistant_unavailable", "language_unavailable", "cod_confirmed", "cod_cancelled", "cod_unknown",
+                "cart_link", "cart_unknown", "cart_unavailable")
 
 REPLY_NAMES = INTENT_REPLIES + STEP_REPLIES
 

@@ -87,6 +87,17 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                       "Write to us here if you change your mind.",)},
         "cod_unknown": {"default": ("I couldn't find an order waiting for your confirmation, {first_name}. "
                                     "Type HUMAN and our team will check.",)},
+        "cart_link": {"default": (
+            "I couldn't find {missing_items} in our shop. The rest of your cart is ready to check out: {cart_url}",
+            "Here's your cart, ready to check out: {cart_url}",
+        )},
+        "cart_unknown": {"default": (
+            "Sorry {first_name}, I couldn't find {missing_items} in our shop. Type HUMAN and our team will help you "
+            "order.",
+            "Sorry {first_name}, I couldn't read the items in your cart. Type HUMAN and our team will help you order.",
+        )},
+        "cart_unavailable": {"default": ("Thanks for your cart, {first_name}! I can't turn it into a checkout link "
+                                         "here; type HUMAN and our team will take your order.",)},
     },
     "es": {
         "greet": {"default": ("¡Hola, {first_name}! Te damos la bienvenida a {store_name}. "
@@ -146,6 +157,19 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                       "Escríbenos por aquí si cambias de opinión.",)},
         "cod_unknown": {"default": ("No encontré ningún pedido pendiente de confirmar, {first_name}. "
                                     "Escribe HUMAN y nuestro equipo lo revisará.",)},
+        "cart_link": {"default": (
+            "No encontré en nuestra tienda: {missing_items}. El resto de tu carrito está listo para pagar: "
+            "{cart_url}",
+            "Aquí está tu carrito, listo para pagar: {cart_url}",
+        )},
+        "cart_unknown": {"default": (
+            "Perdona, {first_name}, no encontré en nuestra tienda: {missing_items}. Escribe HUMAN y nuestro equipo "
+            "te ayudará con tu pedido.",
+            "Perdona, {first_name}, no pude leer los productos de tu carrito. Escribe HUMAN y nuestro equipo te "
+            "ayudará con tu pedido.",
+        )},
+        "cart_unavailable": {"default": ("¡Gracias por tu carrito, {first_name}! Desde aquí no puedo generar el "
+                                         "enlace de pago; escribe HUMAN y nuestro equipo tomará tu pedido.",)},
     },
     "pt": {
         "greet": {"default": ("Oi, {first_name}! Boas-vindas a {store_name}. Como podemos ajudar hoje?",)},
@@ -204,6 +228,19 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                       "enviado. Fale com a gente aqui se mudar de ideia.",)},
         "cod_unknown": {"default": ("Não encontrei nenhum pedido aguardando sua confirmação, {first_name}. "
                                     "Digite HUMAN e nossa equipe vai verificar.",)},
+        "cart_link": {"default": (
+            "Não encontrei na nossa loja: {missing_items}. O resto do seu carrinho está pronto para finalizar a "
+            "compra: {cart_url}",
+            "Aqui está o seu carrinho, pronto para finalizar a compra: {cart_url}",
+        )},
+        "cart_unknown": {"default": (
+            "Desculpe, {first_name}, não encontrei na nossa loja: {missing_items}. Digite HUMAN e nossa equipe "
+            "ajuda você com o pedido.",
+            "Desculpe, {first_name}, não consegui ler os itens do seu carrinho. Digite HUMAN e nossa equipe ajuda "
+            "você com o pedido.",
+        )},
+        "cart_unavailable": {"default": ("Obrigado pelo carrinho, {first_name}! Não consigo gerar o link de "
+                                         "pagamento por aqui; digite HUMAN e nossa equipe fecha o seu pedido.",)},
     },
     "hi": {
         "greet": {"default": ("नमस्ते {first_name}! {store_name} में आपका स्वागत है। आज हम आपकी क्या मदद कर "
@@ -261,6 +298,18 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                       "नहीं जाएगा। मन बदले तो यहीं लिखें।",)},
         "cod_unknown": {"default": ("मुझे आपकी पुष्टि का इंतज़ार करता कोई ऑर्डर नहीं मिला, {first_name}। "
                                     "HUMAN लिखें, हमारी टीम देख लेगी।",)},
+        "cart_link": {"default": (
+            "ये आइटम हमारी दुकान में नहीं मिले: {missing_items}। बाकी कार्ट चेकआउट के लिए तैयार है: {cart_url}",
+            "ये रहा आपका कार्ट, चेकआउट के लिए तैयार: {cart_url}",
+        )},
+        "cart_unknown": {"default": (
+            "माफ़ कीजिए {first_name}, ये आइटम हमारी दुकान में नहीं मिले: {missing_items}। HUMAN लिखें, हमारी टीम "
+            "ऑर्डर करने में आपकी मदद करेगी।",
+            "माफ़ कीजिए {first_name}, आपके कार्ट के आइटम पढ़े नहीं जा सके। HUMAN लिखें, हमारी टीम ऑर्डर करने में "
+            "आपकी मदद करेगी।",
+        )},
+        "cart_unavailable": {"default": ("कार्ट भेजने के लिए शुक्रिया, {first_name}! यहाँ से चेकआउट लिंक नहीं बन "
+                                         "सकता; HUMAN लिखें, हमारी टीम आपका ऑर्डर ले लेगी।",)},
     },
     "id": {
         "greet": {"default": ("Halo, Kak {first_name}! Selamat datang di {store_name}. Ada yang bisa kami bantu "
@@ -321,6 +370,19 @@ BUILT_IN: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                                       "dikirim. Kabari kami di sini kalau berubah pikiran ya.",)},
         "cod_unknown": {"default": ("Maaf Kak {first_name}, kami tidak menemukan pesanan yang menunggu konfirmasi. Ketik "
                                     "HUMAN dan tim kami akan mengecek.",)},
+        "cart_link": {"default": (
+            "Maaf, Kak, produk ini tidak ada di toko kami: {missing_items}. Sisa keranjang Kakak sudah siap, "
+            "tinggal checkout: {cart_url}",
+            "Keranjang Kakak sudah siap, tinggal checkout: {cart_url}",
+        )},
+        "cart_unknown": {"default": (
+            "Maaf, Kak {first_name}, produk ini tidak ada di toko kami: {missing_items}. Ketik HUMAN ya, tim kami "
+            "siap bantu pesanan Kakak.",
+            "Maaf, Kak {first_name}, isi keranjang Kakak belum bisa kami baca. Ketik HUMAN ya, tim kami siap bantu "
+            "pesanan Kakak.",
+        )},
+        "cart_unavailable": {"default": ("Terima kasih keranjangnya, Kak {first_name}! Link checkout belum bisa kami "
+                                         "buat di sini; ketik HUMAN ya, tim kami bantu pesanan Kakak.",)},
     },
 }
 
@@ -404,6 +466,10 @@ LABELS: dict[str, dict[str, str]] = {
         "and": " and ",
         "languages_section": "Language",
         "interests_section": "Interests",
+        "catalog_header": "Picked for you",
+        "like_you_section": "Customers like you",
+        "favourites_section": "Our favourites",
+        "and_more": "{count} more",
         "no_name": "there",
         "no_name_in_template": "there",  # a template parameter may not be empty
     },
@@ -420,6 +486,10 @@ LABELS: dict[str, dict[str, str]] = {
         "and": " y ",
         "languages_section": "Idioma",
         "interests_section": "Intereses",
+        "catalog_header": "Elegidos para ti",
+        "like_you_section": "Clientes como tú",
+        "favourites_section": "Nuestros favoritos",
+        "and_more": "{count} más",
         "no_name": "",
         "no_name_in_template": "cliente",  # a template parameter may not be empty
     },
@@ -436,6 +506,10 @@ LABELS: dict[str, dict[str, str]] = {
         "and": " e ",
         "languages_section": "Idioma",
         "interests_section": "Interesses",
+        "catalog_header": "Escolhidos para você",
+        "like_you_section": "Clientes como você",
+        "favourites_section": "Nossos favoritos",
+        "and_more": "mais {count}",
         "no_name": "",
         "no_name_in_template": "cliente",  # a template parameter may not be empty
     },
@@ -452,6 +526,10 @@ LABELS: dict[str, dict[str, str]] = {
         "and": " और ",
         "languages_section": "भाषा",
         "interests_section": "आपकी पसंद",
+        "catalog_header": "आपके लिए चुने गए",
+        "like_you_section": "आप जैसे ग्राहकों की पसंद",
+        "favourites_section": "हमारे फ़ेवरेट",
+        "and_more": "{count} और",
         "no_name": "जी",
         "no_name_in_template": "ग्राहक",  # a template parameter may not be empty
     },
@@ -468,6 +546,10 @@ LABELS: dict[str, dict[str, str]] = {
         "and": " dan ",
         "languages_section": "Bahasa",
         "interests_section": "Minat",
+        "catalog_header": "Pilihan untuk Kakak",
+        "like_you_section": "Pelanggan seperti Kakak",
+        "favourites_section": "Favorit kami",
+        "and_more": "{count} lainnya",
         "no_name": "",
         "no_name_in_template": "Kak",  # a template parameter may not be empty
     },

@@ -15,7 +15,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.whatsapp import messages
-from flows.actions import INTENT_ACTIONS, registry
+from bot.whatsapp.events import CatalogOrder
+from flows.actions import INTENT_ACTIONS, ORDER_METADATA, registry
 from flows.context import FlowServices
 from flows.nlu import IntentDecision
 
@@ -29,11 +30,23 @@ class FlowOutcome:
     segment: str | None = None  # which segment's reply variant was used
 
 
+def order_of(content: Any) -> dict | None:
+    """A catalog cart (an `order` message's content) as the tracker carries it to action_cart;
+    None for any other message."""
+    if not isinstance(content, CatalogOrder):
+        return None
+    return {"catalog_id": content.catalog_id,
+            "items": [{"product_retailer_id": item.product_retailer_id, "quantity": item.quantity}
+                      for item in content.items]}
+
+
 def build_tracker(sender_id: str, text: str | None, decision: IntentDecision, reply_id: str | None = None,
-                  slots: Mapping[str, Any] | None = None) -> Tracker:
+                  slots: Mapping[str, Any] | None = None, order: Mapping[str, Any] | None = None) -> Tracker:
     """A tracker as Rasa would send it: the latest message with its intent and, for a tapped
-    button or list row, its id in the message metadata."""
-    metadata = {"source": decision.source}
+    button or list row, its id in the message metadata; a catalog cart's items too (`order`)."""
+    metadata: dict[str, Any] = {"source": decision.source}
+    if order is not None:
+        metadata[ORDER_METADATA] = dict(order)
     if decision.intent == "language" and decision.matched:
         metadata["language"] = decision.matched  # the code the router read (flows/nlu.py)
     if decision.intent == "cod" and decision.matched in ("confirm", "cancel"):
@@ -105,14 +118,16 @@ def _run(action, dispatcher, tracker, domain):
 
 
 def run_intent(decision: IntentDecision, services: FlowServices, sender_id: str, text: str | None,
-               reply_id: str | None = None, slots: Mapping[str, Any] | None = None) -> FlowOutcome:
-    """Answer one decided intent: its action if it has one, else its reply table."""
+               reply_id: str | None = None, slots: Mapping[str, Any] | None = None,
+               order: Mapping[str, Any] | None = None) -> FlowOutcome:
+    """Answer one decided intent: its action if it has one, else its reply table. `order`: the
+    items of a catalog cart (`{"catalog_id", "items": [{"product_retailer_id", "quantity"}]}`)."""
     actions = registry(services)
     dispatcher = CollectingDispatcher()
     action_name = INTENT_ACTIONS.get(decision.intent)
     events: list[dict] = []
     if action_name in actions:
-        tracker = build_tracker(sender_id, text, decision, reply_id, slots)
+        tracker = build_tracker(sender_id, text, decision, reply_id, slots, order)
         events = _run(actions[action_name], dispatcher, tracker, {})
     else:
         action_name = None

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from bot.automations import offers as automation_offers
 from bot.automations.checkouts import OpenCheckout, due_step, scan_window
 from bot.automations.tables import cod_confirmations
+from bot.campaigns import template_health
 from bot.campaigns.audience import load_ids, nobody, tier_state
 from bot.campaigns.planner import CampaignPlan, Plan, plan
 from bot.campaigns.runs import Batch, Campaigns, lock
@@ -109,10 +110,11 @@ class Automations:
                                 offer_index=min(step, len(found) - 1), group="all")
         tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
         result = plan([rows[c].recipient for c in sorted(rows)], campaign, self.settings.policy, now,
-                      store_zone=self.settings.store.timezone, tier=tier)
+                      store_zone=self.settings.store.timezone, tier=tier,
+                      unusable_templates=template_health.unusable(conn))
         if not defer:
             kept = [d for d in result.decisions if d.action != "defer"]
-            result = Plan(kept, result.held_back, result.summary)
+            result = Plan(kept, result.held_back, result.summary, result.unusable_templates)
         context = {cid: {k: v for k, v in by_customer[cid].values.items()} for cid in rows}
         default = self.settings.store.default_language
         batch = Batch(ledger, automation_offers.KIND, campaign, result, rows,

@@ -9,7 +9,7 @@ template language they get), and the values their message is filled with.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable, Protocol, Sequence
 
 import sqlalchemy as sa
@@ -26,6 +26,10 @@ from segments.tables import orders
 LIVE_STATES = ("queued", "sending", "sent", "delivered", "read")
 # SQLite binds at most 32,766 parameters a statement; customer id lists are read in chunks.
 ID_CHUNK = 10_000
+# Meta's per-user marketing limit: after a 131049 refusal the customer gets no other marketing
+# template for this long (planner skip reason `recently_limited`, docs/campaigns.md).
+MARKETING_LIMIT_CODE = 131049
+MARKETING_LIMIT_PAUSE = timedelta(hours=24)
 
 
 class AudienceSource(Protocol):
@@ -90,14 +94,19 @@ def load(conn: Connection, members: sa.Select, now: datetime, *, reached: sa.Sel
     reached_ids = reached.subquery("reached")
     reached_id = list(reached_ids.c)[0]
     tier = tier_recipients(now).subquery("tier")
+    # one pass over the outbox, as for marketing_7d (no per-customer lookups)
+    limited = (sa.select(o.customer_id).where(o.error_code == MARKETING_LIMIT_CODE, o.failed_at > now - MARKETING_LIMIT_PAUSE,
+                                              o.failed_at <= now, o.customer_id.is_not(None))
+               .group_by(o.customer_id).subquery("limited"))
     columns = [
-        c.id, c.wa_id, c.first_name, c.profile_name, c.last_inbound_at, c.opted_out, c.marketing_paused,
+        c.id, c.wa_id, c.user_id, c.first_name, c.profile_name, c.last_inbound_at, c.opted_out, c.marketing_paused,
         c.accepts_marketing, c.consent_at, c.phone_country, c.last_referral_at,
         conversations.c.state.label("conversation_state"),
         sa.func.coalesce(marketing_7d.c.n, 0).label("marketing_7d"),
         sa.exists().where(reached_id == c.id).label("reached"),
         tier.c.recipient.label("tier_recipient"),
         language_column(languages).label("language"),
+        limited.c.customer_id.is_not(None).label("recently_limited"),
     ]
     if last_order:
         columns.append(
@@ -107,7 +116,8 @@ def load(conn: Connection, members: sa.Select, now: datetime, *, reached: sa.Sel
         sa.select(*columns)
         .select_from(customers.outerjoin(conversations, conversations.c.customer_id == c.id)
                      .outerjoin(marketing_7d, marketing_7d.c.customer_id == c.id)
-                     .outerjoin(tier, tier.c.recipient == c.wa_id))
+                     .outerjoin(tier, tier.c.recipient == c.wa_id)
+                     .outerjoin(limited, limited.c.customer_id == c.id))
         .where(c.id.in_(members))
         .order_by(c.id)
     )
@@ -121,6 +131,7 @@ def _row(r, last_order: bool) -> AudienceRow:
         conversation_state=r.conversation_state, marketing_sent_7d=int(r.marketing_7d),
         already_reached=bool(r.reached), last_referral_at=r.last_referral_at,
         tier_counted=r.tier_recipient is not None, country=r.phone_country, language=r.language,
+        recently_limited=bool(r.recently_limited), user_id=r.user_id,
     )
     values = {"first_name": first_name_of(r.first_name, r.profile_name)}
     if last_order:

@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.campaigns import template_health
 from bot.campaigns.buttons import Button
 from bot.campaigns.tables import campaign_runs, campaign_sends, campaign_state
 from bot.core.config import CampaignVariant, ReorderConfig, Settings, TemplateRef, crontab_for_apscheduler
@@ -66,6 +67,18 @@ def template_languages(templates: Sequence[TemplateRef | None]) -> list[str]:
         if template is not None:
             codes += [c for c in (template.language, *template.languages) if c not in codes]
     return codes
+
+
+def template_codes(templates: Sequence[TemplateRef | None]) -> list[tuple[str, str]]:
+    """(name, language code) of every template and language the templates may be sent in."""
+    return [(t.name, code) for t in templates if t is not None for code in (t.language, *t.languages)]
+
+
+def health_of(health: Sequence[dict], templates: Sequence[TemplateRef | None]) -> list[dict]:
+    """What Meta reported of the templates a campaign sends (template_health.listed rows)."""
+    wanted = set(template_codes(templates))
+    return [{k: t[k] for k in ("name", "language", "status", "quality", "usable", "flagged", "reason")}
+            for t in health if (t["name"], t["language"]) in wanted]
 
 
 def last_runs(conn: Connection, names: Sequence[str]) -> dict[str, dict]:
@@ -129,6 +142,7 @@ def overview(settings: Settings, buttons: Mapping[str, tuple[Button, ...]], conn
     names = [*campaigns, *([REORDER] if reorder.enabled else [])]
     last = last_runs(conn, names)
     promoted = promotions(conn, list(campaigns))
+    health = template_health.listed(conn)
     store = settings.store.languages
     found = []
     for name, config in campaigns.items():
@@ -146,6 +160,7 @@ def overview(settings: Settings, buttons: Mapping[str, tuple[Button, ...]], conn
             "promoted": promoted.get(name), "dedupe_days": config.dedupe_days,
             "languages": text_languages(variants, store),
             "template_languages": template_languages([v.template for v in variants]),
+            "template_health": health_of(health, [v.template for v in variants]),
             "buttons": [b.as_dict() for b in buttons.get(name, ())],
             "last_run": last.get(name), "next_run_at": _iso(upcoming),
         })
@@ -159,6 +174,7 @@ def overview(settings: Settings, buttons: Mapping[str, tuple[Button, ...]], conn
                       "max_overdue_days": reorder.max_overdue_days},
             "languages": text_languages([reorder], store),
             "template_languages": template_languages([reorder.template]),
+            "template_health": health_of(health, [reorder.template]),
             "buttons": [{"title": label(store[0], "reorder_button"), "intent": "reorder", "source": "named",
                          "id": "reorder:confirm:<order id>"}] if reorder.text is not None else [],
             "last_run": last.get(REORDER), "next_run_at": _iso(next_interval(REORDER_SCAN_MINUTES, now)),

@@ -11,7 +11,11 @@ acts on the decisions.
 
 Order of the checks, so that a preview's reasons say the most fundamental one:
 no_wa_id, opted_out, no_consent, in_handoff, already_sent, frequency_cap,
-window_closed_no_template, blocked_country, quiet_hours (deferred), tier_limit (deferred).
+window_closed_no_template | template_paused, blocked_country, recently_limited, quiet_hours (deferred),
+tier_limit (deferred).
+A template Meta reported unusable (`unusable_templates`, docs/campaigns.md "Template health") counts as
+no template: outside the window that is `template_paused`, inside it the text goes without fallback; in a
+test split the variants whose template is unusable for the customer are left out (`sample_variant`).
 """
 from __future__ import annotations
 
@@ -21,17 +25,27 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Iterable, Literal, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from phonenumbers import country_code_for_region
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from bot.core.config import CampaignConfig, CampaignVariant, PolicyConfig, ReorderConfig, TemplateRef
+from bot.core.config import (
+    TEMPLATE_HEADER_TEXT,
+    CampaignConfig,
+    CampaignVariant,
+    PolicyConfig,
+    ReorderConfig,
+    TemplateRef,
+)
 from bot.core.languages import primary
-from bot.core.phones import country_of
+from bot.core.phones import address_country, is_user_id
+from bot.whatsapp.messages import shorten
 from bot.whatsapp.window import FREE_ENTRY_POINT_WINDOW, choose_form, window_open
 from flows.replies import fill, label
 from segments.sqlutil import sample_point_py
 
 SKIP_REASONS = ("opted_out", "no_consent", "in_handoff", "frequency_cap", "quiet_hours", "already_sent",
-                "window_closed_no_template", "no_wa_id", "blocked_country", "tier_limit")
+                "window_closed_no_template", "no_wa_id", "blocked_country", "tier_limit", "template_paused",
+                "recently_limited")
 DEFER_REASONS = ("quiet_hours", "tier_limit")
 TIER_WINDOW = timedelta(hours=24)
 FREQUENCY_WINDOW = timedelta(days=7)
@@ -59,6 +73,15 @@ class Recipient:
     tier_counted: bool = False  # already among the number's unique business-initiated recipients of 24 h
     country: str | None = None  # the phone's ISO country when known; else derived from wa_id
     language: str | None = None  # one of the store's languages (segments/language.py); None: the defaults
+    # Meta refused a marketing template to them with 131049 (its per-user limit) in the last 24 h.
+    recently_limited: bool = False
+    # Their business-scoped user id: their address when no phone number is known (docs/usernames.md).
+    user_id: str | None = None
+
+    @property
+    def address(self) -> str | None:
+        """Where a message to them goes: the phone number (`to`), else the BSUID (`recipient`)."""
+        return self.wa_id or self.user_id
 
 
 @dataclass(frozen=True)
@@ -141,6 +164,7 @@ class Plan:
     decisions: list[Decision]
     held_back: int = 0  # audience members outside the test sample, left for `promote`
     summary: dict = field(default_factory=dict)
+    unusable_templates: frozenset = frozenset()  # the (name, language code) pairs planned around
 
     def sends(self) -> list[Decision]:
         return [d for d in self.decisions if d.action == "send"]
@@ -165,6 +189,28 @@ def sample_assignment(seed: str, key: str, fraction: float, variants: int) -> in
     return min(int(point / fraction * variants), variants - 1)
 
 
+def sample_variant(seed: str, key: str, fraction: float, variants: int, usable: Sequence[int]) -> int | None:
+    """`sample_assignment` with some variants left out (their template is unusable): a customer of
+    a remaining variant keeps it; the slice of a left-out variant is cut again among the remaining
+    ones, by where the customer's point falls in it, so they share its customers evenly and stably.
+    With no variant remaining, the assignment stands (the send is then decided by the window)."""
+    point = sample_point(seed, key)
+    if point >= fraction:
+        return None
+    position = point / fraction * variants
+    assigned = min(int(position), variants - 1)
+    if assigned in usable or not usable:
+        return assigned
+    return usable[min(int((position - assigned) * len(usable)), len(usable) - 1)]
+
+
+def template_code(template: TemplateRef | None, language: str | None) -> tuple[str, str] | None:
+    """(name, language code) of the template a customer of `language` gets, as health is keyed."""
+    if template is None:
+        return None
+    return template.name, template.language_for(language) if language else template.language
+
+
 def sample_key(recipient: Recipient) -> str:
     return recipient.wa_id or f"customer:{recipient.customer_id}"
 
@@ -172,7 +218,11 @@ def sample_key(recipient: Recipient) -> str:
 # ---------------------------------------------------------------- where and when the customer is
 
 def phone_time_zones(wa_id: str | None) -> tuple[str, ...]:
-    """Time zones for a number by its longest known prefix in phonenumbers' timezone data."""
+    """Time zones for a number by its longest known prefix in phonenumbers' timezone data; for a
+    BSUID, those of its country's calling code (the phone number is not known)."""
+    if wa_id and is_user_id(wa_id):
+        code = country_code_for_region(wa_id[:2])
+        wa_id = str(code) if code else None
     if not wa_id or not wa_id.isdigit():
         return ()
     for length in range(min(TIMEZONE_LONGEST_PREFIX, len(wa_id)), 0, -1):
@@ -233,8 +283,14 @@ def has_consent(recipient: Recipient, policy: PolicyConfig) -> bool:
 
 
 def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: PolicyConfig, now: datetime, *,
-         store_zone: str, tier: TierState) -> Plan:
-    """One decision per customer of the run's audience (the test sample in a test run)."""
+         store_zone: str, tier: TierState, unusable_templates: frozenset = frozenset()) -> Plan:
+    """One decision per customer of the run's audience (the test sample in a test run).
+    `unusable_templates`: (name, language code) of the templates Meta paused, disabled, rejected or
+    rated RED (bot/campaigns/template_health.py)."""
+
+    def usable(offer: Offer, language: str | None) -> bool:
+        return template_code(offer.template, language) not in unusable_templates
+
     marketing = campaign.category == "marketing"
     quiet = QuietHours.of(policy)
     blocked = frozenset(policy.blocked_marketing_countries)
@@ -259,22 +315,24 @@ def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: Policy
         variant = campaign.offer_index
         group = campaign.group
         if campaign.sample:
-            assigned = sample_assignment(campaign.seed, sample_key(r), campaign.test_fraction or 0.0,
-                                       len(campaign.offers))
+            assigned = sample_variant(campaign.seed, sample_key(r), campaign.test_fraction or 0.0,
+                                      len(campaign.offers),
+                                      [i for i, o in enumerate(campaign.offers) if usable(o, r.language)])
             if assigned is None:
                 held_back += 1
                 continue
             variant = assigned
         offer = campaign.offers[variant]
         is_open = window_open(r.last_inbound_at, now)
-        country = r.country or country_of(r.wa_id)  # stored at first contact; parsed when absent
+        address = r.address  # a phone number, or a username customer's BSUID
+        country = r.country or address_country(address)  # stored at first contact; parsed when absent
         free_entry = r.last_referral_at is not None and now < r.last_referral_at + FREE_ENTRY_POINT_WINDOW
 
         def decide(action: Action, reason: str | None, form=None, at=None) -> Decision:
-            return Decision(r.customer_id, r.wa_id, action, reason, form, at, group, variant, country,
+            return Decision(r.customer_id, address, action, reason, form, at, group, variant, country,
                             is_open, free_entry, r.language)
 
-        if not r.wa_id:
+        if not address:
             decisions.append(decide("skip", "no_wa_id"))
             continue
         if r.opted_out or (marketing and r.marketing_paused):
@@ -292,15 +350,19 @@ def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: Policy
         if marketing and r.marketing_sent_7d >= policy.max_marketing_per_7d:
             decisions.append(decide("skip", "frequency_cap"))
             continue
-        form = choose_form(r.last_inbound_at, now, has_text=offer.text is not None,
-                           has_template=offer.template is not None).form
+        template_ok = offer.template is not None and usable(offer, r.language)
+        form = choose_form(r.last_inbound_at, now, has_text=offer.text is not None, has_template=template_ok).form
         if form == "none":
-            decisions.append(decide("skip", "window_closed_no_template"))
+            paused = offer.template is not None and not template_ok
+            decisions.append(decide("skip", "template_paused" if paused else "window_closed_no_template"))
             continue
         if marketing and form == "template" and country in blocked:
             decisions.append(decide("skip", "blocked_country"))
             continue
-        resume = quiet_until(r.wa_id)
+        if marketing and form == "template" and r.recently_limited:
+            decisions.append(decide("skip", "recently_limited"))
+            continue
+        resume = quiet_until(address)
         if resume is not None:
             decisions.append(decide("defer", "quiet_hours", form, resume))
             continue
@@ -315,7 +377,7 @@ def plan(recipients: Iterable[Recipient], campaign: CampaignPlan, policy: Policy
             tier_free -= 1
         decisions.append(decide("send", None, form, now))
 
-    result = Plan(decisions, held_back)
+    result = Plan(decisions, held_back, unusable_templates=frozenset(unusable_templates))
     result.summary = summarize(decisions)
     return result
 
@@ -355,6 +417,10 @@ class MessageSpec:
     template_params: tuple[str, ...] = ()
     quick_replies: tuple[str, ...] = ()
     fallback: "MessageSpec | None" = None  # the template, should Meta refuse the text (131047)
+    template_header: tuple[str, str] | None = None  # ("image" | "video" | "document", link) or ("text", text)
+    coupon_code: str | None = None  # the copy-code button's code
+    url_suffix: str | None = None  # the dynamic URL button's parameter
+    template_buttons: tuple[str, ...] | None = None  # the template's buttons by index (TemplateRef.buttons)
 
 
 def template_spec(template: TemplateRef, values: Mapping[str, object], store_name: str,
@@ -367,16 +433,29 @@ def template_spec(template: TemplateRef, values: Mapping[str, object], store_nam
     if not values.get("first_name"):
         # Meta refuses an empty parameter, and "Hola -" reads worse than "Hola cliente".
         values = {**values, "first_name": label(written, "no_name_in_template")}
+    header = None
+    if template.header is not None:
+        if template.header.type == "text":
+            # a first name or product title can make it long: Meta allows 60 characters
+            header = ("text", shorten(fill(template.header.text or "", values, store_name, written) or "-",
+                                      TEMPLATE_HEADER_TEXT))
+        else:
+            header = (template.header.type, template.header.link or "")
+    # like a body parameter, never empty (Meta refuses that); a copy code from {discount_code} is
+    # checked at start (runs.check_coupon_codes)
+    extra = {key: fill(getattr(template, key), values, store_name, written) or "-"
+             for key in ("coupon_code", "url_suffix") if getattr(template, key) is not None}
     return MessageSpec("template", template_name=template.name, template_language=code,
                        template_params=tuple(fill(p, values, store_name, written) or "-" for p in template.body),
-                       quick_replies=tuple(fill(q, values, store_name, written) for q in template.quick_replies))
+                       quick_replies=tuple(fill(q, values, store_name, written) for q in template.quick_replies),
+                       template_header=header, template_buttons=template.buttons(), **extra)
 
 
 def message_for(offer: Offer, form: str, values: Mapping[str, object], store_name: str,
                 buttons: Sequence[tuple[str, str]] = (), *, language: str | None = None,
-                default_language: str = "en") -> MessageSpec:
+                default_language: str = "en", unusable_templates: frozenset = frozenset()) -> MessageSpec:
     """The message of one decision for a customer of `language` (None: the offer's defaults).
-    Free-form text carries the template as its fallback."""
+    Free-form text carries the template as its fallback, unless the template is unusable."""
     if form == "template":
         if offer.template is None:
             raise ValueError("a template send without a template")
@@ -387,7 +466,7 @@ def message_for(offer: Offer, form: str, values: Mapping[str, object], store_nam
     # The text and its fallback template may be in different languages (a text not translated into
     # the customer's, a template that is): each is filled in its own, so no `with_defaults` up front.
     fallback = (template_spec(offer.template, values, store_name, language, default_language)
-                if offer.template else None)
+                if offer.template and template_code(offer.template, language) not in unusable_templates else None)
     return MessageSpec("freeform", text=fill(text, values, store_name, written), buttons=tuple(buttons),
                        fallback=fallback)
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.automations import offers as automation_offers
-from bot.campaigns import listing
+from bot.campaigns import listing, template_health
 from bot.campaigns.audience import AudienceRow, AudienceSource, load, load_ids, nobody, tier_state
 from bot.campaigns.buttons import Button, resolve_all
 from bot.campaigns.planner import (
@@ -43,11 +43,10 @@ from bot.campaigns.stats import campaign_stats, choose_winner
 from bot.campaigns.tables import campaign_runs, campaign_sends, campaign_state
 from bot.conversation import outbox
 from bot.conversation.customers import display_name_sql
-from bot.core.config import CampaignConfig, CampaignVariant, Settings
+from bot.core.config import CampaignConfig, CampaignVariant, Settings, TemplateRef
 from bot.core.db import insert_ignoring_conflicts, upsert
 from bot.core.errors import ConfigError, UnknownCampaign, WabotError
 from bot.core.tables import customers
-from bot.core.tables import outbox as outbox_table
 from bot.whatsapp import messages
 from flows.nlu import IntentRouter
 from flows.replies import label
@@ -68,8 +67,6 @@ PLANNING_LOCK = int.from_bytes(hashlib.blake2b(b"wabot:proactive", digest_size=8
 # The ledger's `context` key for the customer's language a message was chosen for (not a value
 # the message is filled with).
 LANGUAGE_KEY = "language"
-MARKETING_LIMIT_CODE = 131049
-MARKETING_LIMIT_BACKOFF = timedelta(hours=24)
 # A preview names this many of the customers who would get a message, with the message each would get.
 SAMPLE_SIZE = 20
 # Outbox rows are built and queued in chunks of this many when the caller follows the progress.
@@ -102,10 +99,36 @@ def check_audiences(settings: Settings, engine: SegmentEngine) -> None:
             raise ConfigError(f"[campaigns.{name}] {key}: {exc}") from None
 
 
+def check_coupon_codes(settings: Settings) -> None:
+    """A copy-code button filled from {discount_code} gets a code Meta takes: set, and at most 15
+    characters (a static coupon_code is checked by the configuration itself); ConfigError names it."""
+    sources = [(f"[campaigns.{name}] {'variants[%d].' % i if config.variants else ''}template",
+                v.template, settings.discount_code(config))
+               for name, config in settings.file.campaigns.items() for i, v in enumerate(config.message_variants)]
+    checkout = settings.file.automations.abandoned_checkout
+    if checkout is not None:
+        sources += [(f"[automations.abandoned_checkout] templates[{i}]", t,
+                     automation_offers.discount_code(settings, "abandoned_checkout"))
+                    for i, t in enumerate(checkout.templates)]
+    for where, template, code in sources:
+        if template is None or template.coupon_code is None or "{discount_code}" not in template.coupon_code:
+            continue
+        filled = template.coupon_code.replace("{discount_code}", code)
+        if not filled.strip() or len(filled) > messages.MAX_COUPON_CODE:
+            raise ConfigError(f"{where}.coupon_code: fills to {filled!r}; a copy-code button needs 1 to "
+                              f"{messages.MAX_COUPON_CODE} characters (set discount_code)")
+
+
 def mentions(variants: Iterable[CampaignVariant], placeholder: str) -> bool:
     """Whether any text (in any language) or template parameter of the variants uses `placeholder`."""
     return any(placeholder in (v.text or "") + "".join(v.texts.values())
-               + "".join(v.template.body if v.template else ()) for v in variants)
+               + "".join(template_texts(v.template) if v.template else ()) for v in variants)
+
+
+def template_texts(template: TemplateRef) -> tuple[str, ...]:
+    """Every text of a template spec that placeholders may fill (body, header, buttons)."""
+    header = (template.header.text or "",) if template.header is not None else ()
+    return (*template.body, *header, *template.quick_replies, template.coupon_code or "", template.url_suffix or "")
 
 
 def fill_context(stored: Mapping[str, object] | None) -> dict:
@@ -124,7 +147,9 @@ def ledger_context(fill_values: Mapping[str, object], language: str | None) -> d
 def graph_payload(spec: MessageSpec) -> dict:
     if spec.form == "template":
         return messages.template_message(spec.template_name or "", spec.template_language or "en_US",
-                                      spec.template_params, spec.quick_replies)
+                                         spec.template_params, spec.quick_replies, header=spec.template_header,
+                                         coupon_code=spec.coupon_code, url_suffix=spec.url_suffix,
+                                         button_order=spec.template_buttons)
     if spec.buttons:
         return messages.buttons_message(spec.text or "", spec.buttons)
     return messages.text_message(spec.text or "")
@@ -229,13 +254,11 @@ class Campaigns:
     @staticmethod
     def reached(name: str, config: CampaignConfig, now: datetime, *, ever: bool = False) -> sa.Select:
         """Who this campaign reached within dedupe_days, or ever (a promotion never repeats the
-        test group), plus everyone with a deferral still pending."""
-        s, o = campaign_sends.c, outbox_table.c
-        # Meta held the message back (131049, its per-user marketing limit): not retried at once,
-        # but a run a day later may try again.
-        held_by_meta = sa.exists().where(o.id == s.outbox_id, o.error_code == MARKETING_LIMIT_CODE,
-                                         o.failed_at <= now - MARKETING_LIMIT_BACKOFF)
-        queued = sa.and_(s.status == "queued", ~held_by_meta)
+        test group), plus everyone with a deferral still pending. A message Meta refused with 131049
+        (its per-user marketing limit) counts as reached: never sent twice; the 24 h pause of other
+        marketing templates is the planner's `recently_limited` (docs/campaigns.md)."""
+        s = campaign_sends.c
+        queued = s.status == "queued"
         if not ever:
             queued = sa.and_(queued, s.planned_at > now - timedelta(days=config.dedupe_days))
         return sa.select(s.customer_id).where(s.campaign == name, sa.or_(s.status == "deferred", queued))
@@ -251,7 +274,8 @@ class Campaigns:
                     last_order=mentions(config.message_variants, "{last_order_name}"))
         tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
         result = plan([r.recipient for r in rows], campaign, self.settings.policy, now,
-                      store_zone=self.settings.store.timezone, tier=tier)
+                      store_zone=self.settings.store.timezone, tier=tier,
+                      unusable_templates=template_health.unusable(conn))
         buttons = self.reply_buttons(name)
         cycle = now.isoformat()
         return Batch(name, "campaign", campaign, result, {r.recipient.customer_id: r for r in rows},
@@ -271,7 +295,13 @@ class Campaigns:
         """The run's report, plus `sample`: the first SAMPLE_SIZE customers who would get a message
         (by customer id), each with the message they would get."""
         batch = self.plan_batch(conn, name, now)
-        return {**self.report(batch), "sample": self.sample(conn, batch)}
+        found = {**self.report(batch), "sample": self.sample(conn, batch)}
+        # a template Meta paused or FLAGGED is named (docs/campaigns.md, "Template health")
+        warned = template_health.warnings(template_health.listed(conn), listing.template_codes(
+            [o.template for o in batch.campaign.offers]))
+        if warned:
+            found["warnings"] = warned
+        return found
 
     def sample(self, conn: Connection, batch: Batch, size: int = SAMPLE_SIZE) -> list[dict]:
         """`{"wa_id", "name", "form", "language", "text" (and "buttons") | "template"}` for the first
@@ -290,6 +320,10 @@ class Campaigns:
             if spec.form == "template":
                 entry["template"] = {"name": spec.template_name, "language": spec.template_language,
                                      "params": list(spec.template_params)}
+                if spec.template_header is not None:
+                    entry["template"]["header"] = {"type": spec.template_header[0], "value": spec.template_header[1]}
+                entry["template"].update({k: v for k, v in (("coupon_code", spec.coupon_code),
+                                                             ("url_suffix", spec.url_suffix)) if v is not None})
             else:
                 entry["text"] = spec.text
                 if spec.buttons:
@@ -304,7 +338,8 @@ class Campaigns:
         values = {**batch.rows[d.customer_id].values, **batch.extra_values, **batch.context(d)}
         return message_for(batch.campaign.offers[d.variant], d.form, values, self.settings.store.name,
                            batch.buttons(d), language=d.language,
-                           default_language=self.settings.store.default_language)
+                           default_language=self.settings.store.default_language,
+                           unusable_templates=batch.result.unusable_templates)
 
     def overview(self, conn: Connection, now: datetime) -> list[dict]:
         """Every configured campaign (and reorder prompts, when on): audience, schedule or trigger,
@@ -450,13 +485,14 @@ class Campaigns:
                                                                    reached=reached, languages=self.languages,
                                                                    last_order=True)}
         tier = tier_state(conn, now, self.settings.policy.daily_unique_limit)
+        unusable = template_health.unusable(conn)
         counts: dict[str, int] = defaultdict(int)
         updates = []
         for (group, variant), bucket in _buckets(ledger_rows).items():
             campaign = CampaignPlan(name, category, offers, group=group, offer_index=min(variant, len(offers) - 1))
             present = [r for r in bucket if r.customer_id in audience]
             result = plan([audience[r.customer_id].recipient for r in present], campaign, self.settings.policy,
-                          now, store_zone=self.settings.store.timezone, tier=tier)
+                          now, store_zone=self.settings.store.timezone, tier=tier, unusable_templates=unusable)
             tier = _after(tier, result, now)
             by_customer = {r.customer_id: r for r in present}
             context = {r.customer_id: fill_context(r.context) for r in present}
@@ -575,8 +611,9 @@ class Campaigns:
                                                              languages=self.languages)}
         campaign = CampaignPlan(REORDER, "marketing", (Offer.of(reorder),))
         result = plan([rows[c].recipient for c in sorted(rows)], campaign, self.settings.policy, now,
-                      store_zone=self.settings.store.timezone, tier=tier_state(conn, now,
-                                                                               self.settings.policy.daily_unique_limit))
+                      store_zone=self.settings.store.timezone,
+                      tier=tier_state(conn, now, self.settings.policy.daily_unique_limit),
+                      unusable_templates=template_health.unusable(conn))
         batch = Batch(REORDER, REORDER, campaign, result, rows,
                       cycle=lambda d: by_customer[d.customer_id].cycle,
                       buttons=lambda d: self.reorder_button(by_customer[d.customer_id].button_id, d.language),
@@ -600,7 +637,7 @@ class Campaigns:
     def stats(self, conn: Connection, name: str) -> dict:
         if name != REORDER:
             self.config(name)
-        result = campaign_stats(conn, name)
+        result = campaign_stats(conn, name, self.rate_card)
         state = self.state(conn, name)
         if state is not None and state.promotion:
             result["promotion"] = {**state.promotion, "promoted_at": state.promoted_at.isoformat()}

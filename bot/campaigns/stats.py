@@ -9,9 +9,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.campaigns.pricing import RateCard, Tally
 from bot.campaigns.tables import campaign_sends
+from bot.core.phones import country_of
 from bot.core.sqltime import within
-from bot.core.tables import inbound_messages, outbox
+from bot.core.tables import customers, inbound_messages, outbox
+from bot.whatsapp.window import FREE_ENTRY_POINT_WINDOW, SERVICE_WINDOW
 from segments.tables import orders
 
 REPLY_WINDOW = timedelta(hours=24)
@@ -81,8 +84,49 @@ def outcome_counts() -> dict[str, sa.ColumnElement]:
     }
 
 
-def campaign_stats(conn: Connection, campaign: str) -> dict:
-    """{"campaign", "groups": [{"group", "variant", counts..., "failed_by_code", "rates"}], "total"}."""
+def sent_cost(conn: Connection, campaign: str, card: RateCard) -> dict[tuple[str, int] | None, dict]:
+    """What the campaign's sent messages cost, per (group, variant) and in total (key None), each
+    priced by the rates and rules in effect when it was sent (bot/campaigns/pricing.py): its
+    form (a free-form refused with 131047 went as the template), its customer's country, whether
+    their window was open then (an inbound message in the 24 h before) and whether it was in a free
+    entry point (the customer's last ad referral in the 72 h before). A message that failed is not
+    charged; one sent and never reported delivered is counted (Meta bills on delivery, often late).
+    The rows are grouped in SQL, one group per price period of the card, then priced in Python."""
+    s, o, c, i = campaign_sends.c, outbox.c, customers.c, inbound_messages.c
+    window_open = sa.exists().where(i.customer_id == s.customer_id, within(o.sent_at, i.sent_at, SERVICE_WINDOW))
+    free_entry = sa.and_(c.last_referral_at.is_not(None), within(o.sent_at, c.last_referral_at, FREE_ENTRY_POINT_WINDOW))
+    # Which price period of the card a message fell in: how many of its boundaries had passed.
+    period = sum((sa.case((o.sent_at >= start, 1), else_=0) for start in card.boundaries()), sa.literal(0))
+    sent = (
+        sa.select(s.send_group.label("send_group"), s.variant.label("variant"), s.category.label("category"),
+                  sa.case((o.used_fallback, "template"), else_=s.form).label("form"),
+                  c.phone_country.label("country"),
+                  # as the planner does: a customer's country is parsed from the number when not stored
+                  sa.case((c.phone_country.is_(None), o.recipient), else_=None).label("number"),
+                  sa.case((window_open, 1), else_=0).label("window_open"),
+                  sa.case((free_entry, 1), else_=0).label("free_entry"), period.label("period"),
+                  o.sent_at.label("sent_at"))
+        .select_from(campaign_sends.join(outbox, o.id == s.outbox_id).outerjoin(customers, c.id == s.customer_id))
+        .where(s.campaign == campaign, o.sent_at.is_not(None), o.state != "failed")
+        .subquery("sent")
+    )
+    keys = [sent.c.send_group, sent.c.variant, sent.c.category, sent.c.form, sent.c.country, sent.c.number,
+            sent.c.window_open, sent.c.free_entry, sent.c.period]
+    query = sa.select(*keys, sa.func.min(sent.c.sent_at).label("at"), sa.func.count().label("n")).group_by(*keys)
+    tallies: dict[tuple[str, int] | None, Tally] = {None: Tally(card.currency)}
+    for r in conn.execute(query):
+        country = r.country or country_of(r.number)
+        charge = card.charge(category=r.category, form=r.form or "template", country=country, at=r.at,
+                             window_open=bool(r.window_open), free_entry_point=bool(r.free_entry))
+        group = tallies.setdefault((r.send_group, r.variant), Tally(card.currency))
+        for tally in (group, tallies[None]):
+            tally.add(charge, category=r.category, country=country, count=int(r.n))
+    return {key: tally.result() for key, tally in tallies.items()}
+
+
+def campaign_stats(conn: Connection, campaign: str, card: RateCard | None = None) -> dict:
+    """{"campaign", "groups": [{"group", "variant", counts..., "failed_by_code", "rates"}], "total"};
+    with a rate card, each group and the total also carry "estimated_cost" (`sent_cost`)."""
     s, o = campaign_sends.c, outbox.c
     query = (
         sa.select(s.send_group, s.variant, *(expr.label(name) for name, expr in outcome_counts().items()))
@@ -108,6 +152,11 @@ def campaign_stats(conn: Connection, campaign: str) -> dict:
     for g in groups.values():
         for code, n in g["failed_by_code"].items():
             total["failed_by_code"][code] = total["failed_by_code"].get(code, 0) + n
+    if card is not None:
+        costs = sent_cost(conn, campaign, card)
+        for key, g in groups.items():
+            g["estimated_cost"] = costs.get(key) or Tally(card.currency).result()
+        total["estimated_cost"] = costs[None]
     return {"campaign": campaign, "groups": [with_rates(g) for g in groups.values()], "total": with_rates(total)}
 
 

@@ -99,3 +99,22 @@ apscheduler_jobs = sa.Table(
     sa.Column("next_run_time", sa.Float(25), index=True),
     sa.Column("job_state", sa.LargeBinary, nullable=False),
 )
+
+# Template health (docs/campaigns.md, "Template health"): per (name, language), the last status and
+# quality Meta reported through the account webhooks, each with its event time so a late, older
+# event does not undo a newer one; `usable` is what planning and sending read.
+template_health = sa.Table(
+    "template_health",
+    metadata,
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("language", sa.String(16), primary_key=True),
+    sa.Column("template_id", sa.BigInteger),  # Meta's message_template_id
+    sa.Column("status", sa.String(32)),  # APPROVED | PAUSED | DISABLED | REJECTED | FLAGGED | REINSTATED | ...
+    sa.Column("reason", sa.Text),  # Meta's reason / other_info, for the console
+    sa.Column("status_at", UTCDateTime()),
+    sa.Column("quality", sa.String(16)),  # GREEN | YELLOW | RED | UNKNOWN
+    sa.Column("quality_at", UTCDateTime()),
+    sa.Column("usable", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_template_health_usable", "usable"),
+)

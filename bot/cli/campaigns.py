@@ -146,6 +146,8 @@ def _show_plan(data: dict) -> None:
         click.echo(f"  held back for the promotion: {data['held_back']} (test group run)")
     for reason, count in data["skipped"].items():
         click.echo(f"  {reason}: {count}")
+    for warning in data.get("warnings", ()):  # a template Meta paused or flagged
+        click.echo(f"warning: {warning}")
     if len(data.get("by_language", {})) > 1:  # a one-language store's count is the eligible count
         click.echo("by language: " + ", ".join(f"{code} {n}" for code, n in data["by_language"].items()))
     cost = data["estimated_cost"]
@@ -153,6 +155,17 @@ def _show_plan(data: dict) -> None:
                f"{cost['free']} free" + (f"; deferred: {cost['deferred_total']:.4f}" if cost.get("deferred_total") else ""))
     for country, amount in cost["by_country"].items():
         click.echo(f"  {country}: {amount:.4f}")
+    _echo_free(cost)
+
+
+def _echo_free(cost: dict) -> None:
+    """What is free and why (bot/campaigns/pricing.py FREE_REASONS), and the rates' dates."""
+    free = {reason: n for reason, n in (cost.get("free_by_reason") or {}).items() if n}
+    if free:
+        click.echo("free: " + ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in free.items()))
+    dates = sorted({d or "always" for days in (cost.get("rates_effective") or {}).values() for d in days})
+    if dates:
+        click.echo("rates in effect since: " + ", ".join(dates))
 
 
 def _clip(text: str, width: int) -> str:
@@ -365,6 +378,11 @@ def campaigns_stats(name: str, as_json: bool) -> None:
                        f"see `wabot outbox list --state unknown`)")
         if d["total"]["failed_by_code"]:
             click.echo("failed by code: " + ", ".join(f"{k}: {v}" for k, v in d["total"]["failed_by_code"].items()))
+        cost = d["total"].get("estimated_cost")
+        if cost:
+            click.echo(f"estimated cost of what was sent: {cost['total']:.4f} {cost['currency']} for "
+                       f"{cost['charged']} charged message(s), {cost['free']} free (priced when each was sent)")
+            _echo_free(cost)
     _echo(data, as_json, human)
 
 

@@ -215,14 +215,16 @@ def segments_explain(wa_id: str, as_json: bool, now: datetime | None) -> None:
         shopify_id = conn.execute(sa.select(customers.c.shopify_customer_id)
                                   .where(customers.c.id == customer.id)).scalar()
         answers = cod.of_customer(conn, customer.id)
-    payload = {"wa_id": customer.wa_id, "customer_id": shopify_id, "name": customer.name,
+    payload = {"wa_id": customer.wa_id, "user_id": customer.user_id, "customer_id": shopify_id, "name": customer.name,
                "now": at.isoformat().replace("+00:00", "Z"), "segments": explained, "attributes": attributes,
                "cash_on_delivery": [{"order_id": a.order_id, "order_name": a.order_name, **cod_json(a)}
                                     for a in answers]}
     if as_json:
         click.echo(json.dumps(payload, indent=2, default=str))
         return
-    click.echo(f"{customer.wa_id} ({customer.name or 'no name'}) at {payload['now']}")
+    # A username customer's key is their business-scoped user id, not a number (docs/usernames.md).
+    who = customer.wa_id if customer.wa_id and customer.wa_id.isdigit() else f"username {customer.wa_id}"
+    click.echo(f"{who} ({customer.name or 'no name'}) at {payload['now']}")
     click.echo(f"  language: {attributes['language']} ({languages.SOURCE_WORDS[attributes['language_source']]})")
     if not explained:
         click.echo("  in no segment")

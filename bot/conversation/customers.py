@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.core.db import dialect_insert
-from bot.core.phones import country_of
-from bot.core.tables import customers
+from bot.core.phones import address_country
+from bot.core.tables import customer_aliases, customers
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,14 @@ def get(conn: Connection, customer_id: int) -> Customer | None:
 
 
 def find(conn: Connection, key: str) -> Customer | None:
-    """By wa_id, or by business-scoped user id for customers who hide their number."""
+    """By wa_id, or by business-scoped user id for customers who hide their number, or by a
+    user id they had before a `user_id_update` (docs/usernames.md)."""
     row = conn.execute(sa.select(customers).where(customers.c.wa_id == key)).first()
     if row is None:
         row = conn.execute(sa.select(customers).where(customers.c.user_id == key).order_by(customers.c.id)).first()
+    if row is None:
+        row = conn.execute(sa.select(customers).join(customer_aliases, customer_aliases.c.customer_id == customers.c.id)
+                           .where(customer_aliases.c.alias == key)).first()
     return Customer.from_row(row) if row else None
 
 
@@ -135,7 +139,7 @@ def touch_inbound(conn: Connection, *, wa_id: str | None, user_id: str | None, p
     if stmt is None:
         stmt = _UPSERT_INBOUND[conn.dialect.name] = _upsert_inbound_statement(conn)
     row = conn.execute(stmt, {"wa_id": key, "user_id": user_id, "profile_name": profile_name,
-                              "phone_country": country_of(wa_id), "sent_at": sent_at, "now": now}).one()
+                              "phone_country": address_country(wa_id or user_id), "sent_at": sent_at, "now": now}).one()
     return Customer.from_row(row)
 
 

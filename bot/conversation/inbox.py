@@ -224,6 +224,8 @@ def conversation(conn: Connection, customer: Customer, now: datetime, currency: 
     return {
         "wa_id": customer.wa_id, "name": _shown_name(names), "profile_name": names.profile_name,
         "first_name": customer.first_name,
+        # A username customer may have no phone number: the user id is their address (docs/usernames.md).
+        "phone": customer.wa_id if customer.wa_id and customer.wa_id.isdigit() else None, "user_id": customer.user_id,
         "state": state.state, "agent": state.agent, "state_changed_at": _iso(state.state_changed_at),
         "agent_last_active_at": _iso(state.agent_last_active_at),
         "window_open": window_open(customer.last_inbound_at, now),

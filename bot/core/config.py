@@ -5,9 +5,10 @@ Business code receives a Settings; nothing past this module reads os.environ or 
 from __future__ import annotations
 
 import os
+import string
 import tomllib
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,6 +36,38 @@ class StoreConfig(_Strict):
     default_region: str = "US"
     # ISO 639-1 codes the store answers in; the first is the default (docs/languages.md).
     languages: tuple[str, ...] = ("en",)
+    # The Meta commerce catalog recommendations are sent from, and how its items' retailer ids are
+    # spelled from a variant (docs/catalog.md); no catalog: recommendations stay a text list.
+    catalog_id: str = ""
+    catalog_retailer_id: str = "{sku}"
+
+    @field_validator("catalog_id")
+    @classmethod
+    def _catalog_digits(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.isdigit():
+            raise ValueError(f"{value!r} is not a catalog id (the digits Commerce Manager shows)")
+        return value
+
+    @field_validator("catalog_retailer_id")
+    @classmethod
+    def _retailer_format(cls, value: str) -> str:
+        fields = ("sku", "variant_id", "product_id")
+        problem = placeholder_problem(value, fields)
+        if problem is None:
+            # A format is read backwards too (an inbound cart): plain {name} only, at least one of them.
+            parsed = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(value)
+                      if name is not None]
+            literals = [text for text, _, _, _ in string.Formatter().parse(value)]
+            if any(spec or conversion for _, spec, conversion in parsed):
+                problem = "write placeholders plainly ({sku}), without a format spec or conversion"
+            elif not parsed:
+                problem = f"use at least one of {{{'}, {'.join(fields)}}}"
+            elif any(not text.strip("0123456789") for text in literals[1:len(parsed)]):
+                problem = "separate placeholders by text that is not only digits, so an id reads back one way"
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("languages")
     @classmethod
@@ -94,6 +127,36 @@ def _check_placeholders(text: str, allowed: tuple[str, ...], what: str) -> None:
         raise ValueError(f"{what}: {problem}")
 
 
+# Meta's limits on what a template send fills in (docs/campaigns.md, "Rich templates").
+TEMPLATE_HEADER_TEXT = 60
+TEMPLATE_COUPON_CODE = 15
+TEMPLATE_MAX_BUTTONS = 10
+
+
+class TemplateHeader(_Strict):
+    """The parameter of a template's header: a media link (image, video, document) or the text
+    that fills a text header's {{1}} (placeholders allowed)."""
+
+    type: Literal["text", "image", "video", "document"]
+    text: str | None = None
+    link: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "TemplateHeader":
+        if self.type == "text":
+            if self.link is not None or not (self.text or "").strip():
+                raise ValueError('a text header takes text = "..." (and no link)')
+            if "{" not in self.text and len(self.text) > TEMPLATE_HEADER_TEXT:
+                raise ValueError(f"header text is {len(self.text)} characters; Meta allows {TEMPLATE_HEADER_TEXT}")
+        else:
+            if self.text is not None or not self.link:
+                raise ValueError(f'an {self.type} header takes link = "https://..." (and no text)')
+            if not self.link.startswith("https://") or len(self.link) <= len("https://") or any(
+                    ch.isspace() for ch in self.link):
+                raise ValueError(f"header link {self.link!r} must be an https:// URL Meta can fetch")
+        return self
+
+
 class TemplateRef(_Strict):
     name: str = Field(min_length=1)
     language: str = "en_US"
@@ -105,6 +168,44 @@ class TemplateRef(_Strict):
     # The same template approved in other languages: a customer gets the one whose primary subtag is
     # their language, else `language` (docs/languages.md).
     languages: tuple[str, ...] = ()
+    header: TemplateHeader | None = None  # the header's parameter, when the template's header has one
+    coupon_code: str | None = None  # the copy-code button's code, e.g. "{discount_code}"
+    url_suffix: str | None = None  # the dynamic URL button's parameter, appended to its base URL
+    # The template's buttons in Meta's order, when not quick replies, then copy code, then URL:
+    # "quick_reply", "copy_code", "url", and "static" for a button that takes no parameter (a phone
+    # number, a fixed URL), which still takes its place in the indexes.
+    button_order: tuple[Literal["quick_reply", "copy_code", "url", "static"], ...] | None = None
+
+    @model_validator(mode="after")
+    def _buttons_fit(self) -> "TemplateRef":
+        if self.coupon_code is not None:
+            if not self.coupon_code.strip():
+                raise ValueError("coupon_code is empty; leave it out when the template has no copy-code button")
+            if "{" not in self.coupon_code and len(self.coupon_code) > TEMPLATE_COUPON_CODE:
+                raise ValueError(f"coupon_code {self.coupon_code!r} is longer than Meta's {TEMPLATE_COUPON_CODE}"
+                                 " characters")
+        if self.url_suffix is not None and (not self.url_suffix.strip() or any(ch.isspace() for ch in self.url_suffix)):
+            raise ValueError("url_suffix must be non-empty and without spaces (it ends a URL)")
+        order = self.buttons()
+        if self.button_order is not None:
+            wanted = {"quick_reply": len(self.quick_replies), "copy_code": int(self.coupon_code is not None),
+                      "url": int(self.url_suffix is not None)}
+            for kind, n in wanted.items():
+                if order.count(kind) != n:
+                    raise ValueError(f"button_order lists {order.count(kind)} {kind!r}; the template fills {n}")
+        if len(order) > TEMPLATE_MAX_BUTTONS:
+            raise ValueError(f"{len(order)} buttons; Meta allows {TEMPLATE_MAX_BUTTONS} on a template")
+        replies = [i for i, kind in enumerate(order) if kind == "quick_reply"]
+        if replies and replies[-1] - replies[0] + 1 != len(replies):
+            raise ValueError("button_order: Meta keeps quick replies together, before or after the other buttons")
+        return self
+
+    def buttons(self) -> tuple[str, ...]:
+        """The template's buttons by index: `button_order`, else quick replies, copy code, URL."""
+        if self.button_order is not None:
+            return self.button_order
+        return (("quick_reply",) * len(self.quick_replies) + ("copy_code",) * (self.coupon_code is not None)
+                + ("url",) * (self.url_suffix is not None))
 
     @field_validator("language")
     @classmethod
@@ -134,6 +235,11 @@ class TemplateRef(_Strict):
             _check_placeholders(param, allowed, f"{where}.body[{index}]")
         for index, payload in enumerate(self.quick_replies):
             _check_placeholders(payload, allowed, f"{where}.quick_replies[{index}]")
+        if self.header is not None and self.header.text is not None:
+            _check_placeholders(self.header.text, allowed, f"{where}.header.text")
+        for key in ("coupon_code", "url_suffix"):
+            if getattr(self, key) is not None:
+                _check_placeholders(getattr(self, key), allowed, f"{where}.{key}")
 
 
 class CampaignVariant(_Strict):
@@ -541,6 +647,9 @@ class DeliveryConfig(_Strict):
     def _ordered(self) -> "DeliveryConfig":
         if self.retry_max_seconds < self.retry_base_seconds:
             raise ValueError("retry_max_seconds is below retry_base_seconds")
+        if 0 < self.unknown_resend_minutes < 1:
+            # Sooner than a status webhook can come back, a resend would send the message twice.
+            raise ValueError("unknown_resend_minutes is 0 (never) or at least 1")
         return self
 
     def backoff(self) -> Backoff:
@@ -551,28 +660,75 @@ class DeliveryConfig(_Strict):
 
 
 class MarketRates(_Strict):
-    """Meta's price per delivered template (and per free-form message, normally free) in one market."""
+    """One dated entry of a market's rates: Meta's price per delivered message by category, in
+    effect from `effective` (00:00 UTC) until the next entry's; no `effective` = since forever.
+    A rate left out follows Meta's rule for the date priced (bot/campaigns/pricing.py, docs/pricing.md):
+    `authentication` the utility rate, `service` free until 2026-10-01 then the utility rate,
+    `utility_free_in_window` [rates]' value, else true until 2026-10-01."""
 
-    marketing: float = Field(ge=0)
-    utility: float = Field(ge=0)
-    service: float = Field(default=0.0, ge=0)
+    effective: date | None = None
+    marketing: float = Field(ge=0, allow_inf_nan=False)
+    utility: float = Field(ge=0, allow_inf_nan=False)
+    authentication: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    service: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    utility_free_in_window: bool | None = None
 
 
 class RatesConfig(_Strict):
-    """[rates]: overrides of the built-in rate card (bot/campaigns/pricing.py); markets by ISO country code."""
+    """[rates]: overrides of the built-in rate card (bot/campaigns/pricing.py); markets by ISO country code.
+    A market (and `default`, the markets not listed) is one table (`[rates.markets.IN]`, since forever)
+    or dated entries (`[[rates.markets.IN]]` with `effective = 2026-10-01`), dates strictly increasing."""
 
     currency: str = "USD"
-    utility_free_in_window: bool = True
-    default: MarketRates | None = None  # markets not listed ("rest of world")
-    markets: dict[str, MarketRates] = {}
+    utility_free_in_window: bool | None = None  # unset: Meta's rule for the date priced
+    default: tuple[MarketRates, ...] | None = None
+    markets: dict[str, tuple[MarketRates, ...]] = {}
 
-    @field_validator("markets")
+    @staticmethod
+    def _entries(where: str, value: Any) -> tuple[MarketRates, ...]:
+        """A table or an array of tables, as dated entries; ValueError names the entry and key."""
+        tables = [value] if isinstance(value, Mapping) else value
+        if not isinstance(tables, (list, tuple)) or not tables:
+            raise ValueError(f"{where}: must be a table of rates or an array of dated tables".lstrip(": "))
+        entries = []
+        for index, table in enumerate(tables):
+            label = where if isinstance(value, Mapping) else f"{where}[{index}]"  # where: "" for `default`
+            if not isinstance(table, Mapping):
+                raise ValueError(f"{label}: must be a table of rates")
+            try:
+                entries.append(MarketRates.model_validate(table))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                key = ".".join(str(part) for part in first["loc"])
+                message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+                raise ValueError(f"{label}.{key}: {message}".lstrip(".") if key else f"{label or 'entry'}: {message}") from None
+        for index, (before, entry) in enumerate(zip(entries, entries[1:]), start=1):
+            if entry.effective is None:
+                raise ValueError(f"{where}[{index}].effective: missing (only the first entry may be undated)")
+            if before.effective is not None and entry.effective <= before.effective:
+                problem = "repeats the date of" if entry.effective == before.effective else "is earlier than"
+                raise ValueError(f"{where}[{index}].effective: {entry.effective} {problem} the entry before it "
+                                 f"({before.effective}); dates must increase strictly")
+        return tuple(entries)
+
+    @field_validator("default", mode="before")
     @classmethod
-    def _country_codes(cls, value: dict[str, MarketRates]) -> dict[str, MarketRates]:
-        for code in value:
-            if not (len(code) == 2 and code.isalpha()):
+    def _default_entries(cls, value: Any) -> Any:
+        return None if value is None else cls._entries("", value)
+
+    @field_validator("markets", mode="before")
+    @classmethod
+    def _market_entries(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value  # pydantic names the wrong type
+        found: dict[str, tuple[MarketRates, ...]] = {}
+        for code, entries in value.items():
+            if not (isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha()):
                 raise ValueError(f"{code!r} is not a two-letter country code")
-        return {code.upper(): rates for code, rates in value.items()}
+            if code.upper() in found:
+                raise ValueError(f"{code!r}: the market {code.upper()} is given twice")
+            found[code.upper()] = cls._entries(code, entries)
+        return found
 
 
 class PreferencesConfig(_Strict):
@@ -687,7 +843,8 @@ class Settings:
                   "(a template's buttons are its quick_replies)" for name, campaign in self.file.campaigns.items()
                   if campaign.buttons and not any(v.text is not None for v in campaign.message_variants)]
         if not self.store.shop_domain.strip():
-            found.append("[store] shop_domain is not set: reorder and recommendation replies cannot offer cart links")
+            found.append("[store] shop_domain is not set: reorder and recommendation replies cannot offer cart links"
+                         + (", and carts sent from the catalog get no link" if self.store.catalog_id else ""))
         return found + self._reply_warnings()
 
     def _reply_warnings(self) -> list[str]:

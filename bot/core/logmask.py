@@ -2,8 +2,9 @@
 
 Code logs customers through `mask` (bot/conversation/customers.py); this is the net under it,
 for every level and every library: a digit run that could be a phone number keeps its last four
-digits, and the parameters SQLAlchemy appends to a database error (which hold texts and numbers)
-are dropped. `install` puts the filter on the handlers of the root logger.
+digits, so does a business-scoped user id (its country prefix too), and the parameters
+SQLAlchemy appends to a database error (which hold texts and numbers) are dropped. `install` puts
+the filter on the handlers of the root logger.
 """
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import re
 PHONE_LIKE = re.compile(r"(?<![\w.:\-])\+?\d(?:[ \-]?\d){7,}(?![\w:])")
 DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|\Z|\n))", re.S)
+# A business-scoped user id (a username customer's key, docs/usernames.md): "BR.1349…", with a digit.
+USER_ID_LIKE = re.compile(r"(?<![\w.])([A-Z]{2}\.(?:ENT\.)?)(?=[A-Za-z]*\d)([A-Za-z0-9]{6,128})(?![\w.])")
 
 
 def mask_text(text: str) -> str:
     text = SQL_PARAMETERS.sub("[parameters: hidden]", text)
+    text = USER_ID_LIKE.sub(lambda m: f"{m.group(1)}…{m.group(2)[-4:]}", text)
     return PHONE_LIKE.sub(_mask_number, text)
 
 

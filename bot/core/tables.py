@@ -101,6 +101,17 @@ customers = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# A customer's former business-scoped user ids (a `user_id_update` replaced them): a late status
+# webhook or a message still queued under an old id finds the customer (docs/usernames.md).
+customer_aliases = sa.Table(
+    "customer_aliases",
+    metadata,
+    sa.Column("alias", sa.String(160), primary_key=True),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("replaced_by", sa.String(160)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
 conversations = sa.Table(
     "conversations",
     metadata,

@@ -45,8 +45,8 @@ class SandboxTransport:
                               "created_at": utcnow()})
         return message_id
 
-    def mark_read(self, message_id: str) -> None:
-        """Nobody is there to see blue ticks."""
+    def mark_read(self, message_id: str, typing: bool = False) -> None:
+        """Nobody is there to see blue ticks or the typing indicator."""
 
     def close(self) -> None:
         """Nothing to release."""

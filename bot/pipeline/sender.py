@@ -24,6 +24,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.campaigns.tables import template_health
 from bot.conversation.customers import mask
 from bot.conversation.handoff import BOT
 from bot.conversation.outbox import BUSINESS_INITIATED, OPEN_STATES, callback_data
@@ -102,6 +103,15 @@ _UNWELCOME = sa.or_(
         sa.and_(outbox.c.category == "marketing", customers.c.marketing_paused.is_(True)))),
     sa.exists().where(conversations.c.customer_id == outbox.c.customer_id, conversations.c.state != BOT),
 )
+
+
+# A template Meta paused, disabled, rejected or rated RED after it was queued does not leave: Meta
+# would refuse it (132015, 132016); it is cancelled as `template_paused` (docs/sending.md).
+_TEMPLATE_UNUSABLE = sa.exists().where(
+    template_health.c.name == outbox.c.payload[("template", "name")].as_string(),
+    template_health.c.language == outbox.c.payload[("template", "language", "code")].as_string(),
+    template_health.c.usable.is_(False))
+TEMPLATE_PAUSED = "template_paused"
 
 
 def concurrency_for(rate_limit: float) -> int:
@@ -203,7 +213,13 @@ class Sender:
 
     def _blocked_now(self, item: Outgoing) -> str | None:
         """A STOP, a marketing pause or an agent's claim processed since the batch was claimed
-        cancels the message: checked per message, as it is handed to the Graph API (docs/sending.md)."""
+        cancels the message: checked per message, as it is handed to the Graph API (docs/sending.md).
+        So does a template that became unusable."""
+        if item.payload.get("type") == "template":
+            with self.engine.connect() as conn:
+                paused = conn.execute(sa.select(_TEMPLATE_UNUSABLE.where(outbox.c.id == item.id))).scalar()
+            if paused:
+                return TEMPLATE_PAUSED
         if item.kind not in BUSINESS_INITIATED or item.customer_id is None:
             return None
         with self.engine.connect() as conn:
@@ -226,9 +242,9 @@ class Sender:
         initiated = [i.id for i in items if i.kind in BUSINESS_INITIATED]
         handed: set[int] = set()
         if answers:
-            handed.update(conn.execute(handing.where(t.id.in_(answers))).scalars())
+            handed.update(conn.execute(handing.where(t.id.in_(answers), ~_TEMPLATE_UNUSABLE)).scalars())
         if initiated:  # ours, and still welcome: the same rules as _blocked_reason
-            handed.update(conn.execute(handing.where(t.id.in_(initiated), ~_UNWELCOME)).scalars())
+            handed.update(conn.execute(handing.where(t.id.in_(initiated), ~_UNWELCOME, ~_TEMPLATE_UNUSABLE)).scalars())
         return [item.id in handed for item in items]
 
     def _attempt(self, item: Outgoing) -> SendResult:
@@ -239,7 +255,10 @@ class Sender:
         try:
             if item.kind == "read":  # a blue tick twice is harmless: no hand-over to record
                 self.limiter.acquire(SLOT_TOLERANCE_NS)
-                self.transport.mark_read(item.payload["message_id"])
+                if "typing_indicator" in item.payload:  # a reply that takes a while is coming (docs/usernames.md)
+                    self.transport.mark_read(item.payload["message_id"], typing=True)
+                else:
+                    self.transport.mark_read(item.payload["message_id"])
                 return SendResult(item, message_id=None)
             body = graph.envelope(item.recipient, item.payload, callback_data(item.id))
             slot = self.limiter.acquire(SLOT_TOLERANCE_NS)

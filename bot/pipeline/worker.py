@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.automations import cod
+from bot.campaigns import template_health
 from bot.conversation import customers, handoff, intake, outbox
 from bot.conversation.customers import Customer, mask
 from bot.core import languages
@@ -25,7 +26,15 @@ from bot.core.logmask import mask_text
 from bot.core.retry import Backoff
 from bot.core.tables import inbound_messages
 from bot.core.times import utcnow
-from bot.whatsapp.events import AccountChange, InboundMessage, MarketingPreference, StatusUpdate, effective_time
+from bot.pipeline import identity
+from bot.whatsapp.events import (
+    AccountChange,
+    InboundMessage,
+    MarketingPreference,
+    StatusUpdate,
+    UserIdChange,
+    effective_time,
+)
 from bot.whatsapp.window import window_open
 from flows import effects, language, runner
 from flows.answers import yes_or_no
@@ -44,7 +53,9 @@ _SET_HANDLED = (sa.update(inbound_messages).where(inbound_messages.c.id == sa.bi
 ALWAYS_ANSWERED = ("stop", "start")
 # What a yes or no never overrides while a cash-on-delivery question waits: opting out or in,
 # asking for a person, choosing a language, or a tap on one of our buttons.
-NOT_AN_ANSWER = ("stop", "start", "human", "language", "cod")
+NOT_AN_ANSWER = ("stop", "start", "human", "language", "cod", "cart")
+# A cart sent from the catalog is answered by action_cart whatever its note says (docs/catalog.md).
+CART = IntentDecision("cart", 1.0, "order")
 
 
 class InboundWorker:
@@ -136,8 +147,12 @@ class InboundWorker:
             self._status(conn, event, now)
         elif isinstance(event, MarketingPreference):
             self._preference(conn, event, now)
+        elif isinstance(event, UserIdChange):
+            identity.rekey(conn, event, now)  # a changed BSUID (docs/usernames.md)
         elif isinstance(event, AccountChange):
-            log.info("webhook field %s: %s", event.field_name, event.event or "-")
+            # template status and quality updates decide what campaigns may send (docs/campaigns.md)
+            if template_health.record(conn, event, received_at, now) is None:
+                log.info("webhook field %s: %s", event.field_name, event.event or "-")
         return False
 
     def _language_of(self, event) -> language.Reading | None:
@@ -151,8 +166,9 @@ class InboundWorker:
                         reading: language.Reading | None) -> tuple[Customer, int, str | None, bool]:
         """Store the customer's message: (customer, row id, how it was handled, newly stored)."""
         sent_at = effective_time(msg.timestamp, received_at) or received_at
-        customer = customers.touch_inbound(conn, wa_id=msg.wa_id, user_id=msg.user_id,
-                                           profile_name=msg.profile_name, sent_at=sent_at, now=now)
+        # One customer per person: a username record joins the phone record (docs/usernames.md).
+        customer = identity.arrive(conn, wa_id=msg.wa_id, user_id=msg.user_id,
+                                   profile_name=msg.profile_name, sent_at=sent_at, now=now)
         inserted = list(insert_ignoring_conflicts(conn, inbound_messages, [{
             "wa_message_id": msg.message_id, "customer_id": customer.id, "type": msg.type,
             "text": msg.text, "button_id": msg.reply_id[:256] if msg.reply_id else None,  # the column's size
@@ -175,6 +191,8 @@ class InboundWorker:
             log.warning("message %s has no sender; stored only", msg.message_id)
             return False
         decision = self.router.route(msg.text, msg.reply_id, msg.type) if msg.wants_reply else None
+        order = runner.order_of(msg.content)
+        decision = CART if order is not None else decision
         customer, row_id, _, new = self._record_inbound(conn, msg, decision, received_at, now, reading)
         if not new:
             return False  # the same message reached us under another event key; answered already
@@ -190,7 +208,7 @@ class InboundWorker:
 
         services = FlowServices.bound(self.settings, self.replies, conn, now, self.segment_lookup, customer=customer,
                                       conversation=conversation)
-        outcome = runner.run_intent(decision, services, customer.wa_id, msg.text, msg.reply_id)
+        outcome = runner.run_intent(decision, services, customer.wa_id, msg.text, msg.reply_id, order=order)
         effects.apply_action(conn, customer.id, outcome.action, outcome.events, now=now,
                              reason=f"{decision.intent} ({decision.source})",
                              streak_before=conversation.fallback_streak)
@@ -233,8 +251,8 @@ class InboundWorker:
         our record, and the answer tags their order)."""
         if not isinstance(event, InboundMessage) or not event.sender or not event.wants_reply:
             return False
-        if not (event.text or event.reply_id):
-            return False
+        if not (event.text or event.reply_id) or runner.order_of(event.content) is not None:
+            return False  # nothing to read, or a cart: answered by action_cart here
         intent = self.router.route(event.text, event.reply_id, event.type).intent
         if intent in (*ALWAYS_ANSWERED, "media", "language", "cod"):
             return False
@@ -268,6 +286,9 @@ class InboundWorker:
             if handled is not None:
                 intake.complete(conn, item.id, self.owner, now)
                 return False
+            typing = self._typing_indicator(conn, customer, msg, now)
+        if typing:
+            self.on_enqueued()  # before Rasa is asked: the indicator is for the wait
         metadata = {"message_id": msg.message_id, "type": msg.type}
         if msg.reply_id:
             metadata["reply_id"] = msg.reply_id
@@ -291,6 +312,14 @@ class InboundWorker:
             enqueued = self._reply(conn, customer, row_id, messages, now, source=source, intent=decision)
             intake.complete(conn, item.id, self.owner, now)
         return enqueued
+
+    @staticmethod
+    def _typing_indicator(conn: Connection, customer: Customer, msg: InboundMessage, now: datetime) -> bool:
+        """Rasa's answer takes more than a second: the message is marked read with the typing
+        indicator, once (docs/usernames.md). It goes through the outbox like every other request."""
+        return outbox.enqueue(conn, recipient=customer.wa_id, customer_id=customer.id, kind="read",
+                              message={"message_id": msg.message_id, "typing_indicator": {"type": "text"}},
+                              now=now, source="typing", dedupe_key=f"typing:{msg.message_id}"[:256]) is not None
 
     def _dead_fallback(self, item: intake.ClaimedEvent) -> bool:
         """A message we could not process however often we tried: the customer still gets a polite

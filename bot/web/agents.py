@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy.engine import Connection
 
+from bot.campaigns import template_health
 from bot.conversation import customers, directory, handoff, inbox, outbox
 from bot.conversation.customers import Customer
 from bot.core import db
@@ -246,6 +247,10 @@ def send_message(wa_id: str):
         if current.state == handoff.AGENT and current.agent != agent:
             return _error(409, "claimed_by_other", f"{current.agent} has this conversation", agent=current.agent)
         is_template = message["type"] == "template"
+        if is_template and (message["template"]["name"], message["template"]["language"]["code"]) in \
+                template_health.unusable(conn):
+            # Meta paused, disabled or rejected it (docs/campaigns.md, "Template health")
+            return _error(409, "template_paused", "Meta has paused or disabled this template; it cannot be sent now")
         form = choose_form(customer.last_inbound_at, now, has_text=not is_template, has_template=is_template)
         if form.form == "none":
             expired = window_expires_at(customer.last_inbound_at)

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Union
 
 from bot.core import safejson
 from bot.core.errors import PayloadError
+from bot.core.phones import is_user_id
 
 OBJECT_WHATSAPP = "whatsapp_business_account"
 
@@ -391,6 +392,41 @@ class MarketingPreference:
 
 
 @dataclass(frozen=True)
+class UserIdChange:
+    """A customer's business-scoped user id changed (field `user_id_update`): `previous` is the id
+    we know them by, `current` the one Meta uses from now on (docs/usernames.md)."""
+
+    kind = "user_id_change"
+    type = "user_id_update"
+
+    previous: str | None
+    current: str | None
+    wa_id: str | None  # their phone number, when Meta shares it
+    timestamp: datetime | None
+    raw: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"user_id_update:{_digest(self.raw)}"
+
+    @property
+    def sender(self) -> str | None:
+        # The key the customer's earlier events were stored under: their events stay in order.
+        return self.wa_id or self.previous
+
+    def problem(self) -> str | None:
+        """Why this change cannot be applied, or None."""
+        if not self.previous or not self.current:
+            return "a user_id_update without both the previous and the current user id"
+        if self.previous == self.current:
+            return "a user_id_update whose previous and current user ids are the same"
+        for name, value in (("previous", self.previous), ("current", self.current)):
+            if not is_user_id(value):
+                return f"the {name} user id of a user_id_update is not a business-scoped user id"
+        return None
+
+
+@dataclass(frozen=True)
 class AccountChange:
     """Anything posted to the webhook that is not about a customer's messages: template status and
     category updates, account_update, and fields we do not know yet. Stored for the record."""
@@ -449,7 +485,7 @@ class Quarantined:
         return None
 
 
-Event = Union[InboundMessage, StatusUpdate, MarketingPreference, AccountChange, Quarantined]
+Event = Union[InboundMessage, StatusUpdate, MarketingPreference, UserIdChange, AccountChange, Quarantined]
 
 # Column limits of what an event stores (bot/core/tables.py): a longer value is quarantined.
 MAX_ID = 256  # message ids, reply ids
@@ -529,6 +565,17 @@ def _preference(raw: dict) -> MarketingPreference:
     )
 
 
+def _user_id_change(raw: dict) -> UserIdChange:
+    ids = _dict(raw, "user_id")
+    return UserIdChange(
+        previous=_str(ids, "previous") or None,
+        current=_str(ids, "current") or None,
+        wa_id=_str(raw, "wa_id") or None,
+        timestamp=parse_timestamp(raw.get("timestamp")),
+        raw={"user_id_update": raw},
+    )
+
+
 def _change_events(change: dict, entry_time: Any) -> Iterator[Event]:
     field_name = _str(change, "field") or "unknown"
     value = _dict(change, "value")
@@ -543,6 +590,13 @@ def _change_events(change: dict, entry_time: Any) -> Iterator[Event]:
             if isinstance(raw, dict):
                 yield _status(raw)
         if messages or _list(value, "statuses"):
+            return
+    if field_name == "user_id_update" or _list(value, "user_id_update"):
+        updates = _list(value, "user_id_update")
+        yield from (_user_id_change(u) if isinstance(u, dict) else
+                    Quarantined.of(u, "a user_id_update entry is not a JSON object", part="user_id_change")
+                    for u in updates)
+        if updates:
             return
     if field_name == "user_preferences":
         prefs = [p for p in _list(value, "user_preferences") if isinstance(p, dict)]
@@ -589,7 +643,7 @@ def read_again(quarantined: Quarantined) -> list[Event]:
     if quarantined.part == "change":
         return _checked_change_events(value, None) if isinstance(value, dict) else [
             Quarantined.of(value, "a change is not a JSON object", part="change")]
-    if quarantined.part in ("message", "status", "preference", "account") and isinstance(value, dict):
+    if quarantined.part in ("message", "status", "preference", "user_id_change", "account") and isinstance(value, dict):
         return [_checked(from_record(quarantined.part, value))]
     return [Quarantined.of(value, f"not a record of a {quarantined.part}", part=quarantined.part)]
 
@@ -606,6 +660,8 @@ def _checked_change_events(change: dict, entry_time: Any) -> list[Event]:
 
 def _checked(event: Event) -> Event:
     reason = safejson.problem(event.raw) or _column_problem(event)
+    if reason is None and isinstance(event, UserIdChange):
+        reason = event.problem()
     return Quarantined.of(event.raw, reason, part=event.kind) if reason else event
 
 
@@ -622,6 +678,9 @@ def _column_problem(event: Event) -> str | None:
                   ("recipient", event.recipient, MAX_SENDER))
     elif isinstance(event, MarketingPreference):
         fields = (("sender", event.sender, MAX_SENDER),)
+    elif isinstance(event, UserIdChange):
+        fields = (("previous user id", event.previous, MAX_SENDER), ("current user id", event.current, MAX_SENDER),
+                  ("wa_id", event.wa_id, MAX_SENDER))
     elif isinstance(event, AccountChange):
         fields = (("field", event.field_name, 64),)
     else:
@@ -643,6 +702,8 @@ def from_record(kind: str, record: dict) -> Event:
         return _status(record.get("status") or {})
     if kind == "preference":
         return _preference(record.get("preference") or {})
+    if kind == "user_id_change":
+        return _user_id_change(record.get("user_id_update") or {})
     return _account_change(record)
 
 

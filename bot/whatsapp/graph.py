@@ -120,8 +120,9 @@ class Transport(Protocol):
     def send(self, body: dict) -> str:
         """Post one message body to /<phone_number_id>/messages; return Meta's message id."""
 
-    def mark_read(self, message_id: str) -> None:
-        """Blue ticks on a customer's message."""
+    def mark_read(self, message_id: str, typing: bool = False) -> None:
+        """Blue ticks on a customer's message; with `typing`, also the typing indicator that says a
+        reply is coming (shown until we answer, 25 s at most: docs/usernames.md)."""
 
 
 class HttpTransport:
@@ -159,8 +160,8 @@ class HttpTransport:
             return str(messages[0]["id"])
         raise GraphError(None, "the Graph API answered without a message id")
 
-    def mark_read(self, message_id: str) -> None:
-        self._post({"messaging_product": "whatsapp", "status": "read", "message_id": message_id})
+    def mark_read(self, message_id: str, typing: bool = False) -> None:
+        self._post(read_body(message_id, typing))
 
     def close(self) -> None:
         self._pool.clear()
@@ -173,6 +174,14 @@ def _retry_after(raw: str | None) -> float | None:
         return max(0.0, float(raw))
     except ValueError:
         return None
+
+
+def read_body(message_id: str, typing: bool = False) -> dict:
+    """Mark a customer's message read, optionally showing the typing indicator (Meta's one kind: text)."""
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+    if typing:
+        body["typing_indicator"] = {"type": "text"}
+    return body
 
 
 def envelope(recipient: str, message: Mapping[str, Any], callback_data: str | None) -> dict:

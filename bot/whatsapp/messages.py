@@ -1,4 +1,4 @@
-"""WhatsApp message bodies within Meta's limits: text, reply buttons, lists, templates.
+"""WhatsApp message bodies within Meta's limits: text, reply buttons, lists, catalog products, templates.
 
 Pure: builds the dicts the Graph API takes (without the recipient) and nothing else, so the flows
 can say what to send without depending on how it is sent (bot/whatsapp/graph.py).
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
+
+from bot.whatsapp.commerce import MAX_RETAILER_ID
 
 # Meta's documented limits for interactive messages.
 MAX_BUTTONS = 3
@@ -21,6 +23,9 @@ MAX_ROW_DESCRIPTION = 72
 MAX_SECTION_TITLE = 24
 MAX_HEADER = 60
 MAX_FOOTER = 60
+# Multi-product messages: 30 products in all, in 1 to 10 sections, each titled (docs/catalog.md).
+MAX_PRODUCTS = 30
+MAX_PRODUCT_SECTIONS = 10
 
 
 
@@ -102,15 +107,102 @@ def list_message(body: str, button: str, sections: Sequence[tuple[str | None, Se
     return {"type": "interactive", "interactive": interactive}
 
 
+MAX_COUPON_CODE = 15  # a copy-code button's code
+TEMPLATE_MEDIA = ("image", "video", "document")
+
+
+def _catalog(catalog_id: str) -> str:
+    if not catalog_id or not catalog_id.isdigit():
+        raise MessageLimitError(f"catalog id {catalog_id!r} is not a catalog's id")
+    return catalog_id
+
+
+def product_message(catalog_id: str, retailer_id: str, body: str | None = None,
+                    footer: str | None = None) -> dict:
+    """One product of the catalog (interactive type "product"); Meta shows it without a header."""
+    interactive: dict[str, Any] = {
+        "type": "product",
+        "action": {"catalog_id": _catalog(catalog_id), "product_retailer_id": _check(retailer_id, MAX_RETAILER_ID,
+                                                                                       "product retailer id")},
+    }
+    if body:
+        interactive["body"] = {"text": _check(body, MAX_BODY, "body")}
+    if footer:
+        interactive["footer"] = {"text": _check(footer, MAX_FOOTER, "footer")}
+    return {"type": "interactive", "interactive": interactive}
+
+
+def product_list_message(catalog_id: str, header: str, body: str, sections: Sequence[tuple[str, Sequence[str]]],
+                         footer: str | None = None) -> dict:
+    """Products of the catalog in titled sections (interactive type "product_list"): a text header
+    and a body are required, 1 to 10 sections, 30 products in all, each listed once."""
+    total = sum(len(ids) for _, ids in sections)
+    if not 1 <= len(sections) <= MAX_PRODUCT_SECTIONS:
+        raise MessageLimitError(f"a product list takes 1 to {MAX_PRODUCT_SECTIONS} sections, not {len(sections)}")
+    if not 1 <= total <= MAX_PRODUCTS:
+        raise MessageLimitError(f"a product list takes 1 to {MAX_PRODUCTS} products, not {total}")
+    every = [rid for _, ids in sections for rid in ids]
+    if len(set(every)) != len(every):
+        raise MessageLimitError("a product list names a product twice")
+    built = []
+    for title, ids in sections:
+        if not ids:
+            raise MessageLimitError(f"product list section {title!r} is empty")
+        built.append({"title": _check(title, MAX_SECTION_TITLE, "section title"),
+                      "product_items": [{"product_retailer_id": _check(rid, MAX_RETAILER_ID, "product retailer id")}
+                                        for rid in ids]})
+    interactive: dict[str, Any] = {
+        "type": "product_list",
+        "header": {"type": "text", "text": _check(header, MAX_HEADER, "header")},
+        "body": {"text": _check(body, MAX_BODY, "body")},
+        "action": {"catalog_id": _catalog(catalog_id), "sections": built},
+    }
+    if footer:
+        interactive["footer"] = {"text": _check(footer, MAX_FOOTER, "footer")}
+    return {"type": "interactive", "interactive": interactive}
+
+
 def template_message(name: str, language: str, body_params: Sequence[str] = (),
-                     quick_reply_payloads: Sequence[str] = ()) -> dict:
-    """An approved template; body parameters in order, and payloads for its quick-reply buttons."""
+                     quick_reply_payloads: Sequence[str] = (), *, header: tuple[str, str] | None = None,
+                     coupon_code: str | None = None, url_suffix: str | None = None,
+                     button_order: Sequence[str] | None = None) -> dict:
+    """An approved template, its components in Meta's shape: the header's parameter (("image" |
+    "video" | "document", link) or ("text", text)), the body parameters in order, and one button
+    component per button that takes a parameter, at its index in the template. The buttons are
+    `button_order` ("quick_reply", "copy_code", "url", "static": one without a parameter), by
+    default the quick replies, then the copy-code button, then the URL button (docs/campaigns.md)."""
     components: list[dict] = []
+    if header is not None:
+        kind, value = header
+        if kind == "text":
+            parameter: dict[str, Any] = {"type": "text", "text": _check(value, MAX_HEADER, "template header text")}
+        elif kind in TEMPLATE_MEDIA:
+            if not value.startswith("https://"):
+                raise MessageLimitError(f"template header link {value!r} is not an https:// URL")
+            parameter = {"type": kind, kind: {"link": value}}
+        else:
+            raise MessageLimitError(f"template header type {kind!r} is not text, image, video or document")
+        components.append({"type": "header", "parameters": [parameter]})
     if body_params:
         components.append({"type": "body", "parameters": [{"type": "text", "text": p} for p in body_params]})
-    for index, payload in enumerate(quick_reply_payloads):
-        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
-                           "parameters": [{"type": "payload", "payload": payload}]})
+    order = list(button_order) if button_order is not None else (
+        ["quick_reply"] * len(quick_reply_payloads) + ["copy_code"] * (coupon_code is not None)
+        + ["url"] * (url_suffix is not None))
+    payloads = iter(quick_reply_payloads)
+    for index, kind in enumerate(order):
+        if kind == "quick_reply":
+            payload = next(payloads, None)
+            if payload is None:
+                raise MessageLimitError("button_order names more quick replies than the payloads given")
+            parameters = [{"type": "payload", "payload": payload}]
+        elif kind == "copy_code":
+            parameters = [{"type": "coupon_code",
+                           "coupon_code": _check(coupon_code or "", MAX_COUPON_CODE, "coupon code")}]
+        elif kind == "url":
+            parameters = [{"type": "text", "text": _check(url_suffix or "", 2000, "URL button suffix")}]
+        else:
+            continue  # a static button: no component, but it holds its index
+        components.append({"type": "button", "sub_type": kind, "index": str(index), "parameters": parameters})
     template: dict[str, Any] = {"name": name, "language": {"code": language}}
     if components:
         template["components"] = components
@@ -131,6 +223,12 @@ def preview_of(message: Mapping[str, Any]) -> str:
         if inner.get("type") == "list":
             rows = " | ".join(r["title"] for s in inner["action"]["sections"] for r in s["rows"])
             return f"{text} [{inner['action']['button']}: {rows}]"
+        if inner.get("type") == "product":
+            return f"{text} [product {inner['action']['product_retailer_id']}]".lstrip()
+        if inner.get("type") == "product_list":
+            items = " | ".join(f"{s['title']}: " + ", ".join(p["product_retailer_id"] for p in s["product_items"])
+                               for s in inner["action"]["sections"])
+            return f"{inner['header']['text']}: {text} [products {items}]"
         return text
     if kind == "template":
         template = message["template"]

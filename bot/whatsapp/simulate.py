@@ -85,3 +85,38 @@ def image_payload(wa_id: str, *, caption: str | None = None, name: str | None = 
     if caption:
         body["caption"] = caption
     return _envelope(wa_id, name, _message(wa_id, "image", body, message_id, timestamp), phone_number_id)
+
+
+def username_text_payload(user_id: str, text: str, *, wa_id: str | None = None, username: str | None = None,
+                          name: str | None = None, message_id: str | None = None, timestamp: float | None = None,
+                          phone_number_id: str = "sandbox") -> dict:
+    """A text from a customer with a business-scoped user id (the 2026 usernames): without `wa_id`
+    the message carries no phone number at all (`from_user_id`, and `user_id` in contacts)."""
+    message = _message(wa_id or "", "text", {"body": text}, message_id, timestamp)
+    if wa_id is None:
+        del message["from"]
+    message["from_user_id"] = user_id
+    profile = {key: value for key, value in (("name", name), ("username", username)) if value}
+    contact: dict[str, Any] = {"profile": profile, "user_id": user_id}
+    if wa_id is not None:
+        contact["wa_id"] = wa_id
+    payload = _envelope(wa_id or user_id, name, message, phone_number_id)
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = [contact]
+    return payload
+
+
+def user_id_update_payload(previous: str, current: str, *, wa_id: str | None = None,
+                           timestamp: float | None = None) -> dict:
+    """Meta's `user_id_update` webhook: a customer's business-scoped user id changed."""
+    update: dict[str, Any] = {"detail": "User id has been updated.", "user_id": {"previous": previous, "current": current},
+                              "timestamp": str(int(timestamp if timestamp is not None else time.time()))}
+    if wa_id is not None:
+        update["wa_id"] = wa_id
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"field": "user_id_update", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000000", "phone_number_id": "sandbox"},
+            "user_id_update": [update],
+        }}]}],
+    }

@@ -162,6 +162,7 @@ def test_the_owner_signs_in_sees_segments_previews_runs_and_follows_a_campaign(
     expect(tiles).to_contain_text("4Would get a message")
     expect(tiles).to_contain_text("3Free-form")
     expect(tiles).to_contain_text("1Template")
+    expect(tiles).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d.*Rates in effect since"))  # docs/pricing.md
     sample = page.locator("#sample-body")
     if page.locator("#sample-note").inner_text() == "This server's preview does not name recipients.":
         pytest.skip("the preview has no sample of recipients (bot/campaigns/runs.py)")  # pragma: no cover

@@ -71,3 +71,25 @@ def test_the_config_wins_over_the_request(client, engine):
     sent = client.post("/api/conversations/15550003003/messages",
                        json=template("restock_notice", category="marketing"), headers=HEADERS)
     assert sent.status_code == 200 and sent.json["category"] == "utility"
+
+
+def test_a_template_meta_paused_is_refused_and_sent_again_once_reinstated(client, engine):
+    from bot.campaigns import template_health
+    from bot.whatsapp.events import AccountChange
+
+    customer(engine, "15550003004")
+    now = datetime.now(timezone.utc)
+
+    def report(event: str) -> None:
+        value = {"event": event, "message_template_name": "restock_notice", "message_template_language": "en_US"}
+        with engine.begin() as conn:
+            template_health.record(conn, AccountChange(template_health.STATUS_FIELD, event, datetime.now(timezone.utc),
+                                                       {"field": template_health.STATUS_FIELD, "value": value}), now, now)
+
+    report("PAUSED")
+    refused = client.post("/api/conversations/15550003004/messages", json=template("restock_notice"), headers=HEADERS)
+    assert refused.status_code == 409 and refused.json["error"] == "template_paused"
+    assert queued(engine) == []
+    report("REINSTATED")
+    sent = client.post("/api/conversations/15550003004/messages", json=template("restock_notice"), headers=HEADERS)
+    assert sent.status_code == 200

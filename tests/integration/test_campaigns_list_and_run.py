@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from bot.campaigns.tables import campaign_runs
 from bot.cli import campaigns as cli_campaigns
+from bot.core.tables import customers
 from segments.tables import customer_tags
 from tests.conftest import ROOT, make_env
 from tests.support.cli import run_cli
@@ -76,6 +77,9 @@ def env(engine, database_url, tmp_path, fake_graph):
             conn.execute(sa.insert(customer_tags).values(customer_id=cid, tag="audience"))
             if not i % 2:
                 conn.execute(sa.insert(customer_tags).values(customer_id=cid, tag="open"))
+                # They came from a click-to-WhatsApp ad: what they get is free (the free entry point),
+                # as free-form service messages no longer are since 2026-10-01 (docs/pricing.md).
+                conn.execute(sa.update(customers).where(customers.c.id == cid).values(last_referral_at=inbound))
     (tmp_path / "wabot.toml").write_text(TOML)
     return make_env(database_url, tmp_path, fake_graph, WABOT_CONFIG=str(tmp_path / "wabot.toml"))
 

@@ -8,7 +8,7 @@ It checks what Meta checks, in Meta's order, and refuses with Meta's error JSON 
    request"; another version or edge: 400, code 2500 "Unknown path components");
 2. the bearer token (missing or wrong: 401, code 190 "Invalid OAuth access token");
 3. the body (`check_body`): messaging_product, a recipient, a known type with its object, and
-   Meta's limits on text, reply buttons, lists and templates (400, code 100 for a missing or
+   Meta's limits on text, reply buttons, lists, catalog products and templates (400, code 100 for a missing or
    unknown parameter, 131009 "Parameter value is not valid" for a value out of Meta's limits).
 
 A request that passes is answered by the script (`queued`, then `responder`) or, by default, like
@@ -51,6 +51,11 @@ SECTION_TITLE = 24
 ROW_ID = 200
 CALLBACK_DATA = 512
 TEMPLATE_NAME = 512
+MAX_PRODUCTS = 30  # a product list's products in all (its sections: MAX_SECTIONS)
+COUPON_CODE = 15  # a copy-code button's code
+TEMPLATE_HEADER_MEDIA = ("image", "video", "document")
+# What each button sub_type takes as its one parameter (Meta's template send reference).
+BUTTON_PARAMETER = {"quick_reply": "payload", "copy_code": "coupon_code", "url": "text"}
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 MESSAGE_TYPES = ("text", "interactive", "template", "reaction", "location", "contacts") + MEDIA_TYPES
@@ -63,12 +68,15 @@ PARAMETER_TYPES = ("text", "currency", "date_time", "image", "document", "video"
 # Every check a body can fail, by name: what `tolerate` takes.
 CHECKS = (
     "path", "token", "json", "messaging_product", "recipient", "recipient_type", "type", "callback_data",
-    "text.body", "read.message_id", "media", "reaction", "location",
+    "text.body", "read.message_id", "read.typing_indicator", "media", "reaction", "location",
     "interactive.type", "interactive.body", "interactive.header", "interactive.footer", "interactive.action",
     "button.count", "button.type", "button.id", "button.id_unique", "button.title", "button.title_unique",
     "list.button", "list.sections", "list.section_title", "list.rows", "list.row_id", "list.row_id_unique",
     "list.row_title", "list.row_description",
+    "product.catalog_id", "product.retailer_id", "product.header", "product_list.header", "product_list.sections",
+    "product_list.section_title", "product_list.items",
     "template.name", "template.language", "template.components", "template.parameters", "template.button",
+    "template.header",
 )
 
 
@@ -226,6 +234,12 @@ def _body(c: _Checker, body: Any) -> None:
         if body.get("status") != "read":
             c.fail(_invalid("read.message_id", f"status must be 'read', not {body.get('status')!r}"))
         c.present(body, "message_id", "message_id", "read.message_id")
+        if "typing_indicator" in body:  # Meta's typing indicators: {"type": "text"}, the one kind
+            typing = body["typing_indicator"]
+            if not isinstance(typing, dict) or typing.get("type") != "text" or set(typing) != {"type"}:
+                c.fail(_invalid("read.typing_indicator", f"typing_indicator must be {{'type': 'text'}}, not {typing!r}"))
+        for extra in set(body) - {"messaging_product", "status", "message_id", "typing_indicator"}:
+            c.fail(_invalid("read.message_id", f"a read receipt has no parameter {extra!r}"))
         return
     _recipient(c, body)
     kind = c.present(body, "type", "type", "type")
@@ -267,8 +281,10 @@ def _recipient(c: _Checker, body: dict) -> None:
         c.fail(_required("recipient", "to"))
     if to is not None and not (isinstance(to, str) and re.fullmatch(r"\+?[0-9]{1,20}", to)):
         c.fail(_invalid("recipient", f"to must be a phone number (digits), not {to!r}"))
-    if recipient is not None and not (isinstance(recipient, str) and recipient.strip()):
-        c.fail(_invalid("recipient", "recipient must be a business-scoped user id"))
+    # A BSUID: the ISO country, ".", up to 128 letters and digits ("ENT." first for a parent id).
+    if recipient is not None and not (isinstance(recipient, str)
+                                      and re.fullmatch(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}", recipient)):
+        c.fail(_invalid("recipient", f"recipient must be a business-scoped user id, not {recipient!r}"))
     kind = body.get("recipient_type", "individual")
     if kind not in ("individual", "group"):
         c.fail(_invalid("recipient_type", f"recipient_type {kind!r} is not individual or group"))
@@ -280,12 +296,16 @@ def _interactive(c: _Checker, obj: dict) -> None:
         c.fail(_invalid("interactive.type", f"interactive['type'] {kind!r} is not one of "
                         + ", ".join(INTERACTIVE_TYPES)))
         return
-    if kind in ("button", "list") or "body" in obj:
+    if kind in ("button", "list", "product_list") or "body" in obj:
         body = c.present(obj, "body", "interactive['body']", "interactive.body", dict)
         if isinstance(body, dict):
             c.length(c.present(body, "text", "interactive['body']['text']", "interactive.body"), 1,
                      INTERACTIVE_BODY, "interactive['body']['text']", "interactive.body")
     header = obj.get("header")
+    if kind == "product" and header is not None:
+        c.fail(_invalid("product.header", "a single-product message takes no header"))
+    if kind == "product_list" and not (isinstance(header, dict) and header.get("type") == "text"):
+        c.fail(_required("product_list.header", "interactive['header'] (type text)"))
     if header is not None:
         if not isinstance(header, dict) or header.get("type") not in ("text", "image", "video", "document"):
             c.fail(_invalid("interactive.header", "interactive['header']['type'] must be text, image, video or document"))
@@ -302,6 +322,50 @@ def _interactive(c: _Checker, obj: dict) -> None:
         _buttons(c, action)
     elif kind == "list":
         _list(c, action)
+    elif kind == "product":
+        _catalog_id(c, action, "product.catalog_id")
+        rid = c.present(action, "product_retailer_id", "interactive['action']['product_retailer_id']",
+                        "product.retailer_id")
+        if isinstance(rid, str) and not rid.strip():
+            c.fail(_required("product.retailer_id", "interactive['action']['product_retailer_id']"))
+    elif kind == "product_list":
+        _product_list(c, action)
+
+
+def _catalog_id(c: _Checker, action: dict, check: str) -> None:
+    catalog = c.present(action, "catalog_id", "interactive['action']['catalog_id']", check)
+    if isinstance(catalog, str) and not catalog.isdigit():
+        c.fail(_invalid(check, f"interactive['action']['catalog_id'] {catalog!r} is not a catalog id"))
+
+
+def _product_list(c: _Checker, action: dict) -> None:
+    """A catalog id; 1 to 10 sections, each titled (at most 24 characters) with its products; 30 in all."""
+    _catalog_id(c, action, "product.catalog_id")
+    sections = c.present(action, "sections", "interactive['action']['sections']", "product_list.sections", list)
+    if not isinstance(sections, list):
+        return
+    c.count(sections, 1, MAX_SECTIONS, "interactive['action']['sections']", "product_list.sections")
+    total = 0
+    for s, section in enumerate(sections):
+        name = f"interactive['action']['sections'][{s}]"
+        if not isinstance(section, dict):
+            c.fail(_invalid("product_list.sections", f"{name} must be an object"))
+            continue
+        title = c.present(section, "title", f"{name}['title']", "product_list.section_title")
+        c.length(title, 1, SECTION_TITLE, f"{name}['title']", "product_list.section_title")
+        items = c.present(section, "product_items", f"{name}['product_items']", "product_list.items", list)
+        if not isinstance(items, list):
+            continue
+        c.count(items, 1, MAX_PRODUCTS, f"{name}['product_items']", "product_list.items")
+        total += len(items)
+        for i, item in enumerate(items):
+            rid = c.present(item, "product_retailer_id", f"{name}['product_items'][{i}]['product_retailer_id']",
+                            "product_list.items")
+            if isinstance(rid, str) and not rid.strip():
+                c.fail(_required("product_list.items", f"{name}['product_items'][{i}]['product_retailer_id']"))
+    if total > MAX_PRODUCTS:
+        c.fail(_not_valid("product_list.items", f"the product list has {total} products in all; Meta allows at "
+                          f"most {MAX_PRODUCTS}"))
 
 
 def _buttons(c: _Checker, action: dict) -> None:
@@ -383,6 +447,8 @@ def _template(c: _Checker, obj: dict) -> None:
     if not isinstance(components, list):
         c.fail(_invalid("template.components", "template['components'] must be a list"))
         return
+    seen: dict[str, int] = {}
+    indexes: list[str] = []
     for i, component in enumerate(components):
         where = f"template['components'][{i}]"
         kind = component.get("type") if isinstance(component, dict) else None
@@ -390,6 +456,14 @@ def _template(c: _Checker, obj: dict) -> None:
             c.fail(_invalid("template.components", f"{where}['type'] {kind!r} is not one of "
                             + ", ".join(COMPONENT_TYPES)))
             continue
+        seen[kind] = seen.get(kind, 0) + 1
+        if kind in ("header", "body") and seen[kind] > 1:
+            c.fail(_invalid("template.components", f"{where}: a template has one {kind} component"))
+        if kind == "header":
+            _template_header(c, component, where)
+        if kind == "button":
+            indexes.append(str(component.get("index")))
+            _template_button(c, component, where)
         if kind == "button":
             if component.get("sub_type") not in BUTTON_SUB_TYPES:
                 c.fail(_invalid("template.button", f"{where}['sub_type'] {component.get('sub_type')!r} is not one "
@@ -407,6 +481,52 @@ def _template(c: _Checker, obj: dict) -> None:
             continue
         for p, parameter in enumerate(parameters or []):
             _parameter(c, parameter, f"{where}['parameters'][{p}]")
+    if len(set(indexes)) != len(indexes):
+        c.fail(_invalid("template.button", "two button components have the same index"))
+
+
+def _template_header(c: _Checker, component: dict, where: str) -> None:
+    """A header takes one parameter: text of at most 60 characters, or a media object with an
+    https link (or an uploaded media id)."""
+    parameters = component.get("parameters")
+    if not isinstance(parameters, list) or len(parameters) != 1 or not isinstance(parameters[0], dict):
+        c.fail(_invalid("template.header", f"{where}['parameters'] must hold exactly one parameter"))
+        return
+    parameter = parameters[0]
+    kind = parameter.get("type")
+    if kind == "text":
+        text = parameter.get("text")
+        if isinstance(text, str) and len(text) > HEADER_TEXT:
+            c.fail(_not_valid("template.header", f"{where}['parameters'][0]['text'] is longer than {HEADER_TEXT} "
+                              "characters"))
+    elif kind in TEMPLATE_HEADER_MEDIA:
+        media = parameter.get(kind)
+        if not isinstance(media, dict) or not (isinstance(media.get("link"), str) or isinstance(media.get("id"), str)):
+            c.fail(_required("template.header", f"{where}['parameters'][0]['{kind}']['link'] or ['id']"))
+        elif "link" in media and not re.match(r"https://[^\s/]+", media["link"]):
+            c.fail(_not_valid("template.header", f"{where}['parameters'][0]['{kind}']['link'] must be an https URL"))
+    elif kind != "location":
+        c.fail(_invalid("template.header", f"{where}['parameters'][0]['type'] {kind!r} is not text, image, video, "
+                        "document or location"))
+
+
+def _template_button(c: _Checker, component: dict, where: str) -> None:
+    """quick_reply takes a payload, copy_code a coupon_code (at most 15 characters), url a text
+    (the dynamic suffix): exactly one parameter each."""
+    wanted = BUTTON_PARAMETER.get(component.get("sub_type"))
+    if wanted is None:
+        return
+    parameters = component.get("parameters")
+    if not isinstance(parameters, list) or len(parameters) != 1 or not isinstance(parameters[0], dict):
+        c.fail(_invalid("template.button", f"{where}['parameters'] must hold exactly one parameter"))
+        return
+    if parameters[0].get("type") != wanted:
+        c.fail(_invalid("template.button", f"{where}['parameters'][0]['type'] must be {wanted!r} for a "
+                        f"{component.get('sub_type')} button"))
+    code = parameters[0].get("coupon_code")
+    if wanted == "coupon_code" and isinstance(code, str) and len(code) > COUPON_CODE:
+        c.fail(_not_valid("template.button", f"{where}['parameters'][0]['coupon_code'] is longer than "
+                          f"{COUPON_CODE} characters"))
 
 
 def _parameter(c: _Checker, parameter: Any, where: str) -> None:

@@ -69,7 +69,7 @@ def test_a_good_campaign():
     ({"policy": {"quiet_hours": ["9:00", "9:00"]}}, "the same time"),
     ({"policy": {"daily_unique_limit": 0}}, "policy.daily_unique_limit"),
     ({"rates": {"markets": {"USA": {"marketing": 1, "utility": 1}}}}, "rates.markets: 'USA'"),
-    ({"rates": {"markets": {"US": {"marketing": -1, "utility": 1}}}}, "rates.markets.US.marketing"),
+    ({"rates": {"markets": {"US": {"marketing": -1, "utility": 1}}}}, "rates.markets: US.marketing"),
     ({"rates": {"tiers": {}}}, "unknown key 'rates.tiers'"),
 ])
 def test_bad_reorder_policy_and_rates_are_refused(data, message):

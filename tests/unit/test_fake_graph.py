@@ -42,7 +42,13 @@ def product_bodies() -> dict[str, dict]:
         "Rasa buttons with long payloads as a list": graph.envelope("15551234567", runner.to_graph_message(
             {"text": "Pick one", "buttons": [{"title": f"T{i}", "payload": f"/pick{i}" + "y" * 250}
                                              for i in range(5)]}), "outbox:11"),
-        "mark as read": {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.abc"},
+        "mark as read": graph.read_body("wamid.abc"),
+        "mark as read with the typing indicator": graph.read_body("wamid.abc", typing=True),
+        "text to a parent user id": graph.envelope("US.ENT.11815799212886844830", messages.text_message("Hi"), None),
+        "a single product": graph.envelope("15551234567", messages.product_message("354160437058781", "SKU-1"), None),
+        "a product list at Meta's limits": graph.envelope("15551234567", messages.product_list_message(
+            "354160437058781", "h" * 60, "b" * 1024, [("t" * 24, [f"P{i}-{j}" for j in range(3)]) for i in range(10)]),
+            None),
     }
 
 
@@ -78,6 +84,23 @@ def template(**template) -> dict:
 
 def row(i, **extra) -> dict:
     return {"id": f"row-{i}", "title": f"Row {i}", **extra}
+
+
+def products(*sections, catalog_id="354160437058781", **interactive) -> dict:
+    """A product list; each section (title, retailer ids), a None title leaving the title out."""
+    body = graph.envelope("15551234567", messages.product_list_message("354160437058781", "Picked", "For you",
+                                                                       [("Picks", ["P1"])]), "outbox:1")
+    built = [{**({"title": title} if title is not None else {}),
+              "product_items": [{"product_retailer_id": rid} for rid in ids]} for title, ids in sections]
+    body["interactive"]["action"] = {"catalog_id": catalog_id, "sections": built}
+    body["interactive"].update(interactive)
+    return body
+
+
+def one_product(**interactive) -> dict:
+    body = graph.envelope("15551234567", messages.product_message("354160437058781", "P1", "For you"), "outbox:1")
+    body["interactive"].update(interactive)
+    return body
 
 
 def without(body: dict, *path: str) -> dict:
@@ -165,6 +188,50 @@ BAD = [
      "read.message_id", 100),
     ("another status", {"messaging_product": "whatsapp", "status": "delivered", "message_id": "wamid.x"},
      "read.message_id", 100),
+    ("a typing indicator of another kind", {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.x",
+                                            "typing_indicator": {"type": "audio"}}, "read.typing_indicator", 100),
+    ("a typing indicator that is not an object", {"messaging_product": "whatsapp", "status": "read",
+                                                  "message_id": "wamid.x", "typing_indicator": True},
+     "read.typing_indicator", 100),
+    ("a user id recipient that is a phone number", {**without(text(), "to"), "recipient": "15551234567"},
+     "recipient", 100),
+    ("a user id recipient without its country", {**without(text(), "to"), "recipient": "13491208655302741918"},
+     "recipient", 100),
+    ("a header image over http", template(name="t", language={"code": "en"}, components=[
+        {"type": "header", "parameters": [{"type": "image", "image": {"link": "http://x.test/a.png"}}]}]),
+     "template.header", 131009),
+    ("a header text of 61 characters", template(name="t", language={"code": "en"}, components=[
+        {"type": "header", "parameters": [{"type": "text", "text": "x" * 61}]}]), "template.header", 131009),
+    ("a header with two parameters", template(name="t", language={"code": "en"}, components=[
+        {"type": "header", "parameters": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]),
+     "template.header", 100),
+    ("a copy code given as a payload", template(name="t", language={"code": "en"}, components=[
+        {"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "payload", "payload": "X"}]}]),
+     "template.button", 100),
+    ("a coupon code of 16 characters", template(name="t", language={"code": "en"}, components=[
+        {"type": "button", "sub_type": "copy_code", "index": "0",
+         "parameters": [{"type": "coupon_code", "coupon_code": "X" * 16}]}]), "template.button", 131009),
+    ("a url button without its text", template(name="t", language={"code": "en"}, components=[
+        {"type": "button", "sub_type": "url", "index": "0", "parameters": []}]), "template.button", 100),
+    ("two buttons at one index", template(name="t", language={"code": "en"}, components=[
+        {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": "a"}]},
+        {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "b"}]}]),
+     "template.button", 100),
+    ("a product without its catalog", without(one_product(), "interactive", "action", "catalog_id"),
+     "product.catalog_id", 100),
+    ("a product without its retailer id", one_product(action={"catalog_id": "354160437058781"}),
+     "product.retailer_id", 100),
+    ("a single product with a header", one_product(header={"type": "text", "text": "Hi"}), "product.header", 100),
+    ("a product list without a header", without(products(("Picks", ["P1"])), "interactive", "header"),
+     "product_list.header", 100),
+    ("a product list without a catalog", products(("Picks", ["P1"]), catalog_id=None), "product.catalog_id", 100),
+    ("a product list of 11 sections", products(*[(f"S{i}", [f"P{i}"]) for i in range(11)]), "product_list.sections",
+     131009),
+    ("a product list of 31 products", products(*[(f"S{i}", [f"P{i}-{j}" for j in range(10 + (i == 0))])
+                                                 for i in range(3)]), "product_list.items", 131009),
+    ("a product list section without a title", products(("Picks", ["P1"]), (None, ["P2"])),
+     "product_list.section_title", 100),
+    ("a product list section with no products", products(("Picks", [])), "product_list.items", 131009),
     ("not an object", ["a list"], "json", 100),
 ]
 

@@ -1,12 +1,17 @@
 """The rate card and the cost estimate of a preview (bot/campaigns/pricing.py)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from bot.campaigns.pricing import DEFAULT_MARKETS, REST_OF_WORLD, Priced, RateCard, estimate
 from bot.core.config import MarketRates, parse_file_config
 
 CARD = RateCard.from_config(parse_file_config({}).rates)
+# Before 1 October 2026, when Meta began to charge service messages and in-window utility templates
+# (those dates: tests/unit/test_pricing_dates.py).
+AT = datetime(2026, 9, 1, 12, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("category, form, window_open, free_entry, expected", [
@@ -20,13 +25,13 @@ CARD = RateCard.from_config(parse_file_config({}).rates)
     ("utility", "template", False, True, 0.0),
 ])
 def test_meta_per_message_pricing(category, form, window_open, free_entry, expected):
-    assert CARD.price(category=category, form=form, country="BR", window_open=window_open,
+    assert CARD.price(category=category, form=form, country="BR", at=AT, window_open=window_open,
                       free_entry_point=free_entry) == expected
 
 
 def test_unknown_markets_use_the_rest_of_world_rate():
-    assert CARD.market("ZZ") == REST_OF_WORLD and CARD.market(None) == REST_OF_WORLD
-    assert CARD.market("US") == DEFAULT_MARKETS["US"]
+    assert CARD.market("ZZ", AT) == REST_OF_WORLD[-1] and CARD.market(None, AT) == REST_OF_WORLD[-1]
+    assert CARD.market("US", AT) == DEFAULT_MARKETS["US"][-1]
 
 
 def test_config_overrides_a_market_whole_and_can_bill_utility_and_service():
@@ -36,11 +41,12 @@ def test_config_overrides_a_market_whole_and_can_bill_utility_and_service():
         "markets": {"BR": {"marketing": 0.07, "utility": 0.009, "service": 0.002}},
     }}).rates
     card = RateCard.from_config(rates)
-    assert card.currency == "EUR" and card.market("BR") == MarketRates(marketing=0.07, utility=0.009, service=0.002)
-    assert card.market("US") == DEFAULT_MARKETS["US"] and card.market("ZZ").marketing == 0.05
-    assert card.price(category="utility", form="template", country="BR", window_open=True,
+    assert card.currency == "EUR"
+    assert card.market("BR", AT) == MarketRates(marketing=0.07, utility=0.009, service=0.002)
+    assert card.market("US", AT) == DEFAULT_MARKETS["US"][-1] and card.market("ZZ", AT).marketing == 0.05
+    assert card.price(category="utility", form="template", country="BR", at=AT, window_open=True,
                       free_entry_point=False) == 0.009
-    assert card.price(category="marketing", form="freeform", country="BR", window_open=True,
+    assert card.price(category="marketing", form="freeform", country="BR", at=AT, window_open=True,
                       free_entry_point=False) == 0.002
 
 
@@ -48,8 +54,10 @@ def test_estimate_by_country():
     messages = [Priced("template", "BR", False, False)] * 3 + [Priced("template", "IN", False, False),
                                                             Priced("freeform", "IN", True, False),
                                                             Priced("template", None, False, True)]
-    result = estimate(messages, "marketing", CARD)
+    result = estimate(messages, "marketing", CARD, AT)
     assert result == {"currency": "USD", "total": round(3 * 0.0625 + 0.0118, 4), "charged": 4, "free": 2,
                       "by_category": {"marketing": round(3 * 0.0625 + 0.0118, 4)},
-                      "by_country": {"BR": 0.1875, "IN": 0.0118}}
-    assert estimate([], "utility", CARD)["total"] == 0
+                      "by_country": {"BR": 0.1875, "IN": 0.0118},
+                      "free_by_reason": {"in_window_utility": 0, "free_entry_point": 1, "service": 1, "zero_rate": 0},
+                      "rates_effective": {"BR": ["2026-10-01"], "IN": ["2025-07-01"], "unknown": ["2025-07-01"]}}
+    assert estimate([], "utility", CARD, AT)["total"] == 0

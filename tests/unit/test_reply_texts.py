@@ -18,11 +18,11 @@ from segments.orders import OrderSummary, order_status
 EXPECTED_LANGUAGES = ("en", "es", "pt", "hi", "id")
 NEW_REPLIES = ("language", "language_unavailable")
 ALLOWED = {"first_name", "store_name", "last_order_name", "last_order_items", "order_status", "tracking_url",
-           "cart_url", "product_title", "discount_code"}
+           "cart_url", "product_title", "discount_code", "missing_items"}
 STATUS_PHRASES = ("cancelled", "delivered", "out for delivery", "refunded", "on its way", "shipped", "partly shipped",
                   "awaiting payment", "being prepared")
 TITLE_LABELS = ("reorder_button", "cod_confirm", "cod_cancel", "choose", "see_suggestions")  # button and list-button titles: <= 20
-SECTION_LABELS = ("languages_section", "interests_section")  # list section titles: <= 24
+SECTION_LABELS = ("languages_section", "interests_section", "like_you_section", "favourites_section")  # <= 24
 DESCRIPTION_LABELS = ("bought_by", "bought_by_one", "favourite_of", "favourite_of_one")  # row descriptions: <= 72
 OTHERS = [lang for lang in EXPECTED_LANGUAGES if lang != "en"]
 
@@ -155,7 +155,8 @@ def test_order_status_has_every_phrase_of_segments_orders():
 def test_labels_have_the_same_keys_and_keep_whatsapps_limits():
     keys = set(LABELS["en"])
     assert keys == set(TITLE_LABELS) | set(SECTION_LABELS) | set(DESCRIPTION_LABELS) | {"and", "no_name",
-                                                                                      "no_name_in_template"}
+                                                                                      "no_name_in_template",
+                                                                                      "catalog_header", "and_more"}
     for lang, labels in LABELS.items():
         assert set(labels) == keys, lang
         for key in TITLE_LABELS:
@@ -168,6 +169,8 @@ def test_labels_have_the_same_keys_and_keep_whatsapps_limits():
         for key in ("bought_by_one", "favourite_of_one"):
             assert placeholders(labels[key]) == set(), (lang, key)
             assert "1" in labels[key] and len(labels[key]) <= 72, (lang, key)
+        assert 0 < len(labels["catalog_header"]) <= 60, lang  # a product list's header
+        assert placeholders(labels["and_more"]) == {"count"}, lang
         joiner = labels["and"]
         assert joiner.startswith(" ") and joiner.endswith(" ") and joiner.strip(), lang
     for lang, name in ENDONYMS.items():

@@ -43,6 +43,13 @@
     already_sent: "already got this campaign", window_closed_no_template: "window closed and no template",
     no_wa_id: "no WhatsApp number", blocked_country: "country blocked for marketing",
     tier_limit: "messaging tier full: sent later",
+    template_paused: "window closed and the template is paused by Meta",
+    recently_limited: "Meta's per-customer marketing limit (24 h)",
+  };
+  // Why a message of an estimate is free (bot/campaigns/pricing.py FREE_REASONS, docs/pricing.md).
+  const FREE_REASONS = {
+    in_window_utility: "Free: utility template in the window", free_entry_point: "Free: ad entry point (72 h)",
+    service: "Free: service (free-form) message", zero_rate: "Free: rate of 0 in [rates]",
   };
   const DEFERRED = ["quiet_hours", "tier_limit"];
   const VARIANT = (i) => String.fromCharCode(65 + (Number(i) || 0));
@@ -288,7 +295,7 @@
     $("found").replaceChildren(...found.map((c) => {
       const button = el("button", { type: "button", "data-key": c.key },
         el("strong", {}, c.name),
-        el("span", { class: "sub" }, [c.wa_id ? `+${c.wa_id}` : c.key, c.email].filter(Boolean).join(" · ")),
+        el("span", { class: "sub" }, [c.wa_id ? C.address(c.wa_id) : c.key, c.email].filter(Boolean).join(" · ")),
         c.segments.length ? el("span", { class: "chips" }, ...c.segments.map(chip)) : null);
       button.addEventListener("click", () => openCustomer(c.key, true));
       return el("li", {}, button);
@@ -318,7 +325,7 @@
   function renderCustomer(d) {
     const c = d.customer, a = d.attributes || {}, stored = c.attributes || {};
     $("customer-name").textContent = c.name;
-    $("customer-sub").textContent = [c.wa_id ? `+${c.wa_id}` : d.key,
+    $("customer-sub").textContent = [c.wa_id ? C.address(c.wa_id) : d.key,
       c.state === "agent" ? `with agent ${c.agent}` : c.state === "pending" ? "waiting for an agent" : "the bot answers",
       c.window_open ? "24-hour window open" : "window closed"].join(" · ");
     const facts = [
@@ -405,6 +412,12 @@
       if (v.template) parts.push(`template ${v.template.name} (${[v.template.language, ...v.template.languages].join(", ")}) outside the window`);
       facts.push([label, parts.join("; ") || "—"]);
     });
+    if (c.template_health && c.template_health.length) {
+      // what Meta last said of the templates (docs/campaigns.md, "Template health")
+      facts.push(["Template health", c.template_health.map((t) => `${t.name} (${t.language}): `
+        + `${t.status || "—"}${t.quality ? `, quality ${t.quality}` : ""}`
+        + (!t.usable ? " — not sent" : t.flagged ? " — flagged, at risk of a pause" : "")).join("; ")]);
+    }
     if (c.buttons && c.buttons.length) {
       facts.push(["Buttons", c.buttons.map((b) => (typeof b === "string" ? b : `${b.title} → ${b.intent}`)).join(", ")]);
     }
@@ -472,7 +485,14 @@
                tile("Estimated cost", money(cost.total, cost.currency)));
     if (p.held_back) tiles.push(tile("Held back for the promotion", n(p.held_back)));
     if (cost.deferred_total) tiles.push(tile("Cost of later sends", money(cost.deferred_total, cost.currency)));
+    Object.entries(cost.free_by_reason || {}).filter(([, count]) => count)
+      .forEach(([reason, count]) => tiles.push(tile(FREE_REASONS[reason] || reason.replace(/_/g, " "), n(count))));
+    const since = [...new Set(Object.values(cost.rates_effective || {}).flat().map((d) => d || "always"))].sort();
+    if (since.length) tiles.push(tile("Rates in effect since", since.join(", ")));
     $("preview-tiles").replaceChildren(...tiles);
+    const warnings = p.warnings || [];
+    $("preview-warnings").replaceChildren(...warnings.map((w) => el("li", {}, w)));
+    $("preview-warnings").hidden = !warnings.length;
     const rows = (entries, label, empty) => (entries.length
       ? entries.map(([k, v]) => el("li", {}, el("span", {}, label(k)), el("span", {}, v)))
       : [el("li", { class: "empty" }, empty)]);
@@ -503,7 +523,7 @@
       const who = el("button", { type: "button", class: "linkish" }, r.name || r.wa_id);
       who.addEventListener("click", () => openCustomer(r.wa_id, true));
       return el("tr", {},
-        el("td", {}, who, r.wa_id ? el("span", { class: "muted small" }, el("br"), `+${r.wa_id}`) : null),
+        el("td", {}, who, r.wa_id ? el("span", { class: "muted small" }, el("br"), C.address(r.wa_id)) : null),
         el("td", {}, languageName(r.language)),
         el("td", {}, r.form === "template" ? "Template" : "Free-form"),
         el("td", { class: "message" }, r.text !== undefined && r.text !== null ? r.text : templateText(r.template),

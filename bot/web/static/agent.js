@@ -214,7 +214,7 @@
     $("no-conversation").hidden = true;
     $("conv").hidden = false;
     $("conv-title").textContent = d.name;
-    $("conv-wa").textContent = `+${d.wa_id}`;
+    $("conv-wa").textContent = window.WabotConsole.address(d.wa_id);
     const stateText = d.state === "agent" ? (d.agent === agent ? "claimed by you" : `claimed by ${d.agent}`)
       : d.state === "pending" ? "waiting for an agent" : "the bot is answering";
     $("conv-state").textContent = stateText;

@@ -103,6 +103,13 @@ window.WabotConsole = (() => {
         el("span", { class: "when" }, clock(item.at), extra ? ` · ${extra}` : "")));
   }
 
+  // A customer's address as people read it: a phone number with its "+", a username customer's
+  // business-scoped user id ("BR.1234…") as it is (docs/usernames.md).
+  function address(waId) {
+    if (!waId) return "";
+    return /^[0-9]+$/.test(waId) ? `+${waId}` : `username · ${waId}`;
+  }
+
   return { el, client, errorText, ago, clock, segmentLabel, bySegmentPriority, chip, reasonText,
-           LANGUAGE_SOURCES, AUTHORS, bubble };
+           LANGUAGE_SOURCES, AUTHORS, bubble, address };
 })();
