@@ -22,6 +22,7 @@ from typing import Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.campaigns.pricing import RateCard, Tally
 from bot.campaigns.stats import (
     CONVERSION_WINDOW,
     COUNTS,
@@ -29,6 +30,7 @@ from bot.campaigns.stats import (
     _count,
     conversion_join_condition,
     outcome_counts,
+    sent_cost,
     with_rates,
 )
 from bot.campaigns.tables import campaign_sends
@@ -127,9 +129,11 @@ def _failures_query(campaigns: list[str]) -> sa.Select:
 
 
 def automation_stats(conn: Connection, names: Sequence[str], steps: Mapping[str, Sequence[Step]] | None = None,
-                     currency: str | None = None) -> dict:
+                     currency: str | None = None, card: RateCard | None = None) -> dict:
     """{"currency", "windows", "automations": [{"automation", "steps": [{"step", "name", "after_minutes",
     counts..., "orders", "revenue", "failed_by_code", "rates"}], "total"}]}, in the order of `names`.
+    With a rate card, each step and total also carry "estimated_cost": what its sent messages cost,
+    each priced by the rates in effect when it was sent (bot/campaigns/stats.py sent_cost).
 
     `steps`: each automation's steps (steps_of); an automation missing there has default_steps.
     A step the ledger holds but the configuration no longer names (fewer steps than before) is
@@ -167,10 +171,17 @@ def automation_stats(conn: Connection, names: Sequence[str], steps: Mapping[str,
                 total[count] += step[count]
             for code, n in step["failed_by_code"].items():
                 total["failed_by_code"][code] = total["failed_by_code"].get(code, 0) + n
-        automations.append({"automation": name, "steps": listed, "total": with_rates(total)})
+        total = with_rates(total)
+        if card is not None:
+            costs = sent_cost(conn, PREFIX + name, card, per_variant=True)
+            nothing = Tally(card.currency).result()
+            for step in listed:
+                step["estimated_cost"] = costs.get(step["step"]) or nothing
+            total["estimated_cost"] = costs.get(None) or nothing
+        automations.append({"automation": name, "steps": listed, "total": total})
     return {"currency": currency, "automations": automations, "windows": dict(WINDOWS)}
 
 
-def configured_stats(conn: Connection, config, currency: str | None = None) -> dict:
+def configured_stats(conn: Connection, config, currency: str | None = None, card: RateCard | None = None) -> dict:
     """automation_stats of every automation configured in `config` (settings.file.automations)."""
-    return automation_stats(conn, config.configured(), steps_of(config), currency)
+    return automation_stats(conn, config.configured(), steps_of(config), currency, card)

@@ -84,8 +84,10 @@ def outcome_counts() -> dict[str, sa.ColumnElement]:
     }
 
 
-def sent_cost(conn: Connection, campaign: str, card: RateCard) -> dict[tuple[str, int] | None, dict]:
-    """What the campaign's sent messages cost, per (group, variant) and in total (key None), each
+def sent_cost(conn: Connection, campaign: str, card: RateCard, *,
+              per_variant: bool = False) -> dict[tuple[str, int] | int | None, dict]:
+    """What the campaign's sent messages cost, per (group, variant) — per variant alone with
+    `per_variant` (an automation's steps) — and in total (key None), each
     priced by the rates and rules in effect when it was sent (bot/campaigns/pricing.py): its
     form (a free-form refused with 131047 went as the template), its customer's country, whether
     their window was open then (an inbound message in the 24 h before) and whether it was in a free
@@ -118,7 +120,7 @@ def sent_cost(conn: Connection, campaign: str, card: RateCard) -> dict[tuple[str
         country = r.country or country_of(r.number)
         charge = card.charge(category=r.category, form=r.form or "template", country=country, at=r.at,
                              window_open=bool(r.window_open), free_entry_point=bool(r.free_entry))
-        group = tallies.setdefault((r.send_group, r.variant), Tally(card.currency))
+        group = tallies.setdefault(r.variant if per_variant else (r.send_group, r.variant), Tally(card.currency))
         for tally in (group, tallies[None]):
             tally.add(charge, category=r.category, country=country, count=int(r.n))
     return {key: tally.result() for key, tally in tallies.items()}

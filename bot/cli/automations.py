@@ -39,10 +39,17 @@ def _rate(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.1%}"
 
 
+def _cost(cost: dict | None) -> str:
+    """What a step's sent messages cost (priced when each was sent), and how many went free."""
+    if not cost:
+        return "-"
+    return f"{cost['total']:.4f}" + (f" ({cost['free']} free)" if cost["free"] else "")
+
+
 def show(data: dict) -> None:
     currency = data.get("currency") or ""
     head = ("automation", "step", "planned", "sent", "delivered", "read", "replied", "converted",
-            f"revenue {currency}".rstrip(), "failed", "deferred", "reply rate")
+            f"revenue {currency}".rstrip(), "failed", "deferred", "reply rate", f"cost {currency}".rstrip())
     table = []
     for entry in data["automations"]:
         title = TITLES.get(entry["automation"], entry["automation"])
@@ -52,7 +59,8 @@ def show(data: dict) -> None:
         for n, (label, counts) in enumerate(rows):
             table.append((title if n == 0 else "", label, *(str(counts[k]) for k in (
                 "planned", "sent", "delivered", "read", "replied", "converted")), counts["revenue"],
-                str(counts["failed"]), str(counts["deferred"]), _rate(counts["rates"]["replied"])))
+                str(counts["failed"]), str(counts["deferred"]), _rate(counts["rates"]["replied"]),
+                _cost(counts.get("estimated_cost"))))
     widths = [max(len(head[i]), *(len(row[i]) for row in table)) for i in range(len(head))]
     left = 2  # automation and step read left-aligned, the numbers right-aligned
 
@@ -79,6 +87,7 @@ def automations_stats(as_json: bool) -> None:
     """Per automation and step: sent, delivered, read, replied, converted (an order within 7 days)
     and the revenue of those orders."""
     from bot.automations.stats import WINDOWS, configured_stats
+    from bot.campaigns.pricing import RateCard
 
     context = current()
     settings = context.settings
@@ -90,7 +99,7 @@ def automations_stats(as_json: bool) -> None:
         data = {"currency": settings.store.currency, "automations": [], "windows": WINDOWS}
     else:
         with db.reading(context.runtime().engine) as conn:
-            data = configured_stats(conn, config, settings.store.currency)
+            data = configured_stats(conn, config, settings.store.currency, RateCard.from_config(settings.file.rates))
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:

@@ -26,6 +26,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from bot.automations.stats import configured_stats
+from bot.campaigns.pricing import RateCard
 from bot.conversation import customers, directory, inbox
 from bot.core import db
 from bot.core.errors import NotFound, WabotError
@@ -248,5 +249,6 @@ def automation_results():
     """Each configured automation's results per step, as `wabot automations stats --json`."""
     rt = current_app.extensions["wabot"]
     with db.reading(rt.engine) as conn:
-        data = configured_stats(conn, rt.settings.file.automations, rt.settings.store.currency)
+        data = configured_stats(conn, rt.settings.file.automations, rt.settings.store.currency,
+                                RateCard.from_config(rt.settings.file.rates))
     return jsonify(data)

@@ -324,13 +324,16 @@ def test_the_automations_section_shows_each_step_its_results_and_revenue(start_s
     expect(cart.get_by_role("heading", name="Abandoned checkout")).to_be_visible()
     first = cart.get_by_role("row", name=re.compile(r"^Step 1 after 30 min"))
     cells = first.locator("td")
-    expect(cells).to_have_count(6)
+    expect(cells).to_have_count(7)
     expect(cells.nth(0)).to_have_text("1")  # sent
     expect(cells.nth(1)).to_have_text("1 100.0%")  # delivered
     expect(cells.nth(2)).to_have_text("1 100.0%")  # read
     expect(cells.nth(3)).to_have_text("1 100.0%")  # replied
     expect(cells.nth(4)).to_have_text("1 100.0%")  # converted
     expect(cells.nth(5)).to_have_text(re.compile(r"36\.00"))  # revenue
+    # cost: one free-form message sent after 2026-10-01, priced at its market's service rate
+    expect(cells.nth(6)).to_have_text(re.compile(r"^\D*0\.00\d*[1-9]\d*\D*$"))
+    expect(cart.locator("thead th").last).to_have_text("Cost")
     second = cart.get_by_role("row", name=re.compile(r"^Step 2 after 1 day")).locator("td")
     expect(second.nth(0)).to_have_text("1")
     expect(second.nth(2)).to_have_text("0 0.0%")  # not read

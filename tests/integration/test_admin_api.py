@@ -413,6 +413,7 @@ def test_the_automations_results_per_step(settings_for, engine, store, fake_grap
     """GET /api/automations answers as `wabot automations stats --json`: each configured automation
     with its steps, zeros where nothing went, the store's currency."""
     from bot.automations.stats import configured_stats
+    from bot.campaigns.pricing import RateCard
     from bot.campaigns.tables import campaign_sends
 
     now = utcnow()
@@ -437,7 +438,8 @@ def test_the_automations_results_per_step(settings_for, engine, store, fake_grap
         assert answer.status_code == 200, answer.get_data(as_text=True)
         data = answer.get_json()
         with engine.connect() as conn:
-            assert data == json.loads(json.dumps(configured_stats(conn, configured.file.automations, "USD")))
+            card = RateCard.from_config(configured.file.rates)
+            assert data == json.loads(json.dumps(configured_stats(conn, configured.file.automations, "USD", card)))
         assert data["currency"] == "USD"
         cart, shipped = data["automations"]
         assert cart["automation"] == "abandoned_checkout" and shipped["automation"] == "order_shipped"
@@ -447,6 +449,9 @@ def test_the_automations_results_per_step(settings_for, engine, store, fake_grap
         assert (second["delivered"], second["read"], second["replied"], second["converted"], second["revenue"]) == \
             (1, 1, 0, 1, "42.50")
         assert cart["total"]["revenue"] == "42.50"
+        # A free-form message to Brazil sent after 2026-10-01: a service message at BR's utility rate.
+        assert (second["estimated_cost"]["charged"], second["estimated_cost"]["total"]) == (1, 0.0068)
+        assert cart["steps"][0]["estimated_cost"]["charged"] == 0
         assert [(s["name"], s["sent"], s["revenue"]) for s in shipped["steps"]] == [("message", 0, "0.00")]
     finally:
         app.extensions["wabot"].close()

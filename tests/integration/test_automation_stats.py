@@ -7,7 +7,7 @@ skipped and cancelled; configured automations without a message still listed, wi
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import count
 
@@ -15,7 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from bot.automations.stats import Step, automation_stats, configured_stats, steps_of
+from bot.campaigns.pricing import RateCard
 from bot.campaigns.tables import campaign_sends
+from bot.core.config import parse_file_config
 from bot.core.tables import inbound_messages, outbox
 from tests.conftest import ROOT, make_env
 from tests.support.cli import run_cli
@@ -232,16 +234,17 @@ def test_the_command_prints_a_table_and_json(engine, ledger, database_url, tmp_p
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["automation", "step", "planned", "sent", "delivered", "read", "replied", "converted",
-                                "revenue", "EUR", "failed", "deferred", "reply", "rate"]
+                                "revenue", "EUR", "failed", "deferred", "reply", "rate", "cost", "EUR"]
     rows = {tuple(line.split()[:6]) for line in lines[1:]}
     assert ("abandoned", "checkout", "step", "1", "(after", "30") in rows
     first = next(line for line in lines if "step 1 (after 30 min)" in line)
-    assert first.split()[7:] == ["5", "3", "2", "1", "2", "3", "70.00", "1", "0", "66.7%"]
+    # cost: three free-form messages at the built-in rest-of-world rate (no [rates]; no country known)
+    assert first.split()[7:] == ["5", "3", "2", "1", "2", "3", "70.00", "1", "0", "66.7%", "0.0231"]
     total = next(line for line in lines if line.split()[:1] == ["total"])
-    assert total.split()[1:] == ["6", "4", "3", "2", "3", "4", "70.00", "1", "1", "75.0%"]
+    assert total.split()[1:] == ["6", "4", "3", "2", "3", "4", "70.00", "1", "1", "75.0%", "0.0308"]
     assert any(line.startswith("cash on delivery") and "question" in line for line in lines)
     assert any("reminder (after 12 h)" in line for line in lines)
-    assert any(line.startswith("order shipped") and line.split()[3:] == ["0"] * 6 + ["0.00", "0", "0", "-"]
+    assert any(line.startswith("order shipped") and line.split()[3:] == ["0"] * 6 + ["0.00", "0", "0", "-", "0.0000"]
                for line in lines)
     assert "failed by code: 131049: 1" in result.stdout
 
@@ -249,7 +252,8 @@ def test_the_command_prints_a_table_and_json(engine, ledger, database_url, tmp_p
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
     with engine.connect() as conn:
-        assert data == json.loads(json.dumps(automation_stats(conn, NAMES, steps(), "EUR")))
+        card = RateCard.from_config(parse_file_config({}).rates)
+        assert data == json.loads(json.dumps(automation_stats(conn, NAMES, steps(), "EUR", card)))
 
 
 def test_without_automations_the_command_says_so(engine, database_url, tmp_path):
@@ -262,3 +266,38 @@ def test_without_automations_the_command_says_so(engine, database_url, tmp_path)
     as_json = run_cli(["automations", "stats", "--json"], env=env, cwd=ROOT)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["automations"] == []
+
+
+# ---------------------------------------------------------------- what the messages cost
+
+# The seeded recipients have no country (their outbox rows say "wa<id>"): the default market's rates.
+RATES = {"rates": {"currency": "EUR", "default": [
+    {"effective": date(2026, 11, 1), "marketing": 0.05, "utility": 0.01, "service": 0.01},
+    {"effective": date(2026, 11, 29), "marketing": 0.05, "utility": 0.01, "service": 0.02},  # between the steps
+]}}
+
+
+def test_each_step_costs_what_its_messages_cost_when_they_were_sent(engine, ledger):
+    card = RateCard.from_config(parse_file_config(RATES).rates)
+    with engine.connect() as conn:
+        data = by_name(automation_stats(conn, NAMES, steps(), "EUR", card))
+    checkout = data["abandoned_checkout"]
+    first, second, third = (step["estimated_cost"] for step in checkout["steps"])
+    # Step 1: three free-form messages sent on the 28th at the old service rate; the failed one
+    # and the one still queued cost nothing. Step 2: one, sent on the 29th, at the new rate.
+    assert (first["charged"], first["total"], first["rates_effective"]) == (3, 0.03, {"unknown": ["2026-11-01"]})
+    assert (second["charged"], second["total"], second["rates_effective"]) == (1, 0.02, {"unknown": ["2026-11-29"]})
+    assert (third["charged"], third["total"]) == (0, 0.0)
+    assert (checkout["total"]["estimated_cost"]["charged"], checkout["total"]["estimated_cost"]["total"]) == (4, 0.05)
+    assert data["order_confirmed"]["total"]["estimated_cost"]["total"] == 0.01
+    cod = [step["estimated_cost"]["total"] for step in data["cod_confirmation"]["steps"]]
+    assert cod == [0.02, 0.02]
+    assert data["order_shipped"]["total"]["estimated_cost"]["charged"] == 0
+    # The campaign sent beside them and the automation no longer configured are not in any step.
+    assert sum(entry["total"]["estimated_cost"]["charged"] for entry in data.values()) == 4 + 1 + 2
+
+
+def test_without_a_rate_card_there_is_no_cost(engine, ledger):
+    with engine.connect() as conn:
+        data = automation_stats(conn, NAMES, steps(), "EUR")
+    assert all("estimated_cost" not in step for entry in data["automations"] for step in entry["steps"])

@@ -754,7 +754,15 @@
       ? el("span", { class: "muted small" }, ` ${pct(counts.rates[key])}`) : null);
     return el("tr", { class: total ? "total" : null }, head,
       ...AUTOMATION_METRICS.map(([key]) => cell(key)),
-      el("td", { class: "num" }, money(Number(counts.revenue || 0), currency)));
+      el("td", { class: "num" }, money(Number(counts.revenue || 0), currency)),
+      counts.estimated_cost ? costCell(counts.estimated_cost) : null);
+  }
+
+  // What the step's sent messages cost, each priced when it was sent (docs/pricing.md), in the rate
+  // card's currency; how many went free beside it.
+  function costCell(cost) {
+    return el("td", { class: "num" }, money(Number(cost.total || 0), cost.currency),
+      cost.free ? el("span", { class: "muted small" }, ` ${n(cost.free)} free`) : null);
   }
 
   function automationNote(a) {
@@ -775,7 +783,8 @@
     if (a.steps.length > 1) rows.push(automationRow(el("th", { scope: "row" }, "Total"), a.total, currency, true));
     const head = el("tr", {}, el("th", { scope: "col" }, "Step"),
       ...AUTOMATION_METRICS.map(([, label]) => el("th", { scope: "col", class: "num" }, label)),
-      el("th", { scope: "col", class: "num" }, "Revenue"));
+      el("th", { scope: "col", class: "num" }, "Revenue"),
+      a.total.estimated_cost ? el("th", { scope: "col", class: "num" }, "Cost") : null);
     return el("article", { class: "panel automation", id, "data-automation": a.automation, "aria-labelledby": `${id}-title` },
       el("h3", { id: `${id}-title`, class: "title" }, title),
       el("p", { class: "muted small" }, automationNote(a)),
