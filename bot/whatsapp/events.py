@@ -670,14 +670,15 @@ def _column_problem(event: Event) -> str | None:
         if value is not None and len(value) > limit:  # the inbound_events columns
             return f"{name} of {len(value)} characters (at most {limit})"
     if isinstance(event, InboundMessage):
+        # The user id too: beside a phone number it is stored on the customer (customers.user_id).
         fields = (("message id", event.message_id, MAX_ID), ("sender", event.sender, MAX_SENDER),
-                  ("type", event.type, MAX_TYPE), ("profile name", event.profile_name, MAX_NAME),
-                  ("reply id", event.reply_id, MAX_ID))
+                  ("user id", event.user_id, MAX_SENDER), ("type", event.type, MAX_TYPE),
+                  ("profile name", event.profile_name, MAX_NAME), ("reply id", event.reply_id, MAX_ID))
     elif isinstance(event, StatusUpdate):
         fields = (("message id", event.message_id, MAX_ID), ("status", event.status, MAX_TYPE),
                   ("recipient", event.recipient, MAX_SENDER))
     elif isinstance(event, MarketingPreference):
-        fields = (("sender", event.sender, MAX_SENDER),)
+        fields = (("sender", event.sender, MAX_SENDER), ("user id", event.user_id, MAX_SENDER))
     elif isinstance(event, UserIdChange):
         fields = (("previous user id", event.previous, MAX_SENDER), ("current user id", event.current, MAX_SENDER),
                   ("wa_id", event.wa_id, MAX_SENDER))

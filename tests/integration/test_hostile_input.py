@@ -91,6 +91,9 @@ BAD_PARTS = {
     "NUL in the id": lambda: json.dumps(message("15550009999", "wamid.\x00bad")),
     "id longer than its column": lambda: json.dumps(message("15550009999", "wamid." + "x" * 600)),
     "sender longer than its column": lambda: json.dumps(message("1" * 400, "wamid.bad")),
+    # beside a good phone number: the user id is stored on the customer too (customers.user_id)
+    "user id longer than its column": lambda: json.dumps({**message("15550009999", "wamid.bad"),
+                                                          "from_user_id": "BR." + "1" * 300}),
     "profile name longer than its column": lambda: json.dumps(message("15550009999", "wamid.bad")),
 }
 
