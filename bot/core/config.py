@@ -178,6 +178,9 @@ class TemplateRef(_Strict):
 
     @model_validator(mode="after")
     def _buttons_fit(self) -> "TemplateRef":
+        for index, payload in enumerate(self.quick_replies):
+            if not payload:  # Meta refuses an empty payload (131008): every send would fail
+                raise ValueError(f"quick_replies[{index}] is empty; a quick reply's payload says what a tap means")
         if self.coupon_code is not None:
             if not self.coupon_code.strip():
                 raise ValueError("coupon_code is empty; leave it out when the template has no copy-code button")

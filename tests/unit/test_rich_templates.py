@@ -228,3 +228,26 @@ def test_sample_variant_keeps_the_usable_assignment_and_never_picks_a_left_out_o
         assert got == assigned
     else:
         assert got in usable_list
+
+
+# Garbage for each rich part of a template spec, as wabot.toml could hold it.
+_garbage = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                     st.text(max_size=70), st.lists(st.text(max_size=20), max_size=12),
+                     st.dictionaries(st.sampled_from(["type", "link", "text", "x"]),
+                                     st.one_of(st.text(max_size=70), st.integers()), max_size=3))
+_RICH_KEYS = ("header", "coupon_code", "url_suffix", "quick_replies", "button_order")
+
+
+@given(st.dictionaries(st.sampled_from(_RICH_KEYS), _garbage, max_size=5))
+def test_any_rich_template_table_loads_or_is_one_line_naming_the_key(rich):
+    """Whatever wabot.toml says of a template's rich parts: it loads and builds Meta's body, or
+    start stops with one line naming the campaign, never a traceback."""
+    try:
+        config = parse_file_config({"campaigns": {"promo": {"segment": "vip", "template": {"name": "t", **rich}}}})
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message and "campaigns.promo" in message, message
+        return
+    template = config.campaigns["promo"].message_variants[0].template
+    spec = template_spec(template, {"first_name": "Ana", "discount_code": "SAVE10"}, "Acme")
+    assert check_body(envelope(graph_payload(spec))) is None
