@@ -6,6 +6,7 @@ agent console. Only the store's languages count; a test holds this to `resolve` 
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 import sqlalchemy as sa
@@ -25,13 +26,24 @@ def last_order_locale(customer_id: ColumnElement) -> ColumnElement:
             .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(1).scalar_subquery())
 
 
+def _constant(value: str | int) -> ColumnElement:
+    """A language or country code (or a length) written into the SQL itself, not bound: the
+    one-customer query below has over a hundred of them, and binding each on every reply cost
+    more than running the query (docs/performance.md). The codes come from the store's checked
+    configuration and bot/core/languages.py; quotes are doubled all the same."""
+    if isinstance(value, int):
+        return sa.literal_column(str(int(value)), sa.Integer)
+    return sa.literal_column("'" + value.replace("'", "''") + "'", sa.String)
+
+
 def _primary_in(locale: ColumnElement, languages: Sequence[str]) -> ColumnElement:
     """The primary subtag of `locale` when it is one of `languages`, else NULL ("es-MX" -> "es")."""
     lowered = sa.func.lower(sa.func.trim(locale))
     whens = []
     for code in languages:
-        prefix = sa.func.substr(lowered, 1, len(code) + 1)
-        whens.append((sa.or_(lowered == code, prefix.in_([code + "-", code + "_"])), sa.literal(code)))
+        prefix = sa.func.substr(lowered, _constant(1), _constant(len(code) + 1))
+        whens.append((sa.or_(lowered == _constant(code),
+                             prefix.in_([_constant(code + "-"), _constant(code + "_")])), _constant(code)))
     return sa.case(*whens, else_=sa.null())
 
 
@@ -39,7 +51,8 @@ def _country_language(country: ColumnElement, languages: Sequence[str]) -> Colum
     mapping = {c: lang for c, lang in langs.COUNTRY_LANGUAGE.items() if lang in languages}
     if not mapping:
         return sa.null()
-    return sa.case(mapping, value=sa.func.upper(country), else_=sa.null())
+    upper = sa.func.upper(country)
+    return sa.case(*[(upper == _constant(c), _constant(lang)) for c, lang in mapping.items()], else_=sa.null())
 
 
 def language_columns(languages: Sequence[str], *, choice: ColumnElement, chat: ColumnElement,
@@ -49,10 +62,11 @@ def language_columns(languages: Sequence[str], *, choice: ColumnElement, chat: C
     store = list(languages)
     locale = _primary_in(sa.func.coalesce(last_order_locale(customer_id), shopify_locale), store)
     country = _country_language(phone_country, store)
-    steps = [(choice.in_(store), choice, langs.CHOICE), (chat.in_(store), chat, langs.MESSAGES),
+    codes = [_constant(code) for code in store]
+    steps = [(choice.in_(codes), choice, langs.CHOICE), (chat.in_(codes), chat, langs.MESSAGES),
              (locale.is_not(None), locale, langs.LOCALE), (country.is_not(None), country, langs.COUNTRY)]
-    language = sa.case(*[(test, value) for test, value, _ in steps], else_=sa.literal(store[0]))
-    source = sa.case(*[(test, sa.literal(name)) for test, _, name in steps], else_=sa.literal(langs.DEFAULT))
+    language = sa.case(*[(test, value) for test, value, _ in steps], else_=codes[0])
+    source = sa.case(*[(test, _constant(name)) for test, _, name in steps], else_=_constant(langs.DEFAULT))
     return sa.type_coerce(language, sa.String), sa.type_coerce(source, sa.String)
 
 
@@ -65,9 +79,16 @@ def of_customers(languages: Sequence[str]) -> tuple[ColumnElement, ColumnElement
 
 def customer_language(conn: Connection, customer_id: int, languages: Sequence[str]) -> tuple[str, str]:
     """(language, where it came from) of one customer, as rules and audiences read it."""
-    language, source = of_customers(languages)
-    row = conn.execute(sa.select(language, source).where(customers.c.id == customer_id)).first()
+    row = conn.execute(_one_customer(tuple(languages)), {"customer_id": customer_id}).first()
     return (row[0], row[1]) if row else (languages[0], langs.DEFAULT)
+
+
+@lru_cache(maxsize=16)
+def _one_customer(languages: tuple[str, ...]) -> sa.Select:
+    # Built once per set of languages: every reply reads its customer's language, and building
+    # this CASE cost more than running it (docs/performance.md, "The background process").
+    language, source = of_customers(languages)
+    return sa.select(language, source).where(customers.c.id == sa.bindparam("customer_id"))
 
 
 def language_counts(conn: Connection, languages: Sequence[str]) -> dict[str, int]:
