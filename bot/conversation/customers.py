@@ -181,7 +181,12 @@ def set_language_choice(conn: Connection, customer_id: int, language: str, now: 
 
 def record_language_read(conn: Connection, customer_id: int, language: str, sent_at: datetime) -> None:
     """The language a text message of theirs was read as: the latest message's counts."""
-    c = customers.c
-    conn.execute(sa.update(customers)
-                 .where(c.id == customer_id, sa.or_(c.language_chat_at.is_(None), c.language_chat_at <= sent_at))
-                 .values(language_chat=language, language_chat_at=sent_at))
+    conn.execute(_LANGUAGE_READ, {"customer_id": customer_id, "language": language, "sent_at": sent_at})
+
+
+_SENT_AT = sa.bindparam("sent_at", type_=customers.c.language_chat_at.type)
+_LANGUAGE_READ = (
+    sa.update(customers)
+    .where(customers.c.id == sa.bindparam("customer_id"),
+           sa.or_(customers.c.language_chat_at.is_(None), customers.c.language_chat_at <= _SENT_AT))
+    .values(language_chat=sa.bindparam("language"), language_chat_at=_SENT_AT))

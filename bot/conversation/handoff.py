@@ -54,8 +54,11 @@ def timed_out(conversation: Conversation, now: datetime, timeout: timedelta) -> 
 
 # ---------------------------------------------------------------- storage
 
+_GET = sa.select(conversations).where(conversations.c.customer_id == sa.bindparam("customer_id"))
+
+
 def get(conn: Connection, customer_id: int) -> Conversation:
-    row = conn.execute(sa.select(conversations).where(conversations.c.customer_id == customer_id)).first()
+    row = conn.execute(_GET, {"customer_id": customer_id}).first()
     if row is None:
         return Conversation(customer_id, BOT, None, None, None, 0)
     return Conversation(row.customer_id, row.state, row.agent, row.state_changed_at,

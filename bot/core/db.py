@@ -193,12 +193,22 @@ def insert_ignoring_conflicts(conn: Connection, table: sa.Table, rows: list[dict
                               returning: sa.Column | tuple[sa.Column, ...] | None = None):
     """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect; with `returning`, the result
     yields that column (or those columns) of the rows actually inserted."""
-    stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
-    if returning is not None:
-        stmt = stmt.returning(*(returning if isinstance(returning, tuple) else (returning,)))
     if not rows:
         return []
+    columns = () if returning is None else returning if isinstance(returning, tuple) else (returning,)
+    key = ("nothing", conn.dialect.name, table.name, tuple(index_elements), tuple(c.key for c in columns))
+    stmt = _BUILT.get(key)
+    if stmt is None:
+        stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
+        if columns:
+            stmt = stmt.returning(*columns)
+        _BUILT[key] = stmt
     return conn.execute(stmt, rows)
+
+
+# Statements built once and reused: the inbound worker inserts and upserts on every message, and
+# building a statement costs several times executing a built one (docs/performance.md).
+_BUILT: dict[tuple, sa.sql.Executable] = {}
 
 
 def upsert(conn: Connection, table: sa.Table, rows: list[dict], index_elements: list[str],
@@ -206,11 +216,14 @@ def upsert(conn: Connection, table: sa.Table, rows: list[dict], index_elements: 
     """INSERT ... ON CONFLICT DO UPDATE of the named columns from the proposed row."""
     if not rows:
         return None
-    stmt = dialect_insert(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=index_elements,
-        set_={name: stmt.excluded[name] for name in update_columns},
-    )
+    key = ("update", conn.dialect.name, table.name, tuple(index_elements), tuple(update_columns))
+    stmt = _BUILT.get(key)
+    if stmt is None:
+        stmt = dialect_insert(conn, table)
+        stmt = _BUILT[key] = stmt.on_conflict_do_update(
+            index_elements=index_elements,
+            set_={name: stmt.excluded[name] for name in update_columns},
+        )
     return conn.execute(stmt, rows)
 
 

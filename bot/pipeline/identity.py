@@ -80,10 +80,15 @@ def arrive(conn: Connection, *, wa_id: str | None, user_id: str | None, profile_
     return _join(conn, customer, user_id, wa_id, now)
 
 
+# Built once: every message carrying a user id looks for other records of it.
+_OTHERS = sa.select(c.id, c.wa_id).where(
+    sa.or_(c.user_id == sa.bindparam("user_id"), c.wa_id == sa.bindparam("user_id")),
+    c.id != sa.bindparam("customer_id"))
+
+
 def _join(conn: Connection, customer: Customer, user_id: str, wa_id: str | None, now: datetime) -> Customer:
     """Merge the username records of this user id into its phone record."""
-    others = conn.execute(sa.select(c.id, c.wa_id).where(sa.or_(c.user_id == user_id, c.wa_id == user_id),
-                                                         c.id != customer.id)).all()
+    others = conn.execute(_OTHERS, {"user_id": user_id, "customer_id": customer.id}).all()
     if not others:
         return customer if customer.user_id == user_id or not wa_id else customers.get(conn, customer.id)
     target = customer.id
