@@ -40,7 +40,7 @@ from segments.engine import SegmentEngine
 from segments.membership import current_segments
 
 log = logging.getLogger(__name__)
-SANDBOX_CONCURRENCY = 4
+SANDBOX_CONCURRENCY = 16
 INBOUND_THREADS_POSTGRES = 4
 INBOUND_POLL_SECONDS = 0.02
 
