@@ -265,6 +265,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--reply-rate", type=float, default=300)
     parser.add_argument("--database-url", default=None, help="PostgreSQL to measure on (emptied first)")
+    parser.add_argument("--serve-only", action="store_true",
+                        help="only `wabot serve` (replies, then peak): no ratio to the baselines")
     parser.add_argument("--replies-only", action="store_true",
                         help="only the inbound-to-reply phase (quicker, while working on the background process)")
     opts = parser.parse_args()
@@ -277,7 +279,7 @@ def main() -> None:
                # the sandbox is not Meta: let the sender keep up with the load
                "WABOT_RATE_LIMIT": "2000", "WABOT_DATABASE_URL": url}
         baselines = [("bare Flask", "bench.bare_app")] + ([("pywa", "bench.pywa_app")] if have_pywa() else [])
-        for name, module in [] if opts.replies_only else [*baselines, ("wabot", "webhook")]:
+        for name, module in [] if opts.replies_only or opts.serve_only else [*baselines, ("wabot", "webhook")]:
             proc, port = serve(["-c", SERVER.format(module=module)], env)
             try:
                 results.append(measure(name, port, opts.seconds, opts.connections))
@@ -302,6 +304,12 @@ def main() -> None:
         return
 
     by_name = {r["name"]: r for r in results}
+    if opts.serve_only:
+        r = by_name["wabot serve"]
+        print(f"wabot serve ({database}): peak {r['peak_rps']:.0f} req/s, p99 {r['peak_p99_ms']:.1f} ms; "
+              f"backlog answered {backlog:.1f} s later")
+        print_replies(replies)
+        return
     bare, everything = by_name["bare Flask"], by_name["wabot serve"]
     print(f"\nPOST /webhook, {opts.connections} connections, {opts.seconds:.0f} s per phase; gunicorn gthread, "
           f"{os.cpu_count()} processes x 8 threads for all; {database}; {os.cpu_count()} CPUs\n")
