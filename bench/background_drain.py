@@ -20,22 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook_throughput import TEXTS, free_port, fresh_database  # noqa: E402
+from bench.webhook_throughput import free_port, fresh_database, text_message  # noqa: E402
 
 
 def store_backlog(engine, count: int) -> None:
     from bot.conversation import intake
     from bot.core.times import utcnow
-    from bot.whatsapp import simulate
     from bot.whatsapp.events import parse_body
 
-    deliveries = []
-    for i in range(count):
-        wa_id = f"3{i:09d}"
-        payload = simulate.text_payload(wa_id, TEXTS[i % len(TEXTS)], name=f"Customer {i}",
-                                        message_id=f"wamid.drain.{i}")
-        payload["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = f"US.{wa_id}"
-        deliveries.append((parse_body(payload), utcnow()))
+    deliveries = [(parse_body(text_message(f"3{i:09d}", i, f"wamid.drain.{i}")), utcnow()) for i in range(count)]
     with engine.begin() as conn:
         intake.store_many(conn, deliveries)
 

@@ -49,17 +49,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def text_message(wa_id: str, i: int, message_id: str) -> dict:
+    """A customer's text webhook payload, as Meta sends them since 2026: the contact carries the
+    business-scoped user id too (pywa requires it)."""
+    payload = simulate.text_payload(wa_id, TEXTS[i % len(TEXTS)], name=f"Customer {i}", message_id=message_id)
+    payload["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = f"US.{wa_id}"
+    return payload
+
+
 def signed_bodies(worker: int, count: int, wa_prefix: str) -> list[tuple[str, bytes, str]]:
     """(wa_id, body, signature) triples with unique message ids and customers."""
     out = []
     for i in range(count):
         wa_id = f"{wa_prefix}{worker:02d}{i:07d}"
-        payload = simulate.text_payload(wa_id, TEXTS[i % len(TEXTS)], name=f"Customer {i}",
-                                        message_id=f"wamid.bench.{wa_prefix}.{worker}.{i}")
-        # As Meta sends them since 2026: the contact carries the business-scoped user id too
-        # (pywa requires it).
-        payload["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = f"US.{wa_id}"
-        body = json.dumps(payload).encode()
+        body = json.dumps(text_message(wa_id, i, f"wamid.bench.{wa_prefix}.{worker}.{i}")).encode()
         out.append((wa_id, body, meta_signature(SECRET, body)))
     return out
 

@@ -17,7 +17,7 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.core.db import dialect_insert, insert_ignoring_conflicts
+from bot.core.db import insert_ignoring_conflicts
 from bot.core.errors import NotFound, WabotError
 from bot.core.retry import Backoff
 from bot.core.tables import inbound_events
@@ -53,12 +53,8 @@ def store_many(conn: Connection, deliveries: list[tuple[list[Event], datetime]])
                 rows.append(_row(event.key, event, received_at))
     if not rows:
         return [[] for _ in deliveries]
-    statement = _INSERT_NEW.get(conn.dialect.name)
-    if statement is None:  # built once: this runs on every webhook request
-        statement = _INSERT_NEW[conn.dialect.name] = (
-            dialect_insert(conn, inbound_events).on_conflict_do_nothing(index_elements=["event_key"])
-            .returning(inbound_events.c.event_key))
-    inserted = {row[0] for row in conn.execute(statement, rows)}
+    inserted = {row[0] for row in insert_ignoring_conflicts(conn, inbound_events, rows, ["event_key"],
+                                                            returning=inbound_events.c.event_key)}
     # Stored before, or met again: the same content is a redelivery; other content is kept aside.
     others += [(event, deliveries[index][1]) for key, (index, event) in first.items() if key not in inserted]
     if others:
@@ -68,9 +64,6 @@ def store_many(conn: Connection, deliveries: list[tuple[list[Event], datetime]])
         if key in inserted:
             new[index].append(event)
     return new
-
-
-_INSERT_NEW: dict[str, sa.sql.Executable] = {}
 
 
 def _row(key: str, event: Event, received_at: datetime, state: str | None = None) -> dict:

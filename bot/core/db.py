@@ -196,7 +196,7 @@ def insert_ignoring_conflicts(conn: Connection, table: sa.Table, rows: list[dict
     if not rows:
         return []
     columns = () if returning is None else returning if isinstance(returning, tuple) else (returning,)
-    key = ("nothing", conn.dialect.name, table.name, tuple(index_elements), tuple(c.key for c in columns))
+    key = ("nothing", conn.dialect.name, table, tuple(index_elements), tuple(c.key for c in columns))
     stmt = _BUILT.get(key)
     if stmt is None:
         stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=index_elements)
@@ -216,7 +216,7 @@ def upsert(conn: Connection, table: sa.Table, rows: list[dict], index_elements: 
     """INSERT ... ON CONFLICT DO UPDATE of the named columns from the proposed row."""
     if not rows:
         return None
-    key = ("update", conn.dialect.name, table.name, tuple(index_elements), tuple(update_columns))
+    key = ("update", conn.dialect.name, table, tuple(index_elements), tuple(update_columns))
     stmt = _BUILT.get(key)
     if stmt is None:
         stmt = dialect_insert(conn, table)

@@ -24,12 +24,17 @@ from bot.core.tables import rate_slots
 # sending wastes little, long enough that taking slots costs one statement per 50 ms per process.
 BLOCK_SECONDS = 0.05
 OFFSET_MAX_AGE_NS = 60 * 1_000_000_000
+OFFSET_PROBES = 5  # round trips measured when a limiter starts; the shortest sets the offset
 
 
 class Limiter(Protocol):
     interval_ns: int
 
     def acquire(self, max_late_ns: int | None = None) -> int: ...
+
+    def reserve(self) -> int: ...
+
+    def wait(self, slot: int, ahead_ns: int = 0) -> None: ...
 
     def late(self, slot: int, max_late_ns: int) -> bool: ...
 
@@ -60,12 +65,21 @@ class RateLimiter:
         it, and the receiver would count more than `rate` in a second. Returns the slot taken
         (nanoseconds of the limiter's clock)."""
         while True:
-            slot = self._take()
-            now = self._clock()
-            if slot > now:
-                self._sleep((slot - now) / 1e9)
+            slot = self.reserve()
+            self.wait(slot)
             if max_late_ns is None or not self.late(slot, max_late_ns):
                 return slot
+
+    def reserve(self) -> int:
+        """Take the next free slot without waiting for it: a caller with work to do before its
+        send (the sender's hand-over) does it while the slot comes near, then `wait`s for it."""
+        return self._take()
+
+    def wait(self, slot: int, ahead_ns: int = 0) -> None:
+        """Sleep until `ahead_ns` before `slot` (at once if that has passed)."""
+        delay = slot - ahead_ns - self._clock()
+        if delay > 0:
+            self._sleep(delay / 1e9)
 
     def late(self, slot: int, max_late_ns: int) -> bool:
         return self._clock() - slot > max_late_ns
@@ -91,6 +105,23 @@ class SharedRateLimiter(RateLimiter):
         self._measured_at = 0
         with engine.begin() as conn:
             insert_ignoring_conflicts(conn, rate_slots, [{"key": key, "next_ns": 0}], ["key"])
+        for _ in range(OFFSET_PROBES):
+            self._probe()
+
+    _NOW = sa.text("SELECT (extract(epoch FROM clock_timestamp()) * 1000000000)::bigint")
+
+    def _probe(self) -> None:
+        """Measure the clocks' offset once more, off the sending path: the first block taken on a
+        busy machine may have a long round trip, and the offset's error is half of it."""
+        before = self._clock()
+        with self._engine.connect() as conn:
+            db_now = conn.execute(self._NOW).scalar_one()
+        self._learn_offset(db_now, before, self._clock())
+
+    @property
+    def offset_error_ns(self) -> int:
+        """At most how far this process's slots may sit from the sequence's (half a round trip)."""
+        return self._round_trip // 2 + 1
 
     _TAKE = sa.text(
         "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000000)::bigint AS ns) "

@@ -89,38 +89,33 @@ class InboundWorker:
     # -- loop
 
     def run_once(self, limit: int = 50) -> int:
-        """Process one claimed batch. Events are applied in groups sharing one transaction, each
-        in its own savepoint, the group closed after GROUP_SECONDS or GROUP_SIZE events: one commit
-        (and one turn of SQLite's write lock) for several events, while the webhook's inserts and
-        the sender never wait long, and the sender is woken once a group, not once an event
-        (docs/performance.md, "The background process")."""
+        """Process one claimed batch. Events are applied in groups sharing one transaction, the
+        group closed after GROUP_SECONDS or GROUP_SIZE events: one commit (and one turn of SQLite's
+        write lock) for several events, while the webhook's inserts and the sender never wait long,
+        and the sender is woken once a group, not once an event (docs/performance.md, "The
+        background process"). Events for Rasa are asked one by one, outside any transaction."""
         claimed = intake.claim(self.engine, self.owner, self.clock(), limit=limit)
+        for_rasa = [self.rasa is not None and self._for_rasa(item.event) for item in claimed]
         enqueued = False
         position = 0
         while position < len(claimed):
             item = claimed[position]
             self.yield_to_requests()
-            if self.rasa is not None and self._for_rasa(item.event):
+            if for_rasa[position]:
                 enqueued |= self._guarded(item, lambda item=item: self._via_rasa(item, self.clock()))
                 position += 1
             else:
-                group = self._next_group(claimed, position)
-                enqueued |= self._apply_group(group)
-                position += len(group)
+                end = position + 1
+                while end < min(len(claimed), position + GROUP_SIZE) and not for_rasa[end]:
+                    end += 1
+                enqueued |= self._apply_group(claimed[position:end])
+                position = end
             if enqueued and position < len(claimed):
                 self.on_enqueued()  # let the sender start on the first replies of a long batch
                 enqueued = False
         if enqueued:
             self.on_enqueued()
         return len(claimed)
-
-    def _next_group(self, claimed: list[intake.ClaimedEvent], start: int) -> list[intake.ClaimedEvent]:
-        group = []
-        for item in claimed[start:start + GROUP_SIZE]:
-            if self.rasa is not None and self._for_rasa(item.event):
-                break  # asked outside any transaction
-            group.append(item)
-        return group
 
     def _apply_group(self, group: list[intake.ClaimedEvent]) -> bool:
         """Apply the events in one transaction. Should one of them fail, the transaction is rolled
@@ -137,7 +132,10 @@ class InboundWorker:
         except Exception as exc:
             log.warning("a group of %d inbound events failed together (%s); applying them one by one",
                         len(group), exc.__class__.__name__)
-            return any([self._apply_group([item]) for item in group])
+            enqueued = False
+            for item in group:
+                enqueued |= self._apply_group([item])
+            return enqueued
         if done < len(group):
             enqueued |= self._apply_group(group[done:])
         return enqueued

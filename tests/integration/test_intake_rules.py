@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from bot.conversation import intake
+from bot.core import db
 from bot.core.tables import inbound_events
 from bot.whatsapp import simulate
 from bot.whatsapp.events import parse_payload
@@ -53,11 +54,13 @@ def test_the_stored_row_records_the_event(engine):
 
 
 def test_store_builds_its_statement_on_a_processes_first_call(engine, monkeypatch):
-    monkeypatch.setattr(intake, "_INSERT_NEW", {})  # as in a process that has stored nothing yet
+    monkeypatch.setattr(db, "_BUILT", {})  # as in a process that has stored nothing yet
     (event,) = message("1555", "hi", "wamid.1")
     assert store(engine, [event]) == [event]
+    built = dict(db._BUILT)
     assert store(engine, [event]) == []  # the statement built once, then reused
-    assert list(intake._INSERT_NEW) == [engine.dialect.name]
+    assert db._BUILT == built
+    assert [key[2] for key in built] == [inbound_events]
     assert [r.event_key for r in rows(engine)] == ["msg:wamid.1"]
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.core import languages as langs
 from bot.core.tables import customers
-from segments.language import customer_language, language_counts
+from segments.language import _constant, customer_language, language_counts
 from segments.tables import orders, segment_members
 from tests.support.seed import add_customer
 
@@ -71,3 +71,12 @@ def test_language_in_a_rule_and_in_explain(engine, settings_for):
     assert reason["language"] == "es" and reason["language_source"] == "choice"
     assert (attributes["language"], attributes["language_source"]) == ("es", "country")
     assert members == {mexican, chose}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40))
+def test_codes_written_into_the_sql_read_back_as_themselves(engine, text):
+    # The language query writes its codes into the SQL (segments/language.py, _constant): whatever
+    # the text, quotes and all, the database must read it back unchanged, never as SQL.
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(_constant(text))).scalar_one() == text

@@ -44,6 +44,9 @@ def test_limiters_of_one_number_never_share_a_slot_and_keep_the_spacing(engine):
     key = f"phone:test-{uuid.uuid4().hex[:8]}"
     rate = 100.0
     limiters = [SharedRateLimiter(engine, key, rate) for _ in range(3)]
+    # Each limiter's slots sit within its offset's error of the sequence's; a later offset only
+    # replaces it with a shorter round trip, so these are the run's largest.
+    errors = sorted(limiter.offset_error_ns for limiter in limiters)
     taken: list[int] = []
     lock = threading.Lock()
 
@@ -62,9 +65,11 @@ def test_limiters_of_one_number_never_share_a_slot_and_keep_the_spacing(engine):
     elapsed = time.monotonic() - started
     taken.sort()
     gaps = [b - a for a, b in zip(taken, taken[1:])]
-    # One sequence of slots: never closer than the interval, give or take the error of each
-    # limiter's clock offset (half a round trip to the database, a few ms at most on a busy machine).
-    assert min(gaps) >= limiters[0].interval_ns - 5_000_000, min(gaps)
+    # One sequence of slots: never closer than the interval, give or take the error of two
+    # limiters' clock offsets (half a round trip to the database each; well under a millisecond on
+    # an idle machine, a few on a busy one).
+    assert max(errors) < 10_000_000, errors
+    assert min(gaps) >= limiters[0].interval_ns - errors[-1] - errors[-2], (min(gaps), errors)
     seconds = [t / 1e9 for t in taken]
     assert busiest_second(seconds) <= rate
     assert elapsed >= (90 - 1) / rate * 0.95  # 90 slots at 100/s take their time...
