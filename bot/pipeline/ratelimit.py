@@ -25,6 +25,7 @@ from bot.core.tables import rate_slots
 BLOCK_SECONDS = 0.05
 OFFSET_MAX_AGE_NS = 60 * 1_000_000_000
 OFFSET_PROBES = 5  # round trips measured when a limiter starts; the shortest sets the offset
+_DB_NOW_NS = "(extract(epoch FROM clock_timestamp()) * 1000000000)::bigint"  # the database's clock
 
 
 class Limiter(Protocol):
@@ -108,7 +109,7 @@ class SharedRateLimiter(RateLimiter):
         for _ in range(OFFSET_PROBES):
             self._probe()
 
-    _NOW = sa.text("SELECT (extract(epoch FROM clock_timestamp()) * 1000000000)::bigint")
+    _NOW = sa.text(f"SELECT {_DB_NOW_NS}")
 
     def _probe(self) -> None:
         """Measure the clocks' offset once more, off the sending path: the first block taken on a
@@ -124,7 +125,7 @@ class SharedRateLimiter(RateLimiter):
         return self._round_trip // 2 + 1
 
     _TAKE = sa.text(
-        "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000000)::bigint AS ns) "
+        f"WITH now AS (SELECT {_DB_NOW_NS} AS ns) "
         "UPDATE rate_slots SET next_ns = GREATEST(rate_slots.next_ns, now.ns) + :span FROM now "
         "WHERE rate_slots.key = :key RETURNING rate_slots.next_ns - :span AS first, now.ns AS db_now"
     )
